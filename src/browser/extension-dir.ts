@@ -1,0 +1,39 @@
+// The built extension is copied per profile with this run's hub address and token in config.json:
+// the installed package may be read-only, and the manifest "key" keeps the extension ID stable
+// wherever the copy lies. config.json is never web-accessible, so no page can read the token.
+import { createHash } from 'node:crypto';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { HubConfig } from '../hub/hub.js';
+import { RunnerError } from '../errors.js';
+import { packageRoot } from '../paths.js';
+
+export function builtExtensionDir(): string {
+  return path.join(packageRoot, 'dist', 'extension');
+}
+
+/** Chrome derives an unpacked extension's ID from its manifest key: sha256, first 32 hex digits as a–p. */
+export function extensionIdFromKey(base64Key: string): string {
+  const hex = createHash('sha256').update(Buffer.from(base64Key, 'base64')).digest('hex').slice(0, 32);
+  return [...hex].map((digit) => String.fromCharCode(97 + parseInt(digit, 16))).join('');
+}
+
+export async function readExtensionId(dir = builtExtensionDir()): Promise<string> {
+  const manifest = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')) as { key: string };
+  return extensionIdFromKey(manifest.key);
+}
+
+/** Copies the built extension into `<profile>/.extension/` and writes this run's config.json. */
+export async function installExtension(profileDir: string, config: HubConfig): Promise<string> {
+  const source = builtExtensionDir();
+  if (!existsSync(path.join(source, 'background.js'))) {
+    throw new RunnerError(`the extension is not built (${source} is missing): run \`npm run build\``);
+  }
+  const target = path.join(profileDir, '.extension');
+  await rm(target, { recursive: true, force: true });
+  await mkdir(target, { recursive: true });
+  await cp(source, target, { recursive: true });
+  await writeFile(path.join(target, 'config.json'), JSON.stringify(config), { mode: 0o600 });
+  return target;
+}

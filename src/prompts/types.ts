@@ -1,0 +1,54 @@
+// The expanded form of a prompt file: what the scheduler, store and output code consume.
+
+export interface Pacing {
+  /** Jobs in flight at once (one page each). */
+  concurrency: number;
+  /** Minimum seconds between two starts. */
+  minGapSeconds: number;
+  /** Up to this many extra random seconds added to each gap. */
+  jitterSeconds: number;
+  /** A cooldown follows every N starts (0 = never). */
+  cooldownEvery: number;
+  cooldownSeconds: number;
+}
+
+export const DEFAULT_PACING: Pacing = {
+  concurrency: 5,
+  minGapSeconds: 8,
+  jitterSeconds: 2,
+  cooldownEvery: 25,
+  cooldownSeconds: 60,
+};
+
+export interface Job {
+  /** Stable id: chapter/strip/panel[.locale][~variant], e.g. `ch1/s2/p3.ja`. */
+  id: string;
+  /** Position in book order (0-based). */
+  order: number;
+  chapter: string;
+  strip: string;
+  panel: string;
+  locale?: string;
+  variant?: string;
+  /** The panel prompt exactly as written in the file. */
+  prompt: string;
+  /** What is sent to the site: characters expanded, modifiers, speech bubble, style. */
+  finalPrompt: string;
+  /** sha256 hex of the final prompt and the parameters that change the image. */
+  promptHash: string;
+  /** Output path relative to `<out>/<book>/`, e.g. `ch1/s2/p3.ja.png`. */
+  outputPath: string;
+  /** Where the panel is defined, for messages. */
+  source: { file: string; line: number };
+}
+
+export interface PromptBook {
+  /** Slug naming output and checkpoint folders. */
+  book: string;
+  provider: string;
+  style: string;
+  /** Pacing from the file, defaults filled in. */
+  pacing: Pacing;
+  file: string;
+  jobs: Job[];
+}

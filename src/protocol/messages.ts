@@ -1,0 +1,126 @@
+// The runner ⇄ extension protocol: one discriminated union on `type`, shared by both sides and
+// validated on receive. Imports nothing from Node: esbuild bundles it into the extension.
+import { z } from 'zod';
+import { FAILURE_KINDS } from './errors.js';
+import { ProviderDescriptorSchema } from './provider.js';
+
+export const PROTOCOL_VERSION = 1;
+export const MAX_PAYLOAD_BYTES = 1024 * 1024;
+export const HEARTBEAT_MS = 20_000;
+
+/** WebSocket close codes the hub uses to refuse a client, with the reason sent along. */
+export const CLOSE = {
+  badMessage: 4000,
+  badToken: 4001,
+  badVersion: 4002,
+  badOrigin: 4003,
+  helloTimeout: 4008,
+  alreadyConnected: 4009,
+  shutdown: 4010,
+} as const;
+
+const id = z.string().min(1).max(64);
+
+export const SerializedErrorSchema = z.object({
+  name: z.string(),
+  message: z.string(),
+  kind: z.enum(FAILURE_KINDS),
+  resetInMs: z.number().nonnegative().optional(),
+});
+
+/** What the content script reports for a finished image. */
+export const ImageFoundSchema = z.object({
+  src: z.string().url(),
+  fileId: z.string().min(1),
+  naturalWidth: z.number().int().positive(),
+  naturalHeight: z.number().int().positive(),
+  alt: z.string(),
+  conversationUrl: z.string().url(),
+});
+export type ImageFound = z.infer<typeof ImageFoundSchema>;
+
+export const GenerateRequestSchema = z.object({
+  jobId: z.string().min(1),
+  prompt: z.string().min(1).max(32_000),
+  timeoutMs: z.number().int().positive(),
+});
+
+// Extension → runner
+export const ExtensionMessageSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('hello'), v: z.number().int(), token: z.string(), extensionId: z.string() }),
+  z.object({ type: z.literal('reply'), id, data: z.unknown() }),
+  z.object({ type: z.literal('fail'), id, error: SerializedErrorSchema }),
+  z.object({
+    type: z.literal('progress'),
+    tabId: z.number().int(),
+    jobId: z.string(),
+    phase: z.enum(['filled', 'sent', 'generating', 'image-loaded']),
+    conversationUrl: z.string().optional(),
+  }),
+  z.object({ type: z.literal('heartbeat'), t: z.number() }),
+  z.object({ type: z.literal('log'), level: z.enum(['debug', 'info', 'warn', 'error']), message: z.string().max(4000) }),
+  z.object({ type: z.literal('invalid'), id: id.optional(), message: z.string() }),
+]);
+export type ExtensionMessage = z.infer<typeof ExtensionMessageSchema>;
+
+// Runner → extension
+export const RunnerMessageSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('welcome'), v: z.number().int(), provider: ProviderDescriptorSchema }),
+  z.object({ type: z.literal('open-tab'), id, url: z.string().url() }),
+  z.object({ type: z.literal('generate'), id, tabId: z.number().int() }).merge(GenerateRequestSchema),
+  z.object({
+    type: z.literal('find-image'),
+    id,
+    tabId: z.number().int(),
+    jobId: z.string().min(1),
+    /** File ids already taken by other jobs: a match must be none of these. */
+    excludeFileIds: z.array(z.string()),
+    timeoutMs: z.number().int().positive(),
+  }),
+  z.object({ type: z.literal('heartbeat-ack'), t: z.number() }),
+  z.object({ type: z.literal('invalid'), id: id.optional(), message: z.string() }),
+]);
+export type RunnerMessage = z.infer<typeof RunnerMessageSchema>;
+
+/** Result schemas of the runner's requests, checked when the reply arrives. */
+export const ReplySchemas = {
+  'open-tab': z.object({ tabId: z.number().int() }),
+  generate: ImageFoundSchema,
+  'find-image': ImageFoundSchema.nullable(),
+} as const;
+export type RequestType = keyof typeof ReplySchemas;
+
+// Service worker ⇄ content script (chrome.runtime messaging, same validation rule).
+export const ContentCommandSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('cs-generate'), provider: ProviderDescriptorSchema }).merge(GenerateRequestSchema),
+  z.object({
+    type: z.literal('cs-find-image'),
+    provider: ProviderDescriptorSchema,
+    excludeFileIds: z.array(z.string()),
+    timeoutMs: z.number().int().positive(),
+  }),
+  z.object({ type: z.literal('cs-ping') }),
+]);
+export type ContentCommand = z.infer<typeof ContentCommandSchema>;
+
+export const ContentReplySchema = z.union([
+  z.object({ ok: z.literal(true), data: z.unknown() }),
+  z.object({ ok: z.literal(false), error: SerializedErrorSchema }),
+]);
+export type ContentReply = z.infer<typeof ContentReplySchema>;
+
+export const ContentEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('cs-ready'), url: z.string() }),
+  z.object({
+    type: z.literal('cs-progress'),
+    jobId: z.string(),
+    phase: z.enum(['filled', 'sent', 'generating', 'image-loaded']),
+    conversationUrl: z.string().optional(),
+  }),
+]);
+export type ContentEvent = z.infer<typeof ContentEventSchema>;
+
+/** Formats a zod failure as "path: message" lines so a log names the offending field. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+}

@@ -1,0 +1,59 @@
+// A provider is data: ordered selector lists, text patterns and timings, validated here and sent to
+// the extension per run, so a changed site needs a new descriptor, not a new extension build.
+import { z } from 'zod';
+
+const selectors = z.array(z.string().min(1)).min(1);
+const pattern = z.object({ source: z.string().min(1), flags: z.string().default('i') }).strict();
+
+export const ProviderDescriptorSchema = z
+  .object({
+    name: z.string().min(1),
+    baseUrl: z.string().url(),
+    selectors: z
+      .object({
+        composer: selectors,
+        send: selectors,
+        stop: selectors,
+        turn: selectors,
+        image: selectors,
+        download: selectors,
+        newChat: selectors,
+        login: selectors,
+        error: selectors,
+      })
+      .strict(),
+    /** The `src` of a generated image must match this; group 1 is the file id. */
+    imageSrc: pattern,
+    text: z
+      .object({
+        generating: pattern,
+        done: pattern,
+        cooldown: pattern,
+        quota: pattern,
+        /** Group 1 hours, group 2 minutes (either may be absent). */
+        quotaReset: pattern,
+        policy: pattern,
+        error: pattern,
+        login: pattern,
+        challenge: pattern,
+      })
+      .strict(),
+    timings: z
+      .object({
+        pollMs: z.number().int().positive(),
+        readyTimeoutMs: z.number().int().positive(),
+        sendTimeoutMs: z.number().int().positive(),
+        minImageWidth: z.number().int().positive(),
+        /** A page with less visible text than this and a login button is a login wall. */
+        loginMaxTextLength: z.number().int().positive(),
+      })
+      .strict(),
+  })
+  .strict();
+
+export type ProviderDescriptor = z.infer<typeof ProviderDescriptorSchema>;
+export type TextPattern = z.infer<typeof pattern>;
+
+export function toRegExp(p: TextPattern): RegExp {
+  return new RegExp(p.source, p.flags);
+}
