@@ -1,0 +1,115 @@
+// The prompt file as written (DESIGN §8, v1). Messages are phrased to follow "<field path>: ",
+// so every schema-specific message reads as the end of a sentence.
+import { z } from 'zod';
+
+/** Book slugs name output and checkpoint folders. */
+export const SLUG = /^[a-z0-9][a-z0-9-]*$/;
+/** Ids and variant names become path segments; `.` and `~` separate locale and variant in job ids. */
+export const ID = /^[A-Za-z0-9_-]+$/;
+/** A BCP 47-like tag (`en`, `ja`, `pt-BR`, `zh-Hant`): it appears in file names. */
+export const LOCALE = /^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$/;
+
+const ID_RULE = 'must use only letters, digits, "-" and "_" (it becomes part of a file path)';
+
+function strict<T extends z.ZodRawShape>(what: string, shape: T) {
+  const known = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown key (${what} takes ${known})` : undefined),
+  });
+}
+
+// Not `.trim().min(1)`: that would change the text the user wrote, which jobs keep verbatim.
+const Text = z.string().refine((s) => s.trim() !== '', 'is empty');
+const Id = z
+  .string({ error: (iss) => (typeof iss.input === 'number' ? `must be text such as p${iss.input}; quote a bare number ("${iss.input}") so YAML keeps it as written` : undefined) })
+  .regex(ID, ID_RULE);
+const Seconds = z.number().min(0).optional();
+
+const Panel = strict('a panel', {
+  id: Id,
+  prompt: Text,
+  modifiers: z.array(Text).optional(),
+  text: z
+    .union([Text, z.record(z.string(), Text)], {
+      error: 'must be a string or a map of locale to text, e.g. { en: "Not tonight.", ja: "今夜はだめ。" }',
+    })
+    .optional(),
+  variants: z
+    .union([z.number().int().min(1), z.array(z.string().regex(ID, ID_RULE)).min(1)], {
+      error: 'must be a whole number of at least 1 or a list of variant names',
+    })
+    .optional(),
+});
+
+const Strip = strict('a strip', { id: Id, title: z.string().optional(), panels: z.array(Panel).min(1) });
+const Chapter = strict('a chapter', { id: Id, title: z.string().optional(), strips: z.array(Strip).min(1) });
+
+const PacingFields = strict('pacing', {
+  concurrency: z.number().int().min(1).optional(),
+  minGapSeconds: Seconds,
+  jitterSeconds: Seconds,
+  cooldownEvery: z.number().int().min(0).optional(),
+  cooldownSeconds: Seconds,
+});
+
+export const PromptFileSchema = strict('a prompt file', {
+  book: z.string().regex(SLUG, 'must be a slug: lowercase letters, digits and "-", not starting with "-" (it names folders)'),
+  provider: z.string().regex(SLUG, 'must be a provider name such as chatgpt').optional(),
+  style: z.string().optional(),
+  characters: z.record(z.string().regex(ID, 'must be a character name of letters, digits, "-" and "_" (used as {name})'), Text).optional(),
+  locales: z.array(z.string().regex(LOCALE, 'must be a locale code such as en, ja or pt-BR')).min(1).optional(),
+  pacing: PacingFields.optional(),
+  chapters: z.array(Chapter).min(1).optional(),
+  prompts: z.array(Text).min(1).optional(),
+});
+
+export type PromptFile = z.infer<typeof PromptFileSchema>;
+export type PanelSpec = z.infer<typeof Panel>;
+
+const EXPECTED: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'a mapping (key: value lines)',
+  record: 'a mapping (key: value lines)',
+};
+
+function describeValue(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (value !== null && typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  return String(value);
+}
+
+/** `prompt: {mara}` unquoted is a YAML flow mapping `{ mara: null }`, not the text the user meant. */
+function unquotedReference(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const entries = Object.entries(value);
+  return entries.length === 1 && entries[0][1] === null ? entries[0][0] : undefined;
+}
+
+/** Words for zod's generic issues; schema-specific messages above take precedence. */
+export function issueSentence(iss: z.core.$ZodRawIssue): string | undefined {
+  switch (iss.code) {
+    case 'invalid_type': {
+      const expected = EXPECTED[iss.expected] ?? iss.expected;
+      if (iss.input === undefined) return 'is required';
+      if (iss.input === null) return `is empty (expected ${expected})`;
+      const ref = unquotedReference(iss.input);
+      if (ref && expected === 'a string') return `must be a string, but YAML read {${ref}} as a mapping: quote the text, e.g. "{${ref}} …"`;
+      return `must be ${expected}, not ${describeValue(iss.input)}`;
+    }
+    case 'too_small':
+      if (iss.origin === 'array') return `must list at least ${iss.minimum} item${iss.minimum === 1 ? '' : 's'}`;
+      if (iss.origin === 'string') return 'is empty';
+      return `must be ${iss.inclusive ? 'at least' : 'more than'} ${iss.minimum}`;
+    case 'too_big':
+      return `must be ${iss.inclusive ? 'at most' : 'less than'} ${iss.maximum}`;
+    case 'invalid_key':
+      return iss.issues[0]?.message;
+    default:
+      return undefined;
+  }
+}
