@@ -1,0 +1,362 @@
+// The built-in mock site: the ChatGPT page contract (DESIGN §4) on 127.0.0.1, with a real PNG per
+// prompt after `latencyMs`, a session cookie the image URLs require, and every fault of DESIGN §9
+// rendered the way the real site shows it. Conversations are server-side and advance by wall clock.
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { UsageError } from '../errors.js';
+import { FaultPlan, parseDuration, parseFaultSpec, type MockFaultKind } from './faults.js';
+import { CHALLENGE_BODY, LOGIN_BODY, appPage } from './page.js';
+import { renderPanelPng } from './render.js';
+
+export interface MockSiteOptions {
+  port?: number;
+  /** Time from send to finished image. */
+  latencyMs?: number;
+  faults?: string;
+  seed?: number;
+  imageSize?: number;
+  /** What the usage-cap message says, e.g. "10 hours and 25 minutes". */
+  quotaResetText?: string;
+}
+
+export interface MockStats {
+  /** Prompts the site received (each send, whatever came of it). */
+  prompts: number;
+  /** Images that finished. */
+  images: number;
+  /** Fetches of image bytes from outside an <img> (a download). */
+  downloads: number;
+  faults: Partial<Record<MockFaultKind, number>>;
+  conversations: number;
+}
+
+export interface MockSite {
+  readonly url: string;
+  stats(): MockStats;
+  close(): Promise<void>;
+}
+
+interface Turn {
+  n: number;
+  prompt: string;
+  createdAt: number;
+  fault?: MockFaultKind;
+  fileId: string;
+  quotaText?: string;
+  reloadServed: boolean;
+}
+
+interface Conversation {
+  id: string;
+  turns: Turn[];
+}
+
+interface MockFile {
+  /** What an <img> in the page receives. */
+  display(): Promise<Buffer>;
+  /** What a download (context request, fetch) receives; `n` counts this file's downloads from 1. */
+  download(n: number): Promise<Buffer>;
+  downloads: number;
+}
+
+const COOKIE = 'mock_session';
+const LONG_POLL_MS = 15_000;
+
+const MESSAGES = {
+  cooldown:
+    "You're generating images too quickly. To ensure the best experience for everyone, we have rate limits in place. Please wait a short while before generating more images.",
+  policy: "I wasn't able to generate that image because this request violates our content policy. Feel free to try a different idea.",
+  error: 'Something went wrong while generating the response. If this issue persists please contact us through our help center.',
+};
+
+function quotaMessage(remainingMs: number): string {
+  const s = Math.max(1, Math.ceil(remainingMs / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const text = h > 0 ? `${h} hours and ${m} minutes` : m > 0 ? `${m} minutes${s % 60 ? ` and ${s % 60} seconds` : ''}` : `${s} seconds`;
+  return `You've hit the Plus plan limit for image generation requests. You can create more images when the limit resets in ${text}.`;
+}
+
+export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSite> {
+  const latencyMs = opts.latencyMs ?? 1500;
+  if (!(latencyMs >= 0)) throw new UsageError('--mock-latency-ms must be 0 or more');
+  const size = opts.imageSize ?? 512;
+  const plan = new FaultPlan(parseFaultSpec(opts.faults), opts.seed ?? 1);
+  const quotaResetMs = parseDuration(opts.quotaResetText ?? '2 minutes');
+  const sessions = new Set<string>();
+  const conversations = new Map<string, Conversation>();
+  const files = new Map<string, MockFile>();
+  const waiters = new Set<() => void>();
+  const stats: MockStats = { prompts: 0, images: 0, downloads: 0, faults: {}, conversations: 0 };
+  let blocker: 'login' | 'challenge' | undefined;
+  let quotaUntil = 0;
+  let lastImageTurn: Turn | undefined;
+  const cache = new Map<string, Promise<Buffer>>();
+  const render = (prompt: string, variant: 'final' | 'partial' | 'blank') => {
+    const key = `${variant}\n${prompt}`;
+    let png = cache.get(key);
+    if (!png) {
+      png = renderPanelPng(prompt, size, variant);
+      cache.set(key, png);
+      if (cache.size > 400) cache.delete(cache.keys().next().value!);
+    }
+    return png;
+  };
+
+  function addFiles(turn: Turn, previous: Turn | undefined): void {
+    const own = () => render(`${turn.prompt}\n#${turn.n}`, 'final');
+    let display = own;
+    let download = (_n: number) => own();
+    switch (turn.fault) {
+      case 'blank':
+        display = () => render('', 'blank');
+        download = display;
+        break;
+      case 'stale':
+        if (previous) {
+          display = () => render(`${previous.prompt}\n#${previous.n}`, 'final');
+          download = display;
+        }
+        break;
+      case 'swap':
+        download = () => render(`${turn.prompt}\n#${turn.n} (swapped)`, 'final');
+        break;
+      case 'corrupt':
+        download = async () => {
+          const whole = await own();
+          return whole.subarray(0, Math.floor(whole.length * 0.6));
+        };
+        break;
+      case 'partial':
+        download = (n) => (n === 1 ? render(`${turn.prompt}\n#${turn.n}`, 'partial') : own());
+        break;
+    }
+    files.set(turn.fileId, { display, download, downloads: 0 });
+    for (let k = 1; k <= 3; k++) {
+      const partial = () => render(`${turn.prompt}\n#${turn.n}`, 'partial');
+      files.set(`${turn.fileId}-partial${k}`, { display: partial, download: partial, downloads: 0 });
+    }
+  }
+
+  /** The turn as the page sees it at `now`, and when that will next change. */
+  function view(turn: Turn, now: number): { state: Record<string, unknown>; nextAt?: number } {
+    const t = now - turn.createdAt;
+    const quarter = latencyMs / 4;
+    const base = { n: turn.n, prompt: turn.prompt };
+    const creating = (partials: number) => ({
+      ...base,
+      status: 'creating',
+      partials: Array.from({ length: partials }, (_, k) => `${turn.fileId}-partial${k + 1}`),
+    });
+    const textFault = turn.fault === 'cooldown' || turn.fault === 'quota' || turn.fault === 'policy' || turn.fault === 'error';
+    if (textFault) {
+      if (t < latencyMs / 2) return { state: creating(0), nextAt: turn.createdAt + latencyMs / 2 };
+      const message = turn.fault === 'quota' ? turn.quotaText! : MESSAGES[turn.fault as 'cooldown' | 'policy' | 'error'];
+      return { state: { ...base, status: 'message', message, error: turn.fault === 'error', toast: turn.fault === 'error' } };
+    }
+    if (turn.fault === 'timeout') {
+      // The image never finishes: one partial, the stop button forever.
+      return t < quarter ? { state: creating(0), nextAt: turn.createdAt + quarter } : { state: creating(1) };
+    }
+    if (t >= latencyMs) return { state: { ...base, status: 'done', image: turn.fileId } };
+    const partials = Math.min(3, Math.floor(t / Math.max(quarter, 1)));
+    return { state: creating(partials), nextAt: turn.createdAt + Math.min(latencyMs, (partials + 1) * quarter) };
+  }
+
+  function conversationState(conversation: Conversation, now: number, consumeReload: boolean) {
+    let nextAt: number | undefined;
+    let reload = false;
+    const turns = conversation.turns.map((turn) => {
+      const v = view(turn, now);
+      if (v.nextAt !== undefined) nextAt = nextAt === undefined ? v.nextAt : Math.min(nextAt, v.nextAt);
+      if (turn.fault === 'reload' && !turn.reloadServed && v.state.status === 'creating' && now - turn.createdAt >= latencyMs / 2) {
+        reload = true;
+        if (consumeReload) turn.reloadServed = true;
+      }
+      if (turn.fault === 'reload' && !turn.reloadServed && v.state.status === 'creating') {
+        const at = turn.createdAt + latencyMs / 2;
+        if (at > now) nextAt = nextAt === undefined ? at : Math.min(nextAt, at);
+      }
+      return v.state;
+    });
+    const signature = JSON.stringify(turns).length.toString(36) + ':' + turns.map((t) => `${t.status}${(t.partials as unknown[] | undefined)?.length ?? ''}`).join(',');
+    return { state: { turns, signature, reload }, nextAt };
+  }
+
+  function countFault(kind: MockFaultKind): void {
+    stats.faults[kind] = (stats.faults[kind] ?? 0) + 1;
+  }
+
+  /** Records a prompt's turn; `fault` was chosen when the prompt arrived. */
+  function newPrompt(conversation: Conversation, prompt: string, fault: MockFaultKind | undefined): Turn {
+    const now = Date.now();
+    if (fault === 'quota' && now >= quotaUntil) quotaUntil = now + quotaResetMs;
+    const turn: Turn = {
+      n: conversation.turns.length + 1,
+      prompt,
+      createdAt: now,
+      fault,
+      fileId: `file_${randomBytes(12).toString('base64url')}`,
+      reloadServed: false,
+    };
+    if (fault === 'quota') turn.quotaText = quotaMessage(quotaUntil - now);
+    const producesImage = !['cooldown', 'quota', 'policy', 'error', 'timeout'].includes(fault ?? '');
+    if (producesImage) {
+      addFiles(turn, lastImageTurn);
+      lastImageTurn = turn;
+      setTimeout(() => (stats.images += 1), latencyMs).unref();
+    }
+    conversation.turns.push(turn);
+    return turn;
+  }
+
+  function sessionOf(req: http.IncomingMessage): string | undefined {
+    const match = new RegExp(`(?:^|;\\s*)${COOKIE}=([A-Za-z0-9_-]+)`).exec(req.headers.cookie ?? '');
+    return match && sessions.has(match[1]) ? match[1] : undefined;
+  }
+
+  function send(res: http.ServerResponse, status: number, body: string | Buffer, type: string, headers: Record<string, string> = {}): void {
+    res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
+    res.end(body);
+  }
+  const json = (res: http.ServerResponse, status: number, value: unknown) => send(res, status, JSON.stringify(value), 'application/json');
+
+  async function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of req) {
+      total += (chunk as Buffer).length;
+      if (total > 1_000_000) throw new Error('body too large');
+      chunks.push(chunk as Buffer);
+    }
+    const value = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    return value && typeof value === 'object' ? value : {};
+  }
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://mock');
+    const route = `${req.method} ${url.pathname}`;
+
+    if (route === 'GET /__mock/stats') return json(res, 200, stats);
+    if (route === 'POST /__mock/login' || route === 'POST /__mock/challenge') {
+      const id = randomBytes(16).toString('base64url');
+      sessions.add(id);
+      blocker = undefined;
+      res.writeHead(303, { location: '/', 'set-cookie': `${COOKIE}=${id}; Path=/; HttpOnly; SameSite=Lax` });
+      return void res.end();
+    }
+
+    if (req.method === 'GET' && (url.pathname === '/' || /^\/c\/[A-Za-z0-9-]+$/.test(url.pathname))) {
+      const headers: Record<string, string> = {};
+      if (!sessionOf(req)) {
+        // The "logged-in profile": the first visit gets a session, as a persisted login would have.
+        const id = randomBytes(16).toString('base64url');
+        sessions.add(id);
+        headers['set-cookie'] = `${COOKIE}=${id}; Path=/; HttpOnly; SameSite=Lax`;
+      }
+      const id = url.pathname.startsWith('/c/') ? url.pathname.slice(3) : null;
+      if (id && !conversations.has(id) && !blocker) return send(res, 404, appPage(null, '<p>Conversation not found. <a href="/">New chat</a></p>'), 'text/html; charset=utf-8', headers);
+      const blockerBody = blocker === 'login' ? LOGIN_BODY : blocker === 'challenge' ? CHALLENGE_BODY : undefined;
+      return send(res, 200, appPage(id, blockerBody), 'text/html; charset=utf-8', headers);
+    }
+
+    if (url.pathname.startsWith('/backend-api/') && !sessionOf(req)) return json(res, 401, { detail: 'Unauthorized' });
+
+    if (route === 'POST /backend-api/conversation') {
+      const body = await readJson(req);
+      const prompt = typeof body.prompt === 'string' ? body.prompt.slice(0, 20_000) : '';
+      if (!prompt.trim()) return json(res, 400, { detail: 'empty prompt' });
+      const requested = typeof body.conversation_id === 'string' ? conversations.get(body.conversation_id) : undefined;
+      const conversation = requested ?? { id: randomBytes(16).toString('hex').replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-'), turns: [] };
+      stats.prompts += 1;
+      const planned = plan.forPrompt(stats.prompts); // rolled on every prompt so the sequence is stable
+      // A usage cap holds every prompt until it resets, as the real site's does.
+      const fault = Date.now() < quotaUntil ? 'quota' : planned;
+      if (fault) countFault(fault);
+      if (fault === 'network' || fault === 'login' || fault === 'challenge') {
+        if (fault === 'network') return json(res, 502, { detail: 'Bad gateway' });
+        blocker = fault;
+        return json(res, 401, { blocker: fault === 'login' ? LOGIN_BODY : CHALLENGE_BODY });
+      }
+      if (!requested) {
+        conversations.set(conversation.id, conversation);
+        stats.conversations += 1;
+      }
+      newPrompt(conversation, prompt, fault);
+      const { state } = conversationState(conversation, Date.now(), true);
+      wake();
+      return json(res, 200, { conversation_id: conversation.id, state });
+    }
+
+    const follow = /^\/backend-api\/conversation\/([A-Za-z0-9-]+)$/.exec(url.pathname);
+    if (req.method === 'GET' && follow) {
+      const conversation = conversations.get(follow[1]);
+      if (!conversation) return json(res, 404, { detail: 'Conversation not found' });
+      const since = url.searchParams.get('since');
+      const deadline = Date.now() + LONG_POLL_MS;
+      for (;;) {
+        const now = Date.now();
+        const { state, nextAt } = conversationState(conversation, now, false);
+        if (since === null || state.signature !== since || state.reload || nextAt === undefined || now >= deadline || res.destroyed) {
+          const final = conversationState(conversation, Date.now(), true).state;
+          return json(res, 200, final);
+        }
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            waiters.delete(done);
+            resolve();
+          };
+          const timer = setTimeout(done, Math.max(1, Math.min(nextAt, deadline) - now + 2));
+          waiters.add(done);
+        });
+      }
+    }
+
+    if (route === 'GET /backend-api/estuary/content') {
+      const file = files.get(url.searchParams.get('id') ?? '');
+      if (!file) return json(res, 404, { detail: 'File not found' });
+      const isImageElement = req.headers['sec-fetch-dest'] === 'image';
+      let bytes: Buffer;
+      if (isImageElement) bytes = await file.display();
+      else {
+        file.downloads += 1;
+        stats.downloads += 1;
+        bytes = await file.download(file.downloads);
+      }
+      return send(res, 200, bytes, 'image/png');
+    }
+
+    return json(res, 404, { detail: 'Not found' });
+  }
+
+  function wake(): void {
+    for (const waiter of [...waiters]) waiter();
+  }
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((error: Error) => {
+      if (!res.headersSent) json(res, 500, { detail: error.message });
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new UsageError(`--port ${opts.port}: the port is in use`) : error),
+    );
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    stats: () => structuredClone(stats),
+    close: () =>
+      new Promise<void>((resolve) => {
+        wake();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
