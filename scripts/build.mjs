@@ -1,7 +1,8 @@
 // Builds what a run needs: the CLI bundle (dist/cli.js) and the MV3 extension (dist/extension/).
 // Runs on `npm install` through `prepare`, so a fresh clone is ready after `npm ci`.
 import { build } from 'esbuild';
-import { cp, mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -38,9 +39,18 @@ for (const entry of ['background', 'content']) {
     format: entry === 'background' ? 'esm' : 'iife',
     target: 'chrome120',
     minify: true,
+    keepNames: true, // error classes keep their names across the hub
     logLevel: 'warning',
   });
 }
 if (existsSync(path.join(root, 'extension/manifest.json'))) {
-  await cp(path.join(root, 'extension/manifest.json'), path.join(extOut, 'manifest.json'));
+  // Chromium keeps a profile's extension service worker cached while the manifest version stays the
+  // same, so a rebuilt extension would silently run old code: stamp a build number from the bundle.
+  const manifest = JSON.parse(await readFile(path.join(root, 'extension/manifest.json'), 'utf8'));
+  const hash = createHash('sha256');
+  for (const entry of ['background.js', 'content.js']) {
+    if (existsSync(path.join(extOut, entry))) hash.update(await readFile(path.join(extOut, entry)));
+  }
+  manifest.version = `${manifest.version}.${hash.digest().readUInt16BE(0)}`;
+  await writeFile(path.join(extOut, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
 }

@@ -97,8 +97,11 @@ async function handleRequest(message: Exclude<RunnerMessage, { type: 'welcome' |
   const current = requireProvider();
   switch (message.type) {
     case 'open-tab': {
-      const tab = await chrome.tabs.create({ url: message.url, active: true });
-      if (tab.id === undefined) throw new DisconnectError('the browser did not open a tab');
+      // One window per tab: a tab that is not the active one in its window gets no frames, so its
+      // screenshots stall and its timers are throttled; each page stays "visible" in its own window.
+      const window = await chrome.windows.create({ url: message.url, focused: false });
+      const tab = window?.tabs?.[0];
+      if (tab?.id === undefined) throw new DisconnectError('the browser did not open a tab');
       await waitForReady(tab.id, current.timings.readyTimeoutMs);
       return { tabId: tab.id };
     }

@@ -108,14 +108,14 @@ function imageFileIds(p: ProviderDescriptor): Set<string> {
   return ids;
 }
 
-async function waitFor<T>(what: string, timeoutMs: number, p: ProviderDescriptor, probe: () => T | null | undefined): Promise<T> {
+async function waitFor<T>(what: string, timeoutMs: number, p: ProviderDescriptor, probe: () => T | null | undefined, pollMs = p.timings.pollMs): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     checkBlockers(p);
     const value = probe();
     if (value) return value;
     if (Date.now() > deadline) throw new TransientError(`${what} did not appear within ${Math.round(timeoutMs / 1000)} s`);
-    await sleep(p.timings.pollMs);
+    await sleep(pollMs);
   }
 }
 
@@ -158,6 +158,8 @@ async function generate(p: ProviderDescriptor, jobId: string, prompt: string, ti
   send.click();
   await waitFor('the sent message', p.timings.sendTimeoutMs, p, () =>
     all(p.selectors.turn).length > turnsBefore || first(p.selectors.stop) || newErrors(p, errorsBefore).length ? true : null,
+    // The conversation URL must reach the journal before anything can reload the page: look often.
+    Math.min(p.timings.pollMs, 25),
   );
   void announce({ type: 'cs-progress', jobId, phase: 'sent', conversationUrl: location.href });
 
@@ -186,7 +188,9 @@ function failOnPageText(p: ProviderDescriptor, turnText: string, errors: string[
   const quota = toRegExp(p.text.quota);
   if (quota.test(turnText)) {
     const reset = toRegExp(p.text.quotaReset).exec(turnText);
-    const resetInMs = reset && (reset[1] || reset[2]) ? (Number(reset[1] ?? 0) * 60 + Number(reset[2] ?? 0)) * 60_000 : undefined;
+    const resetInMs = reset && (reset[1] || reset[2] || reset[3])
+      ? ((Number(reset[1] ?? 0) * 60 + Number(reset[2] ?? 0)) * 60 + Number(reset[3] ?? 0)) * 1000
+      : undefined;
     throw new QuotaError(excerpt(turnText, quota), resetInMs);
   }
   const cooldown = toRegExp(p.text.cooldown);
@@ -225,12 +229,21 @@ function finishedImage(p: ProviderDescriptor, before: Set<string>): ImageFound |
 async function findImage(p: ProviderDescriptor, exclude: Set<string>, timeoutMs: number): Promise<ImageFound | null> {
   const deadline = Date.now() + timeoutMs;
   await waitFor('the conversation', p.timings.readyTimeoutMs, p, () => first(p.selectors.composer));
+  // The page draws the conversation after it loads; an empty one after a while has nothing for us.
+  const drawn = await waitFor('the conversation turns', Math.min(p.timings.readyTimeoutMs, timeoutMs), p, () => all(p.selectors.turn).length > 0 || null)
+    .catch((error) => (error instanceof TransientError ? false : Promise.reject(error)));
+  if (!drawn) return null;
   for (;;) {
     checkBlockers(p);
     const image = finishedImage(p, exclude);
     if (image) return image;
     const stillGenerating = first(p.selectors.stop) || toRegExp(p.text.generating).test(all(p.selectors.turn).map(visibleText).join('\n'));
-    if (!stillGenerating || Date.now() > deadline) return null;
+    // An image element still loading its bytes is not an absent image.
+    const stillLoading = all(p.selectors.image).some((e) => {
+      const id = e instanceof HTMLImageElement ? fileIdOf(p, e) : undefined;
+      return id !== undefined && !exclude.has(id) && !(e as HTMLImageElement).complete;
+    });
+    if ((!stillGenerating && !stillLoading) || Date.now() > deadline) return null;
     await sleep(p.timings.pollMs);
   }
 }

@@ -2,7 +2,7 @@
 // the installed package may be read-only, and the manifest "key" keeps the extension ID stable
 // wherever the copy lies. config.json is never web-accessible, so no page can read the token.
 import { createHash } from 'node:crypto';
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { HubConfig } from '../hub/hub.js';
@@ -24,14 +24,23 @@ export async function readExtensionId(dir = builtExtensionDir()): Promise<string
   return extensionIdFromKey(manifest.key);
 }
 
-/** Copies the built extension into `<profile>/.extension/` and writes this run's config.json. */
+/** Copies the built extension into `<profile>/.extension-<version>/` and writes this run's config.json. */
 export async function installExtension(profileDir: string, config: HubConfig): Promise<string> {
   const source = builtExtensionDir();
   if (!existsSync(path.join(source, 'background.js'))) {
     throw new RunnerError(`the extension is not built (${source} is missing): run \`npm run build\``);
   }
-  const target = path.join(profileDir, '.extension');
-  await rm(target, { recursive: true, force: true });
+  // One folder per build (the version carries a bundle hash), so a changed build is noticed.
+  const { version } = JSON.parse(await readFile(path.join(source, 'manifest.json'), 'utf8')) as { version: string };
+  const target = path.join(profileDir, `.extension-${version.replace(/[^0-9.]/g, '')}`);
+  const previous = (await readdir(profileDir).catch(() => [] as string[])).filter((entry) => entry.startsWith('.extension'));
+  if (previous.length > 0 && !previous.includes(path.basename(target))) {
+    // Measured: even a new folder and version keep the old worker script running from the
+    // profile's service-worker cache. Drop that cache once per new build; the site's own worker,
+    // if it has one, re-registers by itself, and cookies (the login) live elsewhere.
+    await rm(path.join(profileDir, 'Default', 'Service Worker'), { recursive: true, force: true });
+  }
+  for (const entry of previous) await rm(path.join(profileDir, entry), { recursive: true, force: true });
   await mkdir(target, { recursive: true });
   await cp(source, target, { recursive: true });
   await writeFile(path.join(target, 'config.json'), JSON.stringify(config), { mode: 0o600 });

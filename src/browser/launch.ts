@@ -35,6 +35,10 @@ export async function launchBrowser(opts: LaunchOptions): Promise<BrowserContext
       executablePath: opts.executablePath,
       headless: opts.headless ?? false,
       viewport: { width: 1280, height: 900 },
+      // The runner owns Ctrl-C (finish in-flight images first); Playwright's own handler would
+      // close the browser on the first one.
+      handleSIGINT: false,
+      handleSIGTERM: false,
       args: [
         ...QUIET_ARGS,
         `--disable-extensions-except=${opts.extensionDir}`,

@@ -95,10 +95,14 @@ export function serializeError(error: unknown): SerializedError {
   return { name: 'TransientError', message, kind: 'transient' };
 }
 
-/** Rebuilds the same class that was thrown on the other side, so `instanceof` works. */
+/**
+ * Rebuilds the class that was thrown on the other side, so `instanceof` works. The kind is the
+ * contract (a minified bundle renames classes); the name only refines it within the same kind.
+ */
 export function deserializeError(data: SerializedError): SemantestError {
-  if (data.name === 'QuotaError') return new QuotaError(data.message, data.resetInMs);
-  const Class = CLASSES[data.name as keyof typeof CLASSES] ?? classForKind(data.kind);
+  if (data.kind === 'quota') return new QuotaError(data.message, data.resetInMs);
+  const named = CLASSES[data.name as keyof typeof CLASSES] as (new (message: string) => SemantestError) | undefined;
+  const Class = named && new named('').kind === data.kind ? named : classForKind(data.kind);
   return new Class(data.message);
 }
 

@@ -24,13 +24,15 @@ export const ProviderDescriptorSchema = z
       .strict(),
     /** The `src` of a generated image must match this; group 1 is the file id. */
     imageSrc: pattern,
+    /** The path of one conversation's page (where a late image can be looked for). */
+    conversationPath: pattern,
     text: z
       .object({
         generating: pattern,
         done: pattern,
         cooldown: pattern,
         quota: pattern,
-        /** Group 1 hours, group 2 minutes (either may be absent). */
+        /** Group 1 hours, group 2 minutes, group 3 seconds (any may be absent). */
         quotaReset: pattern,
         policy: pattern,
         error: pattern,

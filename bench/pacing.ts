@@ -1,0 +1,63 @@
+// How close a real run comes to the pacing rules' ideal: 200 jobs on the mock site (latency 300 ms),
+// gap 100 ms, concurrency 5, cooldown 1 s every 25. Prints ideal / measured (goal ≥ 0.95).
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { RunEvents } from '../src/report/events.js';
+import { runBook } from '../src/run/run-book.js';
+import { Gate } from '../src/schedule/gate.js';
+
+const N = Number(process.argv[2] ?? 200);
+const LATENCY_MS = 300;
+const pacing = { concurrency: 5, minGapSeconds: 0.1, jitterSeconds: 0, cooldownEvery: 25, cooldownSeconds: 1 };
+const work = await mkdtemp(path.join(tmpdir(), 'semantest-pacing-'));
+const file = path.join(work, 'pacing.yaml');
+await writeFile(file, `book: pacing\nstyle: "ink"\npacing: ${JSON.stringify(pacing)}\nprompts:\n${Array.from({ length: N }, (_, i) => `  - "pacing panel ${i + 1}"`).join('\n')}\n`);
+
+const events = new RunEvents();
+let first = 0;
+let last = 0;
+const starts: number[] = [];
+events.on('event', (e) => {
+  if (e.type === 'job-start') {
+    starts.push(performance.now());
+    first ||= performance.now();
+  }
+  if (e.type === 'job-verified' || e.type === 'job-failed') last = performance.now();
+});
+const never = new AbortController().signal;
+const summary = await runBook({
+  file,
+  out: path.join(work, 'out'),
+  profile: 'pacing',
+  profilesDir: path.join(work, 'profiles'),
+  checkpointsDir: path.join(work, 'checkpoints'),
+  headless: true,
+  mock: { latencyMs: LATENCY_MS },
+  resume: false,
+  retryFailed: false,
+  regenerateChanged: false,
+  pacing: {},
+  retries: 2,
+  backoffBaseMs: 1000,
+  quotaMarginMs: 0,
+  rateLimitPauseMs: 60_000,
+  generationTimeoutMs: 60_000,
+  events,
+  interrupt: { soft: never, hard: never },
+});
+const measured = last - first;
+const ideal = Gate.idealDurationMs(N, LATENCY_MS, {
+  concurrency: pacing.concurrency,
+  minGapMs: pacing.minGapSeconds * 1000,
+  jitterMs: 0,
+  cooldownEvery: pacing.cooldownEvery,
+  cooldownMs: pacing.cooldownSeconds * 1000,
+});
+const gaps = starts.slice(1).map((t, i) => t - starts[i]);
+console.log(`jobs: ${N} (${summary.verified} verified, ${summary.failed.length} failed), mock latency ${LATENCY_MS} ms, gap 100 ms, concurrency 5, cooldown 1 s every 25`);
+console.log(`ideal (pacing rules alone, ${LATENCY_MS} ms per job): ${(ideal / 1000).toFixed(2)} s`);
+console.log(`measured (first start → last end): ${(measured / 1000).toFixed(2)} s`);
+console.log(`smallest gap between starts: ${Math.min(...gaps).toFixed(1)} ms`);
+console.log(`ideal / measured: ${(ideal / measured).toFixed(3)}`);
+await rm(work, { recursive: true, force: true });

@@ -1,0 +1,50 @@
+// Runs semantest-run exactly as a user would: a child process from the built bin, in its own folder.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const bin = path.join(root, 'bin', 'semantest-run.js');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], cwd: string, opts: { onStdout?: (chunk: string) => void; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> & { child: ReturnType<typeof spawn> } {
+  const child = spawn(process.execPath, [bin, ...args], { cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    opts.onStdout?.(chunk.toString());
+  });
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const done = new Promise<CliResult>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return Object.assign(done, { child });
+}
+
+export function workDir(): Promise<string> {
+  return mkdtemp(path.join(tmpdir(), 'semantest-e2e-'));
+}
+
+export async function listFiles(dir: string, ext: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile() && e.name.endsWith(ext) && !path.join(e.parentPath, e.name).includes(`${path.sep}.evidence${path.sep}`))
+    .map((e) => path.join(e.parentPath, e.name))
+    .sort();
+}
+
+export async function sha256Of(file: string): Promise<string> {
+  return createHash('sha256').update(await readFile(file)).digest('hex');
+}
+
+export async function journalEvents(file: string): Promise<Array<Record<string, unknown>>> {
+  const text = await readFile(file, 'utf8');
+  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+}

@@ -1,0 +1,199 @@
+// The semantest-run command line (DESIGN §9). Library code never exits; `execute` owns messages,
+// exit codes and process.exit for every command.
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { RunnerError, UsageError } from '../errors.js';
+import { RunEvents } from '../report/events.js';
+import { attachConsole } from '../report/console.js';
+import { runBook } from '../run/run-book.js';
+import { loadPromptFile } from '../prompts/index.js';
+import { startMockSite } from '../mock/server.js';
+import { printStatus } from './status.js';
+import { runLogin } from './login.js';
+
+async function execute(action: () => Promise<number | void>): Promise<never> {
+  let code: number;
+  try {
+    code = (await action()) ?? 0;
+  } catch (error) {
+    if (error instanceof RunnerError) {
+      process.stderr.write(`semantest-run: ${error.message}\n`);
+      code = error.exitCode;
+    } else {
+      process.stderr.write(`semantest-run: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
+      code = 1;
+    }
+  }
+  process.exit(code);
+}
+
+function nonNegative(name: string, value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isFinite(value) || value < 0) throw new UsageError(`--${name} expects a number ≥ 0, got ${value}`);
+  return value;
+}
+
+function runOptions(y: Argv) {
+  return y
+    .positional('file', { type: 'string', describe: 'the prompt file (YAML)', demandOption: true })
+    .option('resume', { type: 'boolean', default: false, describe: 'continue the book from its checkpoint: verified panels are skipped' })
+    .option('out', { type: 'string', default: 'output', describe: 'output folder; images go to <out>/<book>/<chapter>/<strip>/' })
+    .option('profile', { type: 'string', default: 'default', describe: 'browser profile under profiles/ (your logged-in session)' })
+    .option('profiles-dir', { type: 'string', default: 'profiles', hidden: true })
+    .option('checkpoints-dir', { type: 'string', default: 'checkpoints', hidden: true })
+    .option('headless', { type: 'boolean', default: false, describe: 'no browser window (needed on machines without a display)' })
+    .option('browser', { type: 'string', describe: 'path to a Chromium binary (also SEMANTEST_CHROMIUM)' })
+    .option('mock', { type: 'boolean', default: false, describe: 'run against the built-in mock site instead of the real one' })
+    .option('mock-latency-ms', { type: 'number', default: 1500, describe: 'mock: time to generate one image' })
+    .option('mock-faults', { type: 'string', describe: 'mock: faults to inject, e.g. "error@2,cooldown:0.1"' })
+    .option('mock-seed', { type: 'number', default: 1, describe: 'mock: seed for probabilistic faults' })
+    .option('mock-quota-reset', { type: 'string', describe: 'mock: the reset time its usage-cap message names, e.g. "5 seconds"' })
+    .option('base-url', { type: 'string', describe: 'point the provider at another site with the same page contract' })
+    .option('limit', { type: 'number', describe: 'generate at most N images this run' })
+    .option('only', { type: 'string', describe: 'only job ids matching this glob, e.g. "ch1/s2/*"' })
+    .option('retry-failed', { type: 'boolean', default: false, describe: 'on --resume, also retry jobs that failed for policy or verification' })
+    .option('regenerate-changed', { type: 'boolean', default: false, describe: 'on --resume, redo verified panels whose prompt changed' })
+    .option('dry-run', { type: 'boolean', default: false, describe: 'print the jobs and their final prompts, open nothing' })
+    .option('concurrency', { type: 'number', describe: 'jobs in flight at once (one tab each)' })
+    .option('min-gap', { type: 'number', describe: 'minimum seconds between two prompts' })
+    .option('jitter', { type: 'number', describe: 'up to this many random seconds added to each gap' })
+    .option('cooldown-every', { type: 'number', describe: 'rest after every N prompts (0 = never)' })
+    .option('cooldown', { type: 'number', describe: 'seconds of each rest' })
+    .option('retries', { type: 'number', default: 3, describe: 'retries of a job after transient failures' })
+    .option('backoff', { type: 'number', default: 10, describe: 'seconds before the first retry (doubles each time)' })
+    .option('quota-margin', { type: 'number', default: 120, describe: 'seconds added to a usage cap\'s announced reset time' })
+    .option('rate-limit-pause', { type: 'number', default: 300, describe: 'seconds of the first pause when the site says to slow down (grows, jittered)' })
+    .option('generation-timeout', { type: 'number', default: 180, describe: 'seconds to wait for one image' })
+    .option('json', { type: 'boolean', default: false, describe: 'print progress as JSON lines' });
+}
+
+type RunArgs = Awaited<ReturnType<ReturnType<typeof runOptions>['parseAsync']>>;
+
+async function run(args: RunArgs): Promise<number> {
+  const file = String(args.file);
+  if (args['dry-run']) {
+    const book = await loadPromptFile(file);
+    for (const job of book.jobs) process.stdout.write(`${job.id}\t${job.finalPrompt}\n`);
+    process.stdout.write(`${book.jobs.length} jobs in ${book.book}\n`);
+    return 0;
+  }
+  const concurrency = nonNegative('concurrency', args.concurrency);
+  if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) throw new UsageError(`--concurrency expects a whole number ≥ 1, got ${concurrency}`);
+  const limit = nonNegative('limit', args.limit);
+  const generationTimeout = nonNegative('generation-timeout', args['generation-timeout'])!;
+  if (generationTimeout === 0) throw new UsageError('--generation-timeout must be more than 0 seconds');
+
+  const events = new RunEvents();
+  attachConsole(events, { json: args.json });
+  const soft = new AbortController();
+  const hard = new AbortController();
+  const onSigint = () => {
+    if (!soft.signal.aborted) {
+      events.emitEvent({ type: 'stopping', reason: 'Ctrl-C: finishing the images in flight, then stopping (Ctrl-C again stops now)' });
+      soft.abort();
+    } else {
+      events.emitEvent({ type: 'stopping', reason: 'Ctrl-C again: stopping now; the checkpoint is saved' });
+      hard.abort();
+    }
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+
+  const summary = await runBook({
+    file,
+    out: args.out,
+    profile: args.profile,
+    profilesDir: args['profiles-dir'],
+    checkpointsDir: args['checkpoints-dir'],
+    headless: args.headless,
+    browser: args.browser,
+    baseUrl: args['base-url'],
+    mock: args.mock
+      ? { latencyMs: nonNegative('mock-latency-ms', args['mock-latency-ms'])!, faults: args['mock-faults'], seed: args['mock-seed'], quotaResetText: args['mock-quota-reset'] }
+      : undefined,
+    resume: args.resume,
+    limit,
+    only: args.only,
+    retryFailed: args['retry-failed'],
+    regenerateChanged: args['regenerate-changed'],
+    pacing: {
+      concurrency,
+      minGapSeconds: nonNegative('min-gap', args['min-gap']),
+      jitterSeconds: nonNegative('jitter', args.jitter),
+      cooldownEvery: nonNegative('cooldown-every', args['cooldown-every']),
+      cooldownSeconds: nonNegative('cooldown', args.cooldown),
+    },
+    retries: nonNegative('retries', args.retries)!,
+    backoffBaseMs: nonNegative('backoff', args.backoff)! * 1000,
+    quotaMarginMs: nonNegative('quota-margin', args['quota-margin'])! * 1000,
+    rateLimitPauseMs: nonNegative('rate-limit-pause', args['rate-limit-pause'])! * 1000,
+    generationTimeoutMs: generationTimeout * 1000,
+    events,
+    interrupt: { soft: soft.signal, hard: hard.signal },
+  });
+  if (summary.stopReason === 'interrupted') return 130;
+  return summary.failed.length > 0 ? 1 : 0;
+}
+
+const cli = yargs(hideBin(process.argv))
+  .scriptName('semantest-run')
+  .usage('$0 <prompts.yaml> [options]\n\nGenerates every panel of a prompt file as a verified image, through your logged-in browser profile.')
+  .command('$0 <file>', 'generate the images of a prompt file', runOptions, (args) => execute(() => run(args as RunArgs)))
+  .command(
+    'status <file>',
+    'show how far a book has got: counts per state, failures, ETA',
+    (y) => y.positional('file', { type: 'string', demandOption: true }).option('checkpoints-dir', { type: 'string', default: 'checkpoints', hidden: true }),
+    (args) => execute(() => printStatus(String(args.file), args['checkpoints-dir'])),
+  )
+  .command(
+    'login',
+    'open a window on the provider so you can log in to the profile once',
+    (y) =>
+      y
+        .option('profile', { type: 'string', default: 'default' })
+        .option('profiles-dir', { type: 'string', default: 'profiles', hidden: true })
+        .option('browser', { type: 'string' })
+        .option('base-url', { type: 'string' }),
+    (args) => execute(() => runLogin({ profile: args.profile, profilesDir: args['profiles-dir'], browser: args.browser, baseUrl: args['base-url'] })),
+  )
+  .command(
+    'mock',
+    'serve the built-in mock site (the ChatGPT page contract) until Ctrl-C',
+    (y) =>
+      y
+        .option('port', { type: 'number', default: 0 })
+        .option('mock-latency-ms', { type: 'number', default: 1500 })
+        .option('mock-faults', { type: 'string' })
+        .option('mock-seed', { type: 'number', default: 1 })
+        .option('mock-quota-reset', { type: 'string' }),
+    (args) =>
+      execute(async () => {
+        const site = await startMockSite({
+          port: args.port,
+          latencyMs: args['mock-latency-ms'],
+          faults: args['mock-faults'],
+          seed: args['mock-seed'],
+          quotaResetText: args['mock-quota-reset'],
+        });
+        process.stdout.write(`mock site at ${site.url} (Ctrl-C to stop)\n`);
+        await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+        await site.close();
+        return 0;
+      }),
+  )
+  .example('$0 prompts/demo.yaml --mock --headless', 'the demo: the built-in mock site, no window')
+  .example('$0 prompts/chapter1.yaml', 'a real run in a window, with profiles/default')
+  .example('$0 prompts/chapter1.yaml --resume', 'continue after a crash or Ctrl-C')
+  .example('$0 prompts/chapter1.yaml --dry-run', 'print the final prompts')
+  .example('$0 status prompts/chapter1.yaml', 'how far the book has got')
+  .strict()
+  .demandCommand(1)
+  .help()
+  .version(false)
+  .fail((message, error) => {
+    if (error) throw error;
+    process.stderr.write(`semantest-run: ${message}\nRun semantest-run --help for the options.\n`);
+    process.exit(2);
+  });
+
+await cli.parseAsync();

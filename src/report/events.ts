@@ -1,0 +1,35 @@
+// Every state change of a run is one of these events. The console reporter, a JSON-lines log and a
+// later dashboard all consume the same stream; nothing else reports progress.
+import { EventEmitter } from 'node:events';
+
+export interface RunSummary {
+  book: string;
+  total: number;
+  verified: number;
+  skipped: number;
+  failed: Array<{ id: string; kind: string; message: string }>;
+  stale: string[];
+  notRun: number;
+  elapsedMs: number;
+  promptsSent: number;
+  stopReason?: 'interrupted' | 'human-needed';
+}
+
+export type RunEvent =
+  | { type: 'run-start'; book: string; total: number; toRun: number; skipped: number; baseUrl: string; profile: string; headless: boolean; concurrency: number }
+  | { type: 'note'; message: string }
+  | { type: 'job-start'; id: string; attempt: number }
+  | { type: 'job-progress'; id: string; phase: string; conversationUrl?: string }
+  | { type: 'job-verified'; id: string; path: string; attempt: number; ms: number; bytes: number; done: number; toRun: number; etaMs?: number }
+  | { type: 'job-retry'; id: string; kind: string; message: string; attempt: number; notBefore: number }
+  | { type: 'job-failed'; id: string; kind: string; message: string; done: number; toRun: number }
+  | { type: 'pause'; until: number; reason: string }
+  | { type: 'human-needed'; kind: string; message: string; waiting: boolean }
+  | { type: 'stopping'; reason: string }
+  | { type: 'run-end'; summary: RunSummary };
+
+export class RunEvents extends EventEmitter<{ event: [RunEvent] }> {
+  emitEvent(event: RunEvent): void {
+    this.emit('event', event);
+  }
+}

@@ -1,0 +1,78 @@
+// Decides which jobs a run will do, from the prompt file and the checkpoint (DESIGN §6 resume rules).
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import picomatch from 'picomatch';
+import { UsageError } from '../errors.js';
+import type { Job, PromptBook } from '../prompts/types.js';
+import type { JobRecord, JobStore } from '../store/index.js';
+
+export interface PlanOptions {
+  readonly resume: boolean;
+  readonly only?: string;
+  readonly limit?: number;
+  readonly retryFailed: boolean;
+  readonly regenerateChanged: boolean;
+}
+
+export interface Plan {
+  toRun: Job[];
+  /** Verified earlier, file present and intact. */
+  skipped: Job[];
+  /** Verified earlier with a prompt that has since changed (kept unless --regenerate-changed). */
+  stale: Job[];
+  /** Failed earlier with a kind that is not retried without --retry-failed. */
+  failedBefore: Array<{ job: Job; record: JobRecord }>;
+  notes: string[];
+}
+
+/** Kinds a plain resume does not try again: the site refused, or the proof failed every time. */
+const FINAL_KINDS = new Set(['policy', 'verify']);
+
+async function fileHash(file: string): Promise<string | undefined> {
+  if (!existsSync(file)) return undefined;
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+export async function planJobs(book: PromptBook, store: JobStore, opts: PlanOptions): Promise<Plan> {
+  const records = Object.values(store.state().jobs);
+  const started = records.filter((r) => r.state !== 'pending');
+  if (started.length > 0 && !opts.resume) {
+    const verified = started.filter((r) => r.state === 'verified').length;
+    throw new UsageError(
+      `${store.dir} holds an earlier run of "${book.book}" (${verified} verified, ${started.length - verified} unfinished): add --resume to continue it, or move that folder away to start over`,
+    );
+  }
+  const plan: Plan = { toRun: [], skipped: [], stale: [], failedBefore: [], notes: [] };
+  if (opts.resume && started.length === 0) plan.notes.push('nothing to resume: starting fresh');
+
+  const matches = opts.only ? picomatch(opts.only) : undefined;
+  for (const job of book.jobs) {
+    if (matches && !matches(job.id)) continue;
+    const record = store.get(job.id);
+    if (record?.state === 'verified') {
+      if (record.promptHash !== undefined && record.promptHash !== job.promptHash && !opts.regenerateChanged) {
+        plan.stale.push(job);
+        continue;
+      }
+      if (record.promptHash === job.promptHash || record.promptHash === undefined) {
+        const actual = record.path ? await fileHash(record.path) : undefined;
+        if (actual !== undefined && actual === record.sha256) {
+          plan.skipped.push(job);
+          continue;
+        }
+        plan.notes.push(`${job.id}: its verified file is ${actual === undefined ? 'missing' : 'changed on disk'}, generating it again`);
+      }
+    } else if (record?.state === 'failed' && FINAL_KINDS.has(record.failure?.kind ?? '') && !opts.retryFailed) {
+      plan.failedBefore.push({ job, record });
+      continue;
+    }
+    plan.toRun.push(job);
+  }
+  if (opts.limit !== undefined && plan.toRun.length > opts.limit) plan.toRun = plan.toRun.slice(0, opts.limit);
+  if (matches && plan.toRun.length + plan.skipped.length + plan.stale.length + plan.failedBefore.length === 0) {
+    throw new UsageError(`--only ${opts.only}: no job id matches (ids look like ${book.jobs[0]?.id ?? 'ch1/s1/p1'})`);
+  }
+  return plan;
+}

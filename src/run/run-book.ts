@@ -1,0 +1,172 @@
+// Runs a prompt file to verified images: plan, start the site (mock or real), the hub, the browser
+// with the extension, then every job through the profile's gate with typed-failure handling.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { BrowserContext } from 'playwright';
+import { findChromium } from '../browser/discover.js';
+import { installExtension, readExtensionId } from '../browser/extension-dir.js';
+import { launchBrowser } from '../browser/launch.js';
+import { closeOrphanBrowser } from '../browser/orphans.js';
+import { HumanNeededError } from '../errors.js';
+import { Hub } from '../hub/hub.js';
+import { startMockSite, type MockSite } from '../mock/server.js';
+import { loadPromptFile } from '../prompts/index.js';
+import type { Pacing } from '../prompts/types.js';
+import { loadProvider } from '../providers/index.js';
+import type { RunEvents, RunSummary } from '../report/events.js';
+import { acquireLock, openJobStore } from '../store/index.js';
+import { Gate } from '../schedule/gate.js';
+import type { Tab } from './attempt.js';
+import { runJobs, type JobRunnerOptions } from './job-runner.js';
+import { planJobs, type PlanOptions } from './plan.js';
+
+export interface RunOptions extends PlanOptions {
+  readonly file: string;
+  readonly out: string;
+  readonly profile: string;
+  readonly profilesDir: string;
+  readonly checkpointsDir: string;
+  readonly headless: boolean;
+  readonly browser?: string;
+  readonly baseUrl?: string;
+  readonly mock?: { latencyMs: number; faults?: string; seed?: number; quotaResetText?: string };
+  readonly pacing: Partial<Pacing>;
+  readonly retries: number;
+  readonly backoffBaseMs: number;
+  readonly quotaMarginMs: number;
+  readonly rateLimitPauseMs: number;
+  readonly generationTimeoutMs: number;
+  readonly events: RunEvents;
+  /** Aborted on the first Ctrl-C (stop starting) and the second (stop now). */
+  readonly interrupt: { soft: AbortSignal; hard: AbortSignal };
+}
+
+export async function runBook(opts: RunOptions): Promise<RunSummary> {
+  const startedAt = Date.now();
+  const book = await loadPromptFile(opts.file);
+  const pacing: Pacing = { ...book.pacing, ...definedOnly(opts.pacing) };
+  const checkpointDir = path.join(opts.checkpointsDir, book.book);
+  await mkdir(checkpointDir, { recursive: true });
+  const cleanup: Array<() => Promise<unknown>> = [];
+  const lock = await acquireLock(path.join(checkpointDir, 'run.lock'), `book "${book.book}"`);
+  cleanup.push(() => lock.release());
+  try {
+    // SEMANTEST_COMPACT_EVERY lets the chaos tests compact often enough to crash inside it.
+    const store = await openJobStore(checkpointDir, { compactEvery: Number(process.env.SEMANTEST_COMPACT_EVERY) || undefined });
+    cleanup.push(() => store.close());
+    const plan = await planJobs(book, store, opts);
+    for (const message of plan.notes) opts.events.emitEvent({ type: 'note', message });
+    const summary: RunSummary = {
+      book: book.book,
+      total: book.jobs.length,
+      verified: 0,
+      skipped: plan.skipped.length,
+      failed: plan.failedBefore.map(({ job, record }) => ({ id: job.id, kind: record.failure?.kind ?? 'unknown', message: `${record.failure?.message ?? ''} (earlier run; --retry-failed tries again)` })),
+      stale: plan.stale.map((j) => j.id),
+      notRun: 0,
+      elapsedMs: 0,
+      promptsSent: 0,
+    };
+    if (plan.toRun.length > 0) {
+      let mock: MockSite | undefined;
+      if (opts.mock) {
+        mock = await startMockSite({ ...opts.mock });
+        const site = mock;
+        cleanup.push(() => site.close());
+      }
+      const provider = loadProvider(book.provider, mock?.url ?? opts.baseUrl);
+      const profileDir = path.resolve(opts.profilesDir, opts.profile);
+      await mkdir(profileDir, { recursive: true });
+      const profileLock = await acquireLock(path.join(profileDir, '.semantest.lock'), `profile "${opts.profile}"`);
+      cleanup.push(() => profileLock.release());
+      const orphan = await closeOrphanBrowser(profileDir);
+      if (orphan) opts.events.emitEvent({ type: 'note', message: `closed a browser (pid ${orphan}) left running on profile "${opts.profile}" by an earlier run` });
+      const hub = await Hub.start({ extensionId: await readExtensionId(), provider });
+      cleanup.push(() => hub.close());
+      hub.on('log', (level, message) => {
+        if (level === 'warn' || level === 'error') opts.events.emitEvent({ type: 'note', message: `extension: ${message}` });
+      });
+      const extensionDir = await installExtension(profileDir, hub.config());
+      const context = await launchBrowser({ profileDir, extensionDir, executablePath: findChromium(opts.browser), headless: opts.headless });
+      cleanup.push(() => context.close().catch(() => undefined));
+      opts.interrupt.hard.addEventListener('abort', () => void context.close().catch(() => undefined), { once: true });
+      await hub.waitForExtension(30_000);
+
+      opts.events.emitEvent({
+        type: 'run-start',
+        book: book.book,
+        total: book.jobs.length,
+        toRun: plan.toRun.length,
+        skipped: plan.skipped.length,
+        baseUrl: provider.baseUrl,
+        profile: opts.profile,
+        headless: opts.headless,
+        concurrency: pacing.concurrency,
+      });
+      const tabs = await openTabs(context, hub, provider.baseUrl, Math.min(pacing.concurrency, plan.toRun.length));
+      const gate = new Gate(
+        {
+          concurrency: tabs.length,
+          minGapMs: pacing.minGapSeconds * 1000,
+          jitterMs: pacing.jitterSeconds * 1000,
+          cooldownEvery: pacing.cooldownEvery,
+          cooldownMs: pacing.cooldownSeconds * 1000,
+        },
+        store.state().pacing,
+      );
+      await store.record({ t: 'run', event: 'start', pid: process.pid, argv: process.argv.slice(2) });
+      const jobOptions: JobRunnerOptions = {
+        context,
+        hub,
+        store,
+        provider,
+        gate,
+        tabs,
+        book,
+        bookDir: path.resolve(opts.out, book.book),
+        profile: opts.profile,
+        headless: opts.headless,
+        retries: opts.retries,
+        backoffBaseMs: opts.backoffBaseMs,
+        quotaMarginMs: opts.quotaMarginMs,
+        rateLimitPauseMs: opts.rateLimitPauseMs,
+        generationTimeoutMs: opts.generationTimeoutMs,
+        events: opts.events,
+        interrupt: opts.interrupt,
+      };
+      const outcome = await runJobs(jobOptions, plan.toRun);
+      summary.verified = outcome.verified;
+      summary.failed.push(...outcome.failed);
+      summary.notRun = plan.toRun.length - outcome.verified - outcome.failed.length;
+      summary.promptsSent = mock?.stats().prompts ?? outcome.attempts;
+      summary.stopReason = outcome.stopReason;
+      await store.record({ t: 'run', event: 'stop', pid: process.pid, reason: outcome.stopReason ?? 'done' });
+      if (outcome.humanNeeded) {
+        summary.elapsedMs = Date.now() - startedAt;
+        opts.events.emitEvent({ type: 'run-end', summary });
+        throw new HumanNeededError(`${outcome.humanNeeded.message}. The run stopped with its state saved; log in with \`semantest-run login --profile ${opts.profile}\`, then run again with --resume.`);
+      }
+    }
+    summary.elapsedMs = Date.now() - startedAt;
+    opts.events.emitEvent({ type: 'run-end', summary });
+    return summary;
+  } finally {
+    for (const step of cleanup.reverse()) await step().catch(() => undefined);
+  }
+}
+
+/** One tab per concurrent job, opened by the extension so it knows each tab's id. */
+async function openTabs(context: BrowserContext, hub: Hub, url: string, count: number): Promise<Tab[]> {
+  const initial = context.pages();
+  const tabs: Tab[] = [];
+  for (let i = 0; i < count; i++) {
+    const [page, reply] = await Promise.all([context.waitForEvent('page', { timeout: 30_000 }), hub.request({ type: 'open-tab', url }, 30_000)]);
+    tabs.push({ page, tabId: reply.tabId });
+  }
+  for (const page of initial) if (page.url() === 'about:blank') await page.close().catch(() => undefined);
+  return tabs;
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
