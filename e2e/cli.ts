@@ -15,8 +15,14 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], cwd: string, opts: { onStdout?: (chunk: string) => void; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> & { child: ReturnType<typeof spawn> } {
-  const child = spawn(process.execPath, [bin, ...args], { cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function runCli(
+  args: string[],
+  cwd: string,
+  opts: { onStdout?: (chunk: string) => void; env?: NodeJS.ProcessEnv; wrapper?: string[] } = {},
+): Promise<CliResult> & { child: ReturnType<typeof spawn> } {
+  // `wrapper` runs the CLI under another program, e.g. xvfb-run for a headful browser.
+  const [command, ...prefix] = [...(opts.wrapper ?? []), process.execPath];
+  const child = spawn(command, [...prefix, bin, ...args], { cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => {

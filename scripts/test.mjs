@@ -3,7 +3,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 
-const reports = { vitest: 'test-results/vitest.json', playwright: 'test-results/playwright.json' };
+// Not under test-results/: Playwright empties that folder when it starts.
+const reports = { vitest: '.test-reports/vitest.json', playwright: '.test-reports/playwright.json' };
 for (const file of Object.values(reports)) rmSync(file, { force: true });
 
 function step(command, args, env = {}) {

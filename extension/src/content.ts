@@ -55,6 +55,32 @@ function announce(event: ContentEvent): Promise<unknown> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Checks never run closer than this, however busy the page (a streaming answer mutates a lot). */
+const MIN_CHECK_GAP_MS = 20;
+
+/**
+ * Waits until the page changes (DOM mutation, an image or other resource finished loading) or
+ * `ms` passes, whichever is first: a finished image is noticed at once, not at the next poll.
+ */
+async function nextChange(ms: number): Promise<void> {
+  const since = Date.now();
+  // Listen first: a change that lands while we wait out the minimum gap must still count.
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      observer.disconnect();
+      document.removeEventListener('load', done, true);
+      clearTimeout(timer);
+      resolve();
+    };
+    const observer = new MutationObserver(done);
+    observer.observe(document.documentElement, { childList: true, subtree: true, attributes: true, characterData: true });
+    document.addEventListener('load', done, true); // load events do not bubble; capture sees <img> loads
+    const timer = setTimeout(done, ms);
+  });
+  const waited = Date.now() - since;
+  if (waited < MIN_CHECK_GAP_MS) await sleep(MIN_CHECK_GAP_MS - waited);
+}
+
 function first(selectors: string[], root: ParentNode = document): HTMLElement | null {
   for (const selector of selectors) {
     const element = root.querySelector<HTMLElement>(selector);
@@ -115,7 +141,7 @@ async function waitFor<T>(what: string, timeoutMs: number, p: ProviderDescriptor
     const value = probe();
     if (value) return value;
     if (Date.now() > deadline) throw new TransientError(`${what} did not appear within ${Math.round(timeoutMs / 1000)} s`);
-    await sleep(pollMs);
+    await nextChange(pollMs);
   }
 }
 
@@ -175,7 +201,7 @@ async function generate(p: ProviderDescriptor, jobId: string, prompt: string, ti
     const image = finishedImage(p, before);
     if (image) return image;
     if (Date.now() > deadline) throw new GenerationTimeoutError(`no finished image after ${Math.round(timeoutMs / 1000)} s`);
-    await sleep(p.timings.pollMs);
+    await nextChange(p.timings.pollMs);
   }
 }
 
@@ -244,6 +270,6 @@ async function findImage(p: ProviderDescriptor, exclude: Set<string>, timeoutMs:
       return id !== undefined && !exclude.has(id) && !(e as HTMLImageElement).complete;
     });
     if ((!stillGenerating && !stillLoading) || Date.now() > deadline) return null;
-    await sleep(p.timings.pollMs);
+    await nextChange(p.timings.pollMs);
   }
 }

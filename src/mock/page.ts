@@ -41,6 +41,18 @@ const STYLE = `
   .auth button { padding: 10px 22px; border-radius: 22px; border: 1px solid #0d0d0d; background: #0d0d0d; color: #fff; font-size: 15px; cursor: pointer; }
 `;
 
+/** A login or challenge page reloads itself once it is cleared (say, solved in another tab). */
+const WATCH_BLOCKER = String.raw`
+function watchBlocker() {
+  const timer = setInterval(async () => {
+    try {
+      const state = await (await fetch('/__mock/blocker')).json();
+      if (!state.blocker) { clearInterval(timer); location.href = '/'; }
+    } catch {}
+  }, 500);
+}
+`;
+
 /** The client: plain DOM code, prompt text only ever set through textContent. */
 const CLIENT = String.raw`
 (() => {
@@ -153,7 +165,7 @@ const CLIENT = String.raw`
       }
     } finally { following = false; }
   }
-  function blocker(html) { document.body.innerHTML = html; }
+  function blocker(html) { document.body.innerHTML = html; watchBlocker(); }
 
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -199,10 +211,11 @@ export function appPage(conversationId: string | null, blocker?: string): string
       <div id="prompt-textarea" class="ProseMirror" contenteditable="true" role="textbox" aria-label="Message ChatGPT" data-placeholder="Ask anything" translate="no"></div>
     </form>
   </main>
-  <script>${CLIENT}</script>`;
+  <script>${WATCH_BLOCKER}${CLIENT}</script>`;
+  const script = blocker ? `<script>${WATCH_BLOCKER}watchBlocker();</script>` : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ChatGPT (Semantest mock)</title><style>${STYLE}</style></head>
 <body${conversation}>
-  ${body}
+  ${body}${script}
 </body></html>`;
 }

@@ -239,6 +239,7 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
     const route = `${req.method} ${url.pathname}`;
 
     if (route === 'GET /__mock/stats') return json(res, 200, stats);
+    if (route === 'GET /__mock/blocker') return json(res, 200, { blocker: blocker ?? null });
     if (route === 'POST /__mock/login' || route === 'POST /__mock/challenge') {
       const id = randomBytes(16).toString('base64url');
       sessions.add(id);
@@ -256,7 +257,8 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
         headers['set-cookie'] = `${COOKIE}=${id}; Path=/; HttpOnly; SameSite=Lax`;
       }
       const id = url.pathname.startsWith('/c/') ? url.pathname.slice(3) : null;
-      if (id && !conversations.has(id) && !blocker) return send(res, 404, appPage(null, '<p>Conversation not found. <a href="/">New chat</a></p>'), 'text/html; charset=utf-8', headers);
+      // Like the real site: an unknown conversation is an empty chat (composer, no turns).
+      if (id && !conversations.has(id) && !blocker) return send(res, 404, appPage(null), 'text/html; charset=utf-8', headers);
       const blockerBody = blocker === 'login' ? LOGIN_BODY : blocker === 'challenge' ? CHALLENGE_BODY : undefined;
       return send(res, 200, appPage(id, blockerBody), 'text/html; charset=utf-8', headers);
     }

@@ -6,7 +6,7 @@ import type { BrowserContext, Page } from 'playwright';
 import type { Hub } from '../hub/hub.js';
 import { DisconnectError, TransientError, VerificationError } from '../protocol/errors.js';
 import type { ImageFound } from '../protocol/messages.js';
-import type { ProviderDescriptor } from '../protocol/provider.js';
+import { toRegExp, type ProviderDescriptor } from '../protocol/provider.js';
 import type { Job } from '../prompts/types.js';
 import type { JobStore } from '../store/index.js';
 import { compareWithScreenshot, inspectImage, type CompareResult, type ImageFacts } from '../verify/index.js';
@@ -57,13 +57,19 @@ export async function runAttempt(ctx: AttemptContext, tab: Tab, job: Job, attemp
   const previous = ctx.store.get(job.id);
   let found: ImageFound | null = null;
   // A prompt already sent (crash, reload, timeout) may have produced its image late: look first.
-  if (previous?.conversationUrl && new URL(previous.conversationUrl).pathname !== new URL(ctx.provider.baseUrl).pathname) {
+  if (previous?.conversationUrl && sameSite(previous.conversationUrl, ctx.provider)) {
     const waitMs = Math.min(LATE_IMAGE_WAIT_MS, ctx.generationTimeoutMs);
-    await navigate(tab.page, previous.conversationUrl);
-    found = await ctx.hub.request(
-      { type: 'find-image', tabId: tab.tabId, jobId: job.id, excludeFileIds: [...ctx.usedFileIds, ...memory.rejectedFileIds], timeoutMs: waitMs },
-      waitMs + ctx.provider.timings.readyTimeoutMs + 10_000,
-    );
+    try {
+      await navigate(tab.page, previous.conversationUrl);
+      found = await ctx.hub.request(
+        { type: 'find-image', tabId: tab.tabId, jobId: job.id, excludeFileIds: [...ctx.usedFileIds, ...memory.rejectedFileIds], timeoutMs: waitMs },
+        waitMs + ctx.provider.timings.readyTimeoutMs + 10_000,
+      );
+    } catch (error) {
+      // A conversation that cannot be shown any more holds no image for us; anything that needs a
+      // person or a reconnect still stops this attempt.
+      if (!(error instanceof TransientError)) throw error;
+    }
   }
   if (!found) {
     await navigate(tab.page, ctx.provider.baseUrl);
@@ -84,6 +90,16 @@ export async function runAttempt(ctx: AttemptContext, tab: Tab, job: Job, attemp
       if (failures >= 2) memory.rejectedFileIds.add(found.fileId);
     }
     throw error;
+  }
+}
+
+/** A conversation on another origin (say, an earlier run's mock site) cannot be revisited. */
+function sameSite(conversationUrl: string, provider: ProviderDescriptor): boolean {
+  try {
+    const url = new URL(conversationUrl);
+    return url.origin === new URL(provider.baseUrl).origin && toRegExp(provider.conversationPath).test(url.pathname);
+  } catch {
+    return false;
   }
 }
 
@@ -121,14 +137,17 @@ async function screenshotImage(ctx: AttemptContext, page: Page, src: string): Pr
   const index = await images.evaluateAll((elements, wanted) => elements.findIndex((e) => (e as HTMLImageElement).src === wanted), src);
   if (index < 0) throw new VerificationError('the image is no longer on the page, so the file cannot be compared with it');
   const element = images.nth(index);
-  await element.scrollIntoViewIfNeeded({ timeout: 5_000 }).catch(() => undefined);
-  return element.screenshot({ timeout: 15_000, animations: 'disabled' });
+  // screenshot() scrolls the element into view itself.
+  return element.screenshot({ timeout: 15_000 });
 }
 
 async function saveImage(ctx: AttemptContext, tab: Tab, job: Job, attempt: number, startedAt: number, found: ImageFound): Promise<AttemptResult> {
   const file = safeJoin(ctx.bookDir, job.outputPath);
   const part = `${file}.part`;
   const evidence = safeJoin(path.join(ctx.bookDir, '.evidence'), job.outputPath);
+  // The element screenshot and the download run side by side: both need only the finished image.
+  const shotTask = screenshotImage(ctx, tab.page, found.src);
+  shotTask.catch(() => undefined); // awaited below; a failed fetch must not leave it unhandled
   const bytes = await fetchImage(ctx.context, found.src);
   const hash = sha256(bytes);
   await writeDurably(part, bytes);
@@ -137,12 +156,11 @@ async function saveImage(ctx: AttemptContext, tab: Tab, job: Job, attempt: numbe
   let facts: ImageFacts;
   let comparison: CompareResult;
   try {
-    facts = await inspectImage(bytes);
     const twin = ctx.verifiedHashes.get(hash);
     if (twin && twin !== job.id) throw new VerificationError(`the file has the same bytes as ${twin}: the page showed an old image`);
-    const shot = await screenshotImage(ctx, tab.page, found.src);
-    await writeDurably(evidence, shot);
-    comparison = await compareWithScreenshot(bytes, shot);
+    const [inspected, shot] = await Promise.all([inspectImage(bytes), shotTask]);
+    facts = inspected;
+    [comparison] = await Promise.all([compareWithScreenshot(bytes, shot), writeDurably(evidence, shot)]);
     if (!comparison.match) {
       throw new VerificationError(`the file does not match the image shown in the page (${comparison.method} distance ${comparison.distance.toFixed(3)} > ${comparison.threshold})`);
     }

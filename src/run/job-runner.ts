@@ -124,7 +124,10 @@ export async function runJobs(opts: JobRunnerOptions, jobs: Job[]): Promise<Jobs
       outcome.attempts += 1;
       const startedAt = Date.now();
       try {
-        await opts.store.record({ t: 'job', id: job.id, state: 'started', attempt, promptHash: job.promptHash });
+        // A conversation from a finished image or from an older prompt is not this prompt's: forget it.
+        const before = opts.store.get(job.id);
+        const foreign = !!before?.conversationUrl && (before.state === 'verified' || (!!before.promptHash && before.promptHash !== job.promptHash));
+        await opts.store.record({ t: 'job', id: job.id, state: 'started', attempt, promptHash: job.promptHash, ...(foreign ? { conversationUrl: '' } : {}) });
         await opts.store.record({ t: 'pacing', pacing: opts.gate.state() });
         crashPoint('after-started');
         opts.events.emitEvent({ type: 'job-start', id: job.id, attempt });
