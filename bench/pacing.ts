@@ -18,12 +18,19 @@ const events = new RunEvents();
 let first = 0;
 let last = 0;
 const starts: number[] = [];
+const startedAt = new Map<string, number>();
+const jobMs: number[] = [];
 events.on('event', (e) => {
   if (e.type === 'job-start') {
-    starts.push(performance.now());
+    startedAt.set(e.id, performance.now());
     first ||= performance.now();
   }
-  if (e.type === 'job-verified' || e.type === 'job-failed') last = performance.now();
+  // The gate's turn: granted on a fresh chat, right before the prompt goes out.
+  if (e.type === 'job-progress' && e.phase === 'paced') starts.push(performance.now());
+  if (e.type === 'job-verified' || e.type === 'job-failed') {
+    last = performance.now();
+    jobMs.push(performance.now() - (startedAt.get(e.id) ?? last));
+  }
 });
 const never = new AbortController().signal;
 const summary = await runBook({
@@ -47,17 +54,24 @@ const summary = await runBook({
   interrupt: { soft: never, hard: never },
 });
 const measured = last - first;
-const ideal = Gate.idealDurationMs(N, LATENCY_MS, {
+const rules = {
   concurrency: pacing.concurrency,
   minGapMs: pacing.minGapSeconds * 1000,
   jitterMs: 0,
   cooldownEvery: pacing.cooldownEvery,
   cooldownMs: pacing.cooldownSeconds * 1000,
-});
+};
+const ideal = Gate.idealDurationMs(N, LATENCY_MS, rules);
+// The same rules with the job time this machine actually needed (page steps, download, proof):
+// how much the scheduler itself loses, apart from how long one job takes.
+const meanJobMs = jobMs.reduce((a, b) => a + b, 0) / jobMs.length;
+const idealMeasuredJob = Gate.idealDurationMs(N, meanJobMs, rules);
 const gaps = starts.slice(1).map((t, i) => t - starts[i]);
 console.log(`jobs: ${N} (${summary.verified} verified, ${summary.failed.length} failed), mock latency ${LATENCY_MS} ms, gap 100 ms, concurrency 5, cooldown 1 s every 25`);
 console.log(`ideal (pacing rules alone, ${LATENCY_MS} ms per job): ${(ideal / 1000).toFixed(2)} s`);
 console.log(`measured (first start → last end): ${(measured / 1000).toFixed(2)} s`);
-console.log(`smallest gap between starts: ${Math.min(...gaps).toFixed(1)} ms`);
 console.log(`ideal / measured: ${(ideal / measured).toFixed(3)}`);
+console.log(`mean job time here (start → verified): ${meanJobMs.toFixed(0)} ms; ideal with it: ${(idealMeasuredJob / 1000).toFixed(2)} s; ratio ${(idealMeasuredJob / measured).toFixed(3)}`);
+console.log(`smallest gap between the gate's turns (as events reach the listener): ${Math.min(...gaps).toFixed(1)} ms`);
+if (summary.siteMinPromptGapMs !== undefined) console.log(`smallest gap between prompts arriving at the site: ${summary.siteMinPromptGapMs.toFixed(1)} ms`);
 await rm(work, { recursive: true, force: true });

@@ -113,6 +113,7 @@ async function handleRequest(message: Exclude<RunnerMessage, { type: 'welcome' |
         jobId: message.jobId,
         prompt: message.prompt,
         timeoutMs: message.timeoutMs,
+        sendGapMs: message.sendGapMs,
       });
     case 'find-image':
       await waitForReady(message.tabId, current.timings.readyTimeoutMs);
@@ -174,11 +175,29 @@ async function registerProvider(next: ProviderDescriptor): Promise<void> {
   }
 }
 
-chrome.runtime.onMessage.addListener((raw, sender) => {
+// The runner's gate spaces the prompts; this is the last word, at the moment of sending, so tabs
+// whose pages loaded at different speeds still cannot send in a burst.
+let lastSendAt = 0;
+let sendQueue: Promise<unknown> = Promise.resolve();
+function sendPermit(gapMs: number): Promise<void> {
+  const turn = sendQueue.then(async () => {
+    const wait = lastSendAt + gapMs - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    lastSendAt = Date.now();
+  });
+  sendQueue = turn.catch(() => undefined);
+  return turn;
+}
+
+chrome.runtime.onMessage.addListener((raw, sender, sendResponse) => {
   const tabId = sender.tab?.id;
   const parsed = ContentEventSchema.safeParse(raw);
   if (tabId === undefined || !parsed.success) return;
   const event = parsed.data;
+  if (event.type === 'cs-send-permit') {
+    void sendPermit(event.sendGapMs).then(() => sendResponse(true));
+    return true; // answered asynchronously
+  }
   if (event.type === 'cs-ready') {
     readyTabs.add(tabId);
     for (const waiter of readyWaiters.get(tabId) ?? []) waiter();

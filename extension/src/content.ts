@@ -38,7 +38,7 @@ if (!window.__semantestContent) {
       return false;
     }
     const work = command.type === 'cs-generate'
-      ? generate(command.provider, command.jobId, command.prompt, command.timeoutMs)
+      ? generate(command.provider, command.jobId, command.prompt, command.timeoutMs, command.sendGapMs)
       : findImage(command.provider, new Set(command.excludeFileIds), command.timeoutMs);
     work.then(
       (data) => sendResponse({ ok: true, data } satisfies ContentReply),
@@ -165,7 +165,7 @@ function composerText(composer: HTMLElement): string {
   return composer instanceof HTMLTextAreaElement ? composer.value : visibleText(composer);
 }
 
-async function generate(p: ProviderDescriptor, jobId: string, prompt: string, timeoutMs: number): Promise<ImageFound> {
+async function generate(p: ProviderDescriptor, jobId: string, prompt: string, timeoutMs: number, sendGapMs: number): Promise<ImageFound> {
   const deadline = Date.now() + timeoutMs;
   const composer = await waitFor('the message box', p.timings.readyTimeoutMs, p, () => first(p.selectors.composer));
   const before = imageFileIds(p);
@@ -181,6 +181,7 @@ async function generate(p: ProviderDescriptor, jobId: string, prompt: string, ti
     const button = first(p.selectors.send) as HTMLButtonElement | null;
     return button && !button.disabled ? button : null;
   });
+  if (sendGapMs > 0) await chrome.runtime.sendMessage({ type: 'cs-send-permit', sendGapMs } satisfies ContentEvent);
   send.click();
   await waitFor('the sent message', p.timings.sendTimeoutMs, p, () =>
     all(p.selectors.turn).length > turnsBefore || first(p.selectors.stop) || newErrors(p, errorsBefore).length ? true : null,

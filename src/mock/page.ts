@@ -28,7 +28,6 @@ const STYLE = `
   [data-message-author-role="user"] { margin-left: auto; max-width: 70%; background: #f4f4f4; border-radius: 18px; padding: 10px 16px; white-space: pre-wrap; width: fit-content; }
   .image-frame { position: relative; width: 384px; height: 384px; border-radius: 12px; overflow: hidden; background: #eee; margin-top: 6px; }
   .image-frame img { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: cover; }
-  .image-frame img.partial { filter: blur(6px); }
   .label { color: #5d5d5d; font-size: 14px; }
   .text-error { color: #b42318; border: 1px solid #f3c5c0; background: #fff5f4; border-radius: 10px; padding: 8px 12px; }
   .toast-root { position: fixed; top: 16px; right: 16px; background: #b42318; color: #fff; padding: 10px 14px; border-radius: 10px; }

@@ -52,12 +52,15 @@ export async function renderPanelPng(prompt: string, size = 512, variant: Render
   if (variant === 'blank') {
     return sharp({ create: { width: size, height: size, channels: 3, background: '#d8d8d8' } }).png().toBuffer();
   }
-  const final = sharp(Buffer.from(panelSvg(prompt, size)));
-  if (variant === 'final') return final.png({ compressionLevel: 6 }).toBuffer();
-  // A partial, as the site streams it: half resolution, the top blurred, the bottom not there yet.
-  const half = Math.round(size / 2);
-  const blurred = await final.resize(half, half).blur(half / 24).raw().toBuffer({ resolveWithObject: true });
-  const { data, info } = blurred;
+  if (variant === 'final') return sharp(Buffer.from(panelSvg(prompt, size))).png({ compressionLevel: 6 }).toBuffer();
+  return partialOf(await renderPanelPng(prompt, size, 'final'));
+}
+
+/** A partial, as the site streams it: half resolution, the top blurred, the bottom not there yet. */
+export async function partialOf(finalPng: Buffer): Promise<Buffer> {
+  const meta = await sharp(finalPng).metadata();
+  const half = Math.round((meta.width ?? 512) / 2);
+  const { data, info } = await sharp(finalPng).resize(half, half).blur(half / 24).raw().toBuffer({ resolveWithObject: true });
   const rowBytes = info.width * info.channels;
   data.fill(128, Math.floor(info.height / 2) * rowBytes);
   return sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } }).png().toBuffer();

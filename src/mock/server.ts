@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { UsageError } from '../errors.js';
 import { FaultPlan, parseDuration, parseFaultSpec, type MockFaultKind } from './faults.js';
 import { CHALLENGE_BODY, LOGIN_BODY, appPage } from './page.js';
-import { renderPanelPng } from './render.js';
+import { partialOf, renderPanelPng } from './render.js';
 
 export interface MockSiteOptions {
   port?: number;
@@ -25,6 +25,8 @@ export interface MockStats {
   prompts: number;
   /** Images that finished. */
   images: number;
+  /** The shortest time between two prompts arriving (ms), what the site sees of the pacing. */
+  minPromptGapMs: number | null;
   /** Fetches of image bytes from outside an <img> (a download). */
   downloads: number;
   faults: Partial<Record<MockFaultKind, number>>;
@@ -88,16 +90,18 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
   const conversations = new Map<string, Conversation>();
   const files = new Map<string, MockFile>();
   const waiters = new Set<() => void>();
-  const stats: MockStats = { prompts: 0, images: 0, downloads: 0, faults: {}, conversations: 0 };
+  const stats: MockStats = { prompts: 0, minPromptGapMs: null, images: 0, downloads: 0, faults: {}, conversations: 0 };
+  let lastPromptAt: number | undefined;
   let blocker: 'login' | 'challenge' | undefined;
   let quotaUntil = 0;
   let lastImageTurn: Turn | undefined;
   const cache = new Map<string, Promise<Buffer>>();
-  const render = (prompt: string, variant: 'final' | 'partial' | 'blank') => {
+  const render = (prompt: string, variant: 'final' | 'partial' | 'blank'): Promise<Buffer> => {
     const key = `${variant}\n${prompt}`;
     let png = cache.get(key);
     if (!png) {
-      png = renderPanelPng(prompt, size, variant);
+      // A partial is cut from the (cached) final rather than drawn again.
+      png = variant === 'partial' ? render(prompt, 'final').then(partialOf) : renderPanelPng(prompt, size, variant);
       cache.set(key, png);
       if (cache.size > 400) cache.delete(cache.keys().next().value!);
     }
@@ -272,6 +276,9 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       const requested = typeof body.conversation_id === 'string' ? conversations.get(body.conversation_id) : undefined;
       const conversation = requested ?? { id: randomBytes(16).toString('hex').replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-'), turns: [] };
       stats.prompts += 1;
+      const arrived = performance.now();
+      if (lastPromptAt !== undefined) stats.minPromptGapMs = Math.min(stats.minPromptGapMs ?? Infinity, arrived - lastPromptAt);
+      lastPromptAt = arrived;
       const planned = plan.forPrompt(stats.prompts); // rolled on every prompt so the sequence is stable
       // A usage cap holds every prompt until it resets, as the real site's does.
       const fault = Date.now() < quotaUntil ? 'quota' : planned;

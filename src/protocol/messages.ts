@@ -43,6 +43,8 @@ export const GenerateRequestSchema = z.object({
   jobId: z.string().min(1),
   prompt: z.string().min(1).max(32_000),
   timeoutMs: z.number().int().positive(),
+  /** No two prompts leave this browser closer together than this, whatever the tabs' load times. */
+  sendGapMs: z.number().int().nonnegative().default(0),
 });
 
 // Extension → runner
@@ -111,6 +113,8 @@ export type ContentReply = z.infer<typeof ContentReplySchema>;
 
 export const ContentEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('cs-ready'), url: z.string() }),
+  /** Asked right before the send button is clicked; answered when the send gap allows it. */
+  z.object({ type: z.literal('cs-send-permit'), sendGapMs: z.number().int().nonnegative() }),
   z.object({
     type: z.literal('cs-progress'),
     jobId: z.string(),

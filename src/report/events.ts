@@ -12,6 +12,8 @@ export interface RunSummary {
   notRun: number;
   elapsedMs: number;
   promptsSent: number;
+  /** With --mock: the shortest time between two prompts arriving at the site. */
+  siteMinPromptGapMs?: number;
   stopReason?: 'interrupted' | 'human-needed';
 }
 

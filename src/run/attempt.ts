@@ -28,6 +28,7 @@ export interface AttemptContext {
   readonly book: { book: string; style: string; provider: string };
   readonly profile: string;
   readonly generationTimeoutMs: number;
+  readonly sendGapMs: number;
   /** Other jobs' verified file hashes: the same bytes twice means the page showed an old image. */
   readonly verifiedHashes: Map<string, string>;
   /** File ids already saved for other jobs, never to be taken as this job's image. */
@@ -53,7 +54,20 @@ const FETCH_TIMEOUT_MS = 60_000;
 /** How long a revisited conversation may still be generating before we give up on it. */
 const LATE_IMAGE_WAIT_MS = 60_000;
 
-export async function runAttempt(ctx: AttemptContext, tab: Tab, job: Job, attempt: number, startedAt: number, memory: JobMemory): Promise<AttemptResult> {
+/**
+ * `pace` resolves when the profile's gate allows the next prompt. It is called on a fresh chat right
+ * before the prompt goes out, so page loads of varying length cannot bunch prompts up at the site;
+ * looking for a late image sends nothing and needs no turn.
+ */
+export async function runAttempt(
+  ctx: AttemptContext,
+  tab: Tab,
+  job: Job,
+  attempt: number,
+  startedAt: number,
+  memory: JobMemory,
+  pace: () => Promise<void>,
+): Promise<AttemptResult> {
   const previous = ctx.store.get(job.id);
   let found: ImageFound | null = null;
   // A prompt already sent (crash, reload, timeout) may have produced its image late: look first.
@@ -73,8 +87,9 @@ export async function runAttempt(ctx: AttemptContext, tab: Tab, job: Job, attemp
   }
   if (!found) {
     await navigate(tab.page, ctx.provider.baseUrl);
+    await pace();
     found = await ctx.hub.request(
-      { type: 'generate', tabId: tab.tabId, jobId: job.id, prompt: job.finalPrompt, timeoutMs: ctx.generationTimeoutMs },
+      { type: 'generate', tabId: tab.tabId, jobId: job.id, prompt: job.finalPrompt, timeoutMs: ctx.generationTimeoutMs, sendGapMs: ctx.sendGapMs },
       ctx.generationTimeoutMs + ctx.provider.timings.readyTimeoutMs + 30_000,
     );
   }

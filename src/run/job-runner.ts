@@ -41,6 +41,8 @@ export interface JobRunnerOptions {
   /** First pause after a "slow down"; later ones grow (DESIGN §5: 5–10 min). */
   readonly rateLimitPauseMs: number;
   readonly generationTimeoutMs: number;
+  /** The extension's floor between two prompts leaving the browser (the gate's minimum gap). */
+  readonly sendGapMs: number;
   readonly events: RunEvents;
   readonly interrupt: { soft: AbortSignal; hard: AbortSignal };
 }
@@ -64,7 +66,7 @@ export async function runJobs(opts: JobRunnerOptions, jobs: Job[]): Promise<Jobs
   const stopSignal = AbortSignal.any([stop.signal, opts.interrupt.soft]);
   // Every waiting job listens on this one signal; thousands of listeners are expected.
   setMaxListeners(0, stopSignal);
-  const freeTabs = [...opts.tabs];
+  const tabs = new TabPool(opts.tabs);
   const verifiedHashes = new Map<string, string>();
   const usedFileIds = new Set<string>();
   for (const record of Object.values(opts.store.state().jobs)) {
@@ -80,6 +82,7 @@ export async function runJobs(opts: JobRunnerOptions, jobs: Job[]): Promise<Jobs
     book: { book: opts.book.book, style: opts.book.style, provider: opts.book.provider },
     profile: opts.profile,
     generationTimeoutMs: opts.generationTimeoutMs,
+    sendGapMs: opts.sendGapMs,
     verifiedHashes,
     usedFileIds,
   };
@@ -112,14 +115,20 @@ export async function runJobs(opts: JobRunnerOptions, jobs: Job[]): Promise<Jobs
     const memory: JobMemory = { verifyFailures: new Map(), rejectedFileIds: new Set() };
     for (;;) {
       if (stopSignal.aborted) return;
-      let slot: Slot;
+      let tab: Tab;
       try {
-        slot = await opts.gate.acquire({ notBefore, signal: stopSignal });
+        // A job waiting out a backoff holds no tab and no turn.
+        if (notBefore !== undefined) await waitUntil(notBefore, stopSignal);
+        tab = await tabs.acquire(stopSignal);
       } catch {
         return;
       }
-      const tab = freeTabs.pop();
-      if (!tab) throw new Error('more jobs in flight than tabs: the gate and the tab pool disagree');
+      let slot: Slot | undefined;
+      const pace = async () => {
+        slot = await opts.gate.acquire({ signal: stopSignal });
+        await opts.store.record({ t: 'pacing', pacing: opts.gate.state() });
+        opts.events.emitEvent({ type: 'job-progress', id: job.id, phase: 'paced' });
+      };
       attempt += 1;
       outcome.attempts += 1;
       const startedAt = Date.now();
@@ -128,11 +137,10 @@ export async function runJobs(opts: JobRunnerOptions, jobs: Job[]): Promise<Jobs
         const before = opts.store.get(job.id);
         const foreign = !!before?.conversationUrl && (before.state === 'verified' || (!!before.promptHash && before.promptHash !== job.promptHash));
         await opts.store.record({ t: 'job', id: job.id, state: 'started', attempt, promptHash: job.promptHash, ...(foreign ? { conversationUrl: '' } : {}) });
-        await opts.store.record({ t: 'pacing', pacing: opts.gate.state() });
         crashPoint('after-started');
         opts.events.emitEvent({ type: 'job-start', id: job.id, attempt });
         await evidence.beginAttempt(job.id, attempt);
-        const result = await runAttempt(attemptContext, tab, job, attempt, startedAt, memory);
+        const result = await runAttempt(attemptContext, tab, job, attempt, startedAt, memory, pace);
         await evidence.endAttempt(job.id, attempt, false);
         consecutiveCooldowns = 0;
         outcome.verified += 1;
@@ -140,6 +148,11 @@ export async function runJobs(opts: JobRunnerOptions, jobs: Job[]): Promise<Jobs
         return;
       } catch (raw) {
         if (opts.interrupt.hard.aborted) return;
+        if (stopSignal.aborted && slot === undefined) {
+          // Stopped while waiting for its turn: nothing was sent, so nothing failed.
+          await evidence.endAttempt(job.id, attempt, false).catch(() => undefined);
+          return;
+        }
         const error = raw instanceof SemantestError ? raw : classifyUnknown(raw);
         await noteConversation(job, tab);
         const kept = [await evidence.endAttempt(job.id, attempt, true), ...(await evidence.firstOfKind(error.kind, job.id, tab.page))];
@@ -148,8 +161,8 @@ export async function runJobs(opts: JobRunnerOptions, jobs: Job[]): Promise<Jobs
         if (decision === 'again') failures -= 1;
         notBefore = decision === 'again' ? undefined : decision;
       } finally {
-        freeTabs.push(tab);
-        slot.release();
+        tabs.release(tab);
+        (slot as Slot | undefined)?.release();
       }
     }
   }
@@ -253,5 +266,60 @@ async function waitForHuman(tab: Tab, provider: ProviderDescriptor, signal: Abor
     } catch {
       if (tab.page.isClosed()) throw new DisconnectError('the tab was closed while waiting for you');
     }
+  }
+}
+
+/** Resolves at `at` (epoch ms), or rejects when `signal` aborts first. */
+function waitUntil(at: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(done, Math.max(0, at - Date.now()));
+    function done() {
+      signal.removeEventListener('abort', abort);
+      resolve();
+    }
+    function abort() {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }
+    signal.addEventListener('abort', abort, { once: true });
+  });
+}
+
+/** The run's tabs, one per job in flight, handed out first come first served. */
+class TabPool {
+  readonly #free: Tab[];
+  readonly #waiting: Array<{ resolve: (tab: Tab) => void; reject: (reason: unknown) => void; signal: AbortSignal; abort: () => void }> = [];
+  constructor(tabs: Tab[]) {
+    this.#free = [...tabs];
+  }
+
+  acquire(signal: AbortSignal): Promise<Tab> {
+    if (signal.aborted) return Promise.reject(signal.reason);
+    const tab = this.#free.pop();
+    if (tab) return Promise.resolve(tab);
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        resolve,
+        reject,
+        signal,
+        abort: () => {
+          this.#waiting.splice(this.#waiting.indexOf(waiter), 1);
+          reject(signal.reason);
+        },
+      };
+      signal.addEventListener('abort', waiter.abort, { once: true });
+      this.#waiting.push(waiter);
+    });
+  }
+
+  release(tab: Tab): void {
+    const next = this.#waiting.shift();
+    if (!next) {
+      this.#free.push(tab);
+      return;
+    }
+    next.signal.removeEventListener('abort', next.abort);
+    next.resolve(tab);
   }
 }

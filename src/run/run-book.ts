@@ -131,6 +131,7 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
         quotaMarginMs: opts.quotaMarginMs,
         rateLimitPauseMs: opts.rateLimitPauseMs,
         generationTimeoutMs: opts.generationTimeoutMs,
+        sendGapMs: Math.round(pacing.minGapSeconds * 1000),
         events: opts.events,
         interrupt: opts.interrupt,
       };
@@ -139,6 +140,8 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
       summary.failed.push(...outcome.failed);
       summary.notRun = plan.toRun.length - outcome.verified - outcome.failed.length;
       summary.promptsSent = mock?.stats().prompts ?? outcome.attempts;
+      const gap = mock?.stats().minPromptGapMs;
+      if (gap != null) summary.siteMinPromptGapMs = gap;
       summary.stopReason = outcome.stopReason;
       await store.record({ t: 'run', event: 'stop', pid: process.pid, reason: outcome.stopReason ?? 'done' });
       if (outcome.humanNeeded) {
