@@ -76,7 +76,7 @@ test('Ctrl-C twice stops at once, exits 130, and --resume finishes every panel e
   expect(verified.map((e) => e.id).sort()).toEqual(['ch1/s1/p1', 'ch1/s1/p2', 'ch1/s1/p3', 'ch1/s1/p4', 'ch1/s1/p5']);
 });
 
-test('a browser left running on the profile by a killed runner is closed before the relaunch', async () => {
+test('what a killed runner leaves (its browser on the profile, a .part download) is cleaned up before the relaunch', async () => {
   const cwd = await workDir();
   const file = await book(cwd, 2);
   const profileDir = path.join(cwd, 'profiles', 'default');
@@ -86,11 +86,16 @@ test('a browser left running on the profile by a killed runner is closed before 
   const lock = path.join(profileDir, 'SingletonLock');
   await expect.poll(async () => (await readlink(lock).catch(() => '')).endsWith(`-${orphan.pid}`), { timeout: 15_000 }).toBe(true);
   expect(browsersOn(profileDir)).toEqual([orphan.pid]);
+  const part = path.join(cwd, 'out', 'harbour', 'ch1', 's1', 'p1.png.part');
+  await mkdir(path.dirname(part), { recursive: true });
+  await writeFile(part, 'half an image');
 
   const run = await runCli([file, ...FAST, '--mock-latency-ms', '200'], cwd);
   expect(run.stderr).toBe('');
   expect(run.code).toBe(0);
   expect(run.stdout).toContain(`closed a browser (pid ${orphan.pid}) left running on profile "default"`);
+  expect(run.stdout).toContain('removed 1 unfinished download (.part) left by an earlier run');
   expect(run.stdout).toContain('2 verified, 0 failed');
   expect(browsersOn(profileDir)).toEqual([]);
+  expect(await listFiles(path.join(cwd, 'out'), '.part')).toEqual([]);
 });

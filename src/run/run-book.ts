@@ -1,6 +1,6 @@
 // Runs a prompt file to verified images: plan, start the site (mock or real), the hub, the browser
 // with the extension, then every job through the profile's gate with typed-failure handling.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { BrowserContext } from 'playwright';
 import { findChromium } from '../browser/discover.js';
@@ -56,6 +56,9 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
     cleanup.push(() => store.close());
     const plan = await planJobs(book, store, opts);
     for (const message of plan.notes) opts.events.emitEvent({ type: 'note', message });
+    // Under the book's lock no `.part` is being written: any left is from a run that was killed.
+    const leftovers = await removePartFiles(path.join(opts.out, book.book));
+    if (leftovers > 0) opts.events.emitEvent({ type: 'note', message: `removed ${leftovers} unfinished download${leftovers === 1 ? '' : 's'} (.part) left by an earlier run` });
     const summary: RunSummary = {
       book: book.book,
       total: book.jobs.length,
@@ -172,4 +175,15 @@ async function openTabs(context: BrowserContext, hub: Hub, url: string, count: n
 
 function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+async function removePartFiles(dir: string): Promise<number> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  let removed = 0;
+  for (const entry of entries) {
+    if (!entry.isFile() || !entry.name.endsWith('.part')) continue;
+    await rm(path.join(entry.parentPath, entry.name), { force: true });
+    removed += 1;
+  }
+  return removed;
 }
