@@ -51,7 +51,16 @@ export function formatEvent(event: RunEvent, cwd = process.cwd()): string | unde
 }
 
 export function attachConsole(events: RunEvents, opts: { json: boolean; write?: (line: string) => void }): void {
-  const write = opts.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  // A reader that goes away (`| head`, a closed dashboard pipe) must not end a long run: its
+  // output stops, the run and its checkpoint go on.
+  let gone = false;
+  if (!opts.write) {
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      gone = true;
+    });
+  }
+  const write = opts.write ?? ((line: string) => void (gone || process.stdout.write(`${line}\n`)));
   events.on('event', (event) => {
     if (opts.json) return write(JSON.stringify({ at: new Date().toISOString(), ...event }));
     const line = formatEvent(event);
