@@ -51,7 +51,7 @@ export interface JobsOutcome {
   verified: number;
   failed: Array<{ id: string; kind: string; message: string }>;
   attempts: number;
-  stopReason?: 'interrupted' | 'human-needed';
+  stopReason?: 'interrupted' | 'human-needed' | 'browser-lost';
   humanNeeded?: { kind: string; message: string };
 }
 
@@ -64,6 +64,14 @@ export async function runJobs(opts: JobRunnerOptions, jobs: Job[]): Promise<Jobs
   // Stopping for a human aborts every waiting job at once; in-flight ones finish or fail.
   const stop = new AbortController();
   const stopSignal = AbortSignal.any([stop.signal, opts.interrupt.soft]);
+  // The browser went away (crash, killed, window closed): every attempt in it is void, not failed;
+  // the caller relaunches and runs what is left.
+  const onBrowserGone = () => {
+    if (opts.interrupt.hard.aborted || outcome.stopReason) return;
+    outcome.stopReason = 'browser-lost';
+    stop.abort();
+  };
+  opts.context.on('close', onBrowserGone);
   // Every waiting job listens on this one signal; thousands of listeners are expected.
   setMaxListeners(0, stopSignal);
   const tabs = new TabPool(opts.tabs);
@@ -147,7 +155,7 @@ export async function runJobs(opts: JobRunnerOptions, jobs: Job[]): Promise<Jobs
         opts.events.emitEvent({ type: 'job-verified', id: job.id, path: result.file, attempt, ms: Date.now() - startedAt, bytes: result.bytes, ...finish() });
         return;
       } catch (raw) {
-        if (opts.interrupt.hard.aborted) return;
+        if (opts.interrupt.hard.aborted || outcome.stopReason === 'browser-lost') return;
         if (stopSignal.aborted && slot === undefined) {
           // Stopped while waiting for its turn: nothing was sent, so nothing failed.
           await evidence.endAttempt(job.id, attempt, false).catch(() => undefined);
@@ -226,7 +234,11 @@ export async function runJobs(opts: JobRunnerOptions, jobs: Job[]): Promise<Jobs
       opts.events.emitEvent({ type: 'job-failed', id: job.id, kind: error.kind, message: error.message, ...finish() });
       return 'stop';
     }
-    if (error instanceof DisconnectError && !opts.hub.connected) await opts.hub.waitForExtension(60_000).catch(() => undefined);
+    if (error instanceof DisconnectError && !opts.hub.connected) {
+      // The extension reconnects by itself after a hiccup; if the whole browser is gone, the stop
+      // signal ends this wait and the run relaunches it.
+      await Promise.race([opts.hub.waitForExtension(60_000).catch(() => undefined), waitUntil(Infinity, stopSignal).catch(() => undefined)]);
+    }
     const at = Date.now() + backoffMs(failures, { baseMs: opts.backoffBaseMs });
     opts.events.emitEvent({ type: 'job-retry', id: job.id, kind: error.kind, message: error.message, attempt: failures, notBefore: at });
     return at;
@@ -241,6 +253,7 @@ export async function runJobs(opts: JobRunnerOptions, jobs: Job[]): Promise<Jobs
   try {
     await Promise.all(jobs.map((job) => runOne(job)));
   } finally {
+    opts.context.off('close', onBrowserGone);
     opts.hub.off('progress', onProgress);
     await evidence.stop();
   }
@@ -273,7 +286,7 @@ async function waitForHuman(tab: Tab, provider: ProviderDescriptor, signal: Abor
 function waitUntil(at: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(done, Math.max(0, at - Date.now()));
+    const timer = Number.isFinite(at) ? setTimeout(done, Math.max(0, at - Date.now())) : undefined;
     function done() {
       signal.removeEventListener('abort', abort);
       resolve();

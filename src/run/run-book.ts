@@ -17,7 +17,7 @@ import type { RunEvents, RunSummary } from '../report/events.js';
 import { acquireLock, openJobStore } from '../store/index.js';
 import { Gate } from '../schedule/gate.js';
 import type { Tab } from './attempt.js';
-import { runJobs, type JobRunnerOptions } from './job-runner.js';
+import { runJobs, type JobRunnerOptions, type JobsOutcome } from './job-runner.js';
 import { planJobs, type PlanOptions } from './plan.js';
 
 export interface RunOptions extends PlanOptions {
@@ -40,6 +40,9 @@ export interface RunOptions extends PlanOptions {
   /** Aborted on the first Ctrl-C (stop starting) and the second (stop now). */
   readonly interrupt: { soft: AbortSignal; hard: AbortSignal };
 }
+
+/** A run relaunches a browser that went away at most this many times. */
+const MAX_RELAUNCHES = 3;
 
 export async function runBook(opts: RunOptions): Promise<RunSummary> {
   const startedAt = Date.now();
@@ -90,10 +93,17 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
         if (level === 'warn' || level === 'error') opts.events.emitEvent({ type: 'note', message: `extension: ${message}` });
       });
       const extensionDir = await installExtension(profileDir, hub.config());
-      const context = await launchBrowser({ profileDir, extensionDir, executablePath: findChromium(opts.browser), headless: opts.headless });
-      cleanup.push(() => context.close().catch(() => undefined));
-      opts.interrupt.hard.addEventListener('abort', () => void context.close().catch(() => undefined), { once: true });
-      await hub.waitForExtension(30_000);
+      const executablePath = findChromium(opts.browser);
+      let context: BrowserContext | undefined;
+      cleanup.push(() => context?.close().catch(() => undefined) ?? Promise.resolve());
+      opts.interrupt.hard.addEventListener('abort', () => void context?.close().catch(() => undefined), { once: true });
+      const launch = async (): Promise<{ context: BrowserContext; tabs: Tab[] }> => {
+        const launched = await launchBrowser({ profileDir, extensionDir, executablePath, headless: opts.headless });
+        context = launched;
+        await hub.waitForExtension(30_000);
+        return { context: launched, tabs: await openTabs(launched, hub, provider.baseUrl, Math.min(pacing.concurrency, plan.toRun.length)) };
+      };
+      let browser = await launch();
 
       opts.events.emitEvent({
         type: 'run-start',
@@ -106,10 +116,9 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
         headless: opts.headless,
         concurrency: pacing.concurrency,
       });
-      const tabs = await openTabs(context, hub, provider.baseUrl, Math.min(pacing.concurrency, plan.toRun.length));
       const gate = new Gate(
         {
-          concurrency: tabs.length,
+          concurrency: browser.tabs.length,
           minGapMs: pacing.minGapSeconds * 1000,
           jitterMs: pacing.jitterSeconds * 1000,
           cooldownEvery: pacing.cooldownEvery,
@@ -118,34 +127,62 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
         store.state().pacing,
       );
       await store.record({ t: 'run', event: 'start', pid: process.pid, argv: process.argv.slice(2) });
-      const jobOptions: JobRunnerOptions = {
-        context,
-        hub,
-        store,
-        provider,
-        gate,
-        tabs,
-        book,
-        bookDir: path.resolve(opts.out, book.book),
-        profile: opts.profile,
-        headless: opts.headless,
-        retries: opts.retries,
-        backoffBaseMs: opts.backoffBaseMs,
-        quotaMarginMs: opts.quotaMarginMs,
-        rateLimitPauseMs: opts.rateLimitPauseMs,
-        generationTimeoutMs: opts.generationTimeoutMs,
-        sendGapMs: Math.round(pacing.minGapSeconds * 1000),
-        events: opts.events,
-        interrupt: opts.interrupt,
-      };
-      const outcome = await runJobs(jobOptions, plan.toRun);
+      const outcome: JobsOutcome = { verified: 0, failed: [], attempts: 0 };
+      let remaining = plan.toRun;
+      for (let relaunches = 0; ; relaunches++) {
+        const jobOptions: JobRunnerOptions = {
+          context: browser.context,
+          hub,
+          store,
+          provider,
+          gate,
+          tabs: browser.tabs,
+          book,
+          bookDir: path.resolve(opts.out, book.book),
+          profile: opts.profile,
+          headless: opts.headless,
+          retries: opts.retries,
+          backoffBaseMs: opts.backoffBaseMs,
+          quotaMarginMs: opts.quotaMarginMs,
+          rateLimitPauseMs: opts.rateLimitPauseMs,
+          generationTimeoutMs: opts.generationTimeoutMs,
+          sendGapMs: Math.round(pacing.minGapSeconds * 1000),
+          events: opts.events,
+          interrupt: opts.interrupt,
+        };
+        const part = await runJobs(jobOptions, remaining);
+        outcome.verified += part.verified;
+        outcome.failed.push(...part.failed);
+        outcome.attempts += part.attempts;
+        outcome.stopReason = part.stopReason;
+        outcome.humanNeeded = part.humanNeeded;
+        if (part.stopReason !== 'browser-lost') break;
+        // Whatever this browser did not finish runs in the next one; a job it had sent is first
+        // looked for in its conversation, as after any crash.
+        const ended = new Set(part.failed.map((f) => f.id));
+        remaining = remaining.filter((job) => store.get(job.id)?.state !== 'verified' && !ended.has(job.id));
+        if (remaining.length === 0) {
+          outcome.stopReason = undefined;
+          break;
+        }
+        if (relaunches >= MAX_RELAUNCHES) {
+          outcome.stopReason = undefined;
+          opts.events.emitEvent({ type: 'note', message: `the browser went away ${relaunches + 1} times; giving up (state saved, --resume continues)` });
+          outcome.failed.push(...remaining.map((job) => ({ id: job.id, kind: 'disconnect', message: 'not run: the browser kept going away' })));
+          break;
+        }
+        opts.events.emitEvent({ type: 'note', message: `the browser went away (crashed, killed or closed); relaunching it (${relaunches + 1}/${MAX_RELAUNCHES}) for the ${remaining.length} jobs left` });
+        await context?.close().catch(() => undefined);
+        await closeOrphanBrowser(profileDir);
+        browser = await launch();
+      }
       summary.verified = outcome.verified;
       summary.failed.push(...outcome.failed);
       summary.notRun = plan.toRun.length - outcome.verified - outcome.failed.length;
       summary.promptsSent = mock?.stats().prompts ?? outcome.attempts;
       const gap = mock?.stats().minPromptGapMs;
       if (gap != null) summary.siteMinPromptGapMs = gap;
-      summary.stopReason = outcome.stopReason;
+      summary.stopReason = outcome.stopReason === 'browser-lost' ? undefined : outcome.stopReason;
       await store.record({ t: 'run', event: 'stop', pid: process.pid, reason: outcome.stopReason ?? 'done' });
       if (outcome.humanNeeded) {
         summary.elapsedMs = Date.now() - startedAt;
