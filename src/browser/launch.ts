@@ -1,5 +1,5 @@
 // Launches Chromium on the user's persistent profile with our extension loaded (DESIGN §2).
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright';
 import { LockedError, NoDisplayError, RunnerError } from '../errors.js';
@@ -30,6 +30,11 @@ export async function launchBrowser(opts: LaunchOptions): Promise<BrowserContext
   const xdg = path.join(opts.profileDir, '.xdg');
   await mkdir(path.join(xdg, 'config'), { recursive: true });
   await mkdir(path.join(xdg, 'cache'), { recursive: true });
+  // Trace scratch files live under the profile, not in /tmp, so what a killed run leaves is
+  // cleared by the next launch instead of piling up over weeks of runs.
+  const tracesDir = path.join(opts.profileDir, '.traces');
+  await rm(tracesDir, { recursive: true, force: true });
+  await mkdir(tracesDir, { recursive: true });
   try {
     return await chromium.launchPersistentContext(opts.profileDir, {
       executablePath: opts.executablePath,
@@ -39,6 +44,7 @@ export async function launchBrowser(opts: LaunchOptions): Promise<BrowserContext
       // close the browser on the first one.
       handleSIGINT: false,
       handleSIGTERM: false,
+      tracesDir,
       args: [
         ...QUIET_ARGS,
         `--disable-extensions-except=${opts.extensionDir}`,
