@@ -43,6 +43,8 @@ export interface RunOptions extends PlanOptions {
 
 /** A run relaunches a browser that went away at most this many times. */
 const MAX_RELAUNCHES = 3;
+/** The longest one clean-up step (closing the browser, the hub, the store) may take. */
+const CLEANUP_STEP_MS = 20_000;
 
 export async function runBook(opts: RunOptions): Promise<RunSummary> {
   const startedAt = Date.now();
@@ -194,7 +196,13 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
     opts.events.emitEvent({ type: 'run-end', summary });
     return summary;
   } finally {
-    for (const step of cleanup.reverse()) await step().catch(() => undefined);
+    // Never hang on the way out: a wedged browser gets a bounded time to close.
+    for (const step of cleanup.reverse()) {
+      let timer: NodeJS.Timeout | undefined;
+      const bounded = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLEANUP_STEP_MS)));
+      await Promise.race([step().catch(() => undefined), bounded]);
+      clearTimeout(timer);
+    }
   }
 }
 
