@@ -2,20 +2,11 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CheckpointError } from '../errors.js';
-import { openJobStore, type CompactionStep, type LocalJobStore } from './job-store.js';
+import { COMPACTION_STEPS, openJobStore, type CompactionStep, type LocalJobStore } from './job-store.js';
 import { filesIn, journalLines, lifeOf, withTempDir } from './test-support.js';
 import type { StoreSnapshot } from './types.js';
 
-const STEPS: CompactionStep[] = [
-  'snapshot-temp-written',
-  'snapshot-temp-synced',
-  'snapshot-renamed',
-  'snapshot-dir-synced',
-  'journal-temp-written',
-  'journal-temp-synced',
-  'journal-renamed',
-  'journal-dir-synced',
-];
+const STEPS: readonly CompactionStep[] = COMPACTION_STEPS;
 
 class SimulatedCrash extends Error {}
 

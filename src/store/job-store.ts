@@ -11,15 +11,18 @@ import { JournalFile } from './journal-file.js';
 import { JOURNAL_FILE, loadState, SegmentGapError, snapshotDb, type Loaded } from './load.js';
 import type { JobRecord, JobStore, JournalEvent, JournalLine, StoreSnapshot } from './types.js';
 
-export type CompactionStep =
-  | 'snapshot-temp-written'
-  | 'snapshot-temp-synced'
-  | 'snapshot-renamed'
-  | 'snapshot-dir-synced'
-  | 'journal-temp-written'
-  | 'journal-temp-synced'
-  | 'journal-renamed'
-  | 'journal-dir-synced';
+/** Every durable step of a compaction, in order (tests crash at each one). */
+export const COMPACTION_STEPS = [
+  'snapshot-temp-written',
+  'snapshot-temp-synced',
+  'snapshot-renamed',
+  'snapshot-dir-synced',
+  'journal-temp-written',
+  'journal-temp-synced',
+  'journal-renamed',
+  'journal-dir-synced',
+] as const;
+export type CompactionStep = (typeof COMPACTION_STEPS)[number];
 
 export interface JobStoreOptions {
   /** Compact after this many events since the last snapshot.

@@ -2,7 +2,7 @@
 // explicit, or dying half-way) and reopenings, the store on disk must come back as the model says.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { openJobStore, type CompactionStep, type LocalJobStore } from './job-store.js';
+import { COMPACTION_STEPS, openJobStore, type CompactionStep, type LocalJobStore } from './job-store.js';
 import { withTempDir } from './test-support.js';
 import type { JobRecord, JobState, JournalEvent, StoreSnapshot } from './types.js';
 
@@ -12,16 +12,7 @@ type Op =
   | { op: 'crash-in-compaction'; step: CompactionStep }
   | { op: 'reopen' };
 
-const STEPS: CompactionStep[] = [
-  'snapshot-temp-written',
-  'snapshot-temp-synced',
-  'snapshot-renamed',
-  'snapshot-dir-synced',
-  'journal-temp-written',
-  'journal-temp-synced',
-  'journal-renamed',
-  'journal-dir-synced',
-];
+const STEPS: readonly CompactionStep[] = COMPACTION_STEPS;
 const STATES: JobState[] = ['pending', 'started', 'submitted', 'downloaded', 'verified', 'failed'];
 const text = fc.string({ unit: 'binary', maxLength: 12 });
 const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
