@@ -99,3 +99,22 @@ test('what a killed runner leaves (its browser on the profile, a .part download)
   expect(browsersOn(profileDir)).toEqual([]);
   expect(await listFiles(path.join(cwd, 'out'), '.part')).toEqual([]);
 });
+
+test('a second run on a book that is running refuses with the holder\'s pid; --resume on a new book starts fresh and says so', async () => {
+  const cwd = await workDir();
+  const file = await book(cwd, 3);
+  let second: Promise<{ code: number | null; stderr: string }> | undefined;
+  const first = runCli([file, ...FAST, '--resume', '--mock-latency-ms', '1500'], cwd, {
+    onStdout: (chunk) => {
+      // Once the first run holds the book, start another on the same book.
+      if (!second && chunk.includes('semantest: harbour')) second = runCli([file, ...FAST, '--resume', '--mock-latency-ms', '200'], cwd);
+    },
+  });
+  const firstResult = await first;
+  expect(firstResult.code).toBe(0);
+  expect(firstResult.stdout).toContain('nothing to resume: starting fresh');
+  expect(firstResult.stdout).toContain('3 verified, 0 failed');
+  const secondResult = await second!;
+  expect(secondResult.code).toBe(2);
+  expect(secondResult.stderr).toContain(`book "harbour" is in use by another run (pid ${first.child.pid}`);
+});
