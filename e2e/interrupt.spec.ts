@@ -25,6 +25,9 @@ test('Ctrl-C once stops starting, saves, exits 130; --resume finishes without re
   expect(done).toBeGreaterThanOrEqual(2);
   expect(done).toBeLessThan(8);
   expect(await listFiles(path.join(cwd, 'out'), '.part')).toEqual([]);
+  const status = await runCli(['status', file], cwd);
+  expect(status.stdout).toContain(`stop: 8 jobs — ${done} verified`);
+  expect(status.stdout).toMatch(new RegExp(`${8 - done} to go: about .* \\(.* an image, measured on the last ones\\)`));
 
   const resumed = await runCli([...args, '--resume'], cwd);
   expect(resumed.code).toBe(0);

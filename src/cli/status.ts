@@ -1,10 +1,12 @@
 // `semantest-run status <file>`: where a book stands, read from its checkpoint.
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadPromptFile } from '../prompts/index.js';
 import { formatDuration } from '../report/console.js';
 import { Gate } from '../schedule/gate.js';
 import { openJobStore } from '../store/index.js';
+import type { JobRecord } from '../store/types.js';
 
 /** A rough per-image time for the ETA when nothing has been measured yet. */
 const TYPICAL_IMAGE_MS = 45_000;
@@ -34,7 +36,9 @@ export async function printStatus(file: string, checkpointsDir: string, write = 
     for (const line of failures) write(line);
     const remaining = book.jobs.length - (counts.get('verified') ?? 0);
     const { pacing } = book;
-    const eta = Gate.idealDurationMs(remaining, TYPICAL_IMAGE_MS, {
+    const measured = await measuredImageMs(book.jobs.map((job) => store.get(job.id)));
+    const imageMs = measured ?? TYPICAL_IMAGE_MS;
+    const eta = Gate.idealDurationMs(remaining, imageMs, {
       concurrency: pacing.concurrency,
       minGapMs: pacing.minGapSeconds * 1000,
       jitterMs: pacing.jitterSeconds * 1000,
@@ -43,9 +47,30 @@ export async function printStatus(file: string, checkpointsDir: string, write = 
     });
     const pause = store.state().pacing.pauseUntil;
     if (pause && pause > Date.now()) write(`  paused until ${new Date(pause).toLocaleString()}: ${store.state().pacing.pauseReason ?? ''}`);
-    if (remaining > 0) write(`  ${remaining} to go: about ${formatDuration(eta)} at the file's pacing (≈${TYPICAL_IMAGE_MS / 1000} s an image)`);
+    if (remaining > 0) {
+      const basis = measured !== undefined ? `${formatDuration(imageMs)} an image, measured on the last ones` : `≈${formatDuration(imageMs)} an image, nothing measured yet`;
+      write(`  ${remaining} to go: about ${formatDuration(eta)} at the file's pacing (${basis})`);
+    }
     return 0;
   } finally {
     await store.close();
   }
+}
+
+/** Mean generation time of the most recent verified images, from their sidecars. */
+async function measuredImageMs(records: Array<JobRecord | undefined>): Promise<number | undefined> {
+  const recent = records
+    .filter((r): r is JobRecord => r?.state === 'verified' && typeof r.path === 'string')
+    .sort((a, b) => String(b.updatedAt).localeCompare(String(a.updatedAt)))
+    .slice(0, 50);
+  const times: number[] = [];
+  for (const record of recent) {
+    try {
+      const sidecar = JSON.parse(await readFile(record.path!.replace(/\.png$/, '.json'), 'utf8')) as { timings?: { ms?: unknown } };
+      if (typeof sidecar.timings?.ms === 'number' && sidecar.timings.ms > 0) times.push(sidecar.timings.ms);
+    } catch {
+      // A moved or deleted output folder just means nothing measured.
+    }
+  }
+  return times.length ? times.reduce((a, b) => a + b, 0) / times.length : undefined;
 }
