@@ -29,6 +29,7 @@ for (const kind of ['stale', 'swap', 'blank', 'corrupt', 'partial']) {
       const sidecar = JSON.parse(await readFile(png.replace(/\.png$/, '.json'), 'utf8'));
       expect(sidecar.verification).toMatchObject({ match: true });
       expect(sidecar.verification.distance).toBeLessThanOrEqual(sidecar.verification.threshold);
+      expect(sidecar.verification.detail.worstBand).toBeLessThanOrEqual(sidecar.verification.bandThreshold);
     }
     const journal = await journalEvents(path.join(cwd, 'checkpoints', 'proof', 'journal.jsonl'));
     const failure = journal.find((e) => e.id === 'ch1/s1/p2' && e.state === 'failed') as { failure: { evidence?: string[] } };

@@ -177,6 +177,9 @@ async function saveImage(ctx: AttemptContext, tab: Tab, job: Job, attempt: numbe
     facts = inspected;
     [comparison] = await Promise.all([compareWithScreenshot(bytes, shot), writeDurably(evidence, shot)]);
     if (!comparison.match) {
+      if (comparison.distance <= comparison.threshold) {
+        throw new VerificationError(`a strip of the file does not match the image shown in the page, as if it were still loading (worst band ${comparison.detail.worstBand.toFixed(3)} > ${comparison.bandThreshold})`);
+      }
       throw new VerificationError(`the file does not match the image shown in the page (${comparison.method} distance ${comparison.distance.toFixed(3)} > ${comparison.threshold})`);
     }
   } catch (error) {

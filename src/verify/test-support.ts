@@ -86,6 +86,16 @@ export function inkSketch(): Promise<Buffer> {
   return sharp(svg(body, 1024, '#ffffff')).png().toBuffer();
 }
 
+/** The picture with its bottom `fraction` still flat grey, the rest sharp, at `size` px. */
+export async function bottomStillLoading(png: Buffer, fraction: number, size = 384): Promise<Buffer> {
+  const height = Math.round(size * (1 - fraction));
+  const top = await sharp(png).resize(size, size).extract({ left: 0, top: 0, width: size, height }).png().toBuffer();
+  return sharp({ create: { width: size, height: size, channels: 3, background: '#9a9a9a' } })
+    .composite([{ input: top, left: 0, top: 0 }])
+    .png()
+    .toBuffer();
+}
+
 /** Same picture as the page might show it while still loading: top half heavily blurred, bottom half flat grey. */
 export async function partiallyLoaded(png: Buffer, size = 384): Promise<Buffer> {
   const half = Math.round(size / 2);
@@ -171,6 +181,8 @@ export async function browserScreenshots(images: Buffer[], setups = SCREENSHOT_S
 export interface MeasuredPair {
   what: string;
   distance: number;
+  /** The worst band's difference, when the comparison reports one. */
+  band?: number;
 }
 
 export interface Calibration {
@@ -184,13 +196,14 @@ export interface Calibration {
  * different panels (file of one vs screenshot of another) and still-loading screenshots.
  */
 export async function calibrateCompare(
-  compare: (file: Buffer, shot: Buffer) => Promise<{ distance: number }>,
+  compare: (file: Buffer, shot: Buffer) => Promise<{ distance: number; detail?: { worstBand?: number } }>,
 ): Promise<Calibration> {
   const panels = await makePanels();
   const shots = await browserScreenshots(panels.map((p) => p.png));
   const result: Calibration = { same: [], different: [], partial: [] };
   const measure = async (list: MeasuredPair[], what: string, file: Buffer, shot: Buffer) => {
-    list.push({ what, distance: (await compare(file, shot)).distance });
+    const result = await compare(file, shot);
+    list.push({ what, distance: result.distance, band: result.detail?.worstBand });
   };
   for (const [i, panel] of panels.entries()) {
     const jpeg = await sharp(panel.png).jpeg({ quality: 80 }).toBuffer();
