@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { RunEvents } from '../src/report/events.js';
 import { runBook } from '../src/run/run-book.js';
-import { Gate } from '../src/schedule/gate.js';
+import { Gate, pacingToGateOptions } from '../src/schedule/gate.js';
 
 const N = Number(process.argv[2] ?? 200);
 const LATENCY_MS = 300;
@@ -54,13 +54,7 @@ const summary = await runBook({
   interrupt: { soft: never, hard: never },
 });
 const measured = last - first;
-const rules = {
-  concurrency: pacing.concurrency,
-  minGapMs: pacing.minGapSeconds * 1000,
-  jitterMs: 0,
-  cooldownEvery: pacing.cooldownEvery,
-  cooldownMs: pacing.cooldownSeconds * 1000,
-};
+const rules = pacingToGateOptions(pacing);
 const ideal = Gate.idealDurationMs(N, LATENCY_MS, rules);
 // The same rules with the job time this machine actually needed (page steps, download, proof):
 // how much the scheduler itself loses, apart from how long one job takes.

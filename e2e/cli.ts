@@ -1,5 +1,5 @@
 // Runs semantest-run exactly as a user would: a child process from the built bin, in its own folder.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -53,4 +53,13 @@ export async function sha256Of(file: string): Promise<string> {
 export async function journalEvents(file: string): Promise<Array<Record<string, unknown>>> {
   const text = await readFile(file, 'utf8');
   return text.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+}
+
+/** Pids of the Chromium browser processes (not their renderers) running on `profileDir`. */
+export function browsersOn(profileDir: string): number[] {
+  const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .filter((line) => line.includes(`--user-data-dir=${profileDir}`) && !line.includes('--type='))
+    .map((line) => Number(line.trim().split(/\s+/)[0]));
 }

@@ -1,16 +1,9 @@
 // A browser that dies mid-run (crash, OOM kill, window closed) is relaunched and the book finishes:
 // nothing lost, nothing generated twice.
-import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
-import { journalEvents, listFiles, runCli, sha256Of, workDir } from './cli.js';
-
-function browserPid(profileDir: string): number | undefined {
-  const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  const line = out.split('\n').find((l) => l.includes(`--user-data-dir=${profileDir}`) && !l.includes('--type='));
-  return line ? Number(line.trim().split(/\s+/)[0]) : undefined;
-}
+import { browsersOn, journalEvents, listFiles, runCli, sha256Of, workDir } from './cli.js';
 
 test('the browser killed mid-run is relaunched and every panel ends verified exactly once', async () => {
   const cwd = await workDir();
@@ -25,7 +18,7 @@ test('the browser killed mid-run is relaunched and every panel ends verified exa
       onStdout: (chunk) => {
         // Kill it while the 3rd image is being generated.
         if (killed === undefined && chunk.includes('✓ [2/5]')) {
-          killed = browserPid(profileDir);
+          killed = browsersOn(profileDir)[0];
           if (killed) process.kill(killed, 'SIGKILL');
         }
       },

@@ -1,11 +1,11 @@
 // Resume rules a user leans on: a changed prompt is reported, not silently redone; Ctrl-C twice stops
 // at once and loses nothing; a browser left on the profile by a killed runner is closed first.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import { findChromium } from '../src/browser/discover.js';
-import { journalEvents, listFiles, runCli, sha256Of, workDir } from './cli.js';
+import { browsersOn, journalEvents, listFiles, runCli, sha256Of, workDir } from './cli.js';
 
 const FAST = ['--mock', '--headless', '--min-gap', '0', '--jitter', '0', '--concurrency', '1', '--backoff', '0.2', '--out', 'out'];
 
@@ -14,14 +14,6 @@ async function book(cwd: string, n: number, changed?: number): Promise<string> {
   const prompts = Array.from({ length: n }, (_, i) => `  - "the harbour at night, view ${i + 1}${i + 1 === changed ? ', now with fog' : ''}"`);
   await writeFile(file, `book: harbour\nprompts:\n${prompts.join('\n')}\n`);
   return file;
-}
-
-function browsersOn(profileDir: string): number[] {
-  const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  return out
-    .split('\n')
-    .filter((line) => line.includes(`--user-data-dir=${profileDir}`) && !line.includes('--type='))
-    .map((line) => Number(line.trim().split(/\s+/)[0]));
 }
 
 test('a changed prompt is reported as stale on --resume and redone only with --regenerate-changed', async () => {

@@ -134,14 +134,14 @@ function imageFileIds(p: ProviderDescriptor): Set<string> {
   return ids;
 }
 
-async function waitFor<T>(what: string, timeoutMs: number, p: ProviderDescriptor, probe: () => T | null | undefined, pollMs = p.timings.pollMs): Promise<T> {
+async function waitFor<T>(what: string, timeoutMs: number, p: ProviderDescriptor, probe: () => T | null | undefined): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     checkBlockers(p);
     const value = probe();
     if (value) return value;
     if (Date.now() > deadline) throw new TransientError(`${what} did not appear within ${Math.round(timeoutMs / 1000)} s`);
-    await nextChange(pollMs);
+    await nextChange(p.timings.pollMs);
   }
 }
 
@@ -185,8 +185,6 @@ async function generate(p: ProviderDescriptor, jobId: string, prompt: string, ti
   send.click();
   await waitFor('the sent message', p.timings.sendTimeoutMs, p, () =>
     all(p.selectors.turn).length > turnsBefore || first(p.selectors.stop) || newErrors(p, errorsBefore).length ? true : null,
-    // The conversation URL must reach the journal before anything can reload the page: look often.
-    Math.min(p.timings.pollMs, 25),
   );
   void announce({ type: 'cs-progress', jobId, phase: 'sent', conversationUrl: location.href });
 

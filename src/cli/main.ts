@@ -33,8 +33,26 @@ function nonNegative(name: string, value: number | undefined): number | undefine
   return value;
 }
 
-function runOptions(y: Argv) {
+/** The mock site's knobs, shared by a run with --mock and by `semantest-run mock`. */
+function mockOptions<T>(y: Argv<T>) {
   return y
+    .option('mock-latency-ms', { type: 'number', default: 1500, describe: 'mock: time to generate one image' })
+    .option('mock-faults', { type: 'string', describe: 'mock: faults to inject, e.g. "error@2,cooldown:0.1"' })
+    .option('mock-seed', { type: 'number', default: 1, describe: 'mock: seed for probabilistic faults' })
+    .option('mock-quota-reset', { type: 'string', describe: 'mock: the reset time its usage-cap message names, e.g. "5 seconds"' });
+}
+
+function mockSettings(args: { 'mock-latency-ms': number; 'mock-faults'?: string; 'mock-seed': number; 'mock-quota-reset'?: string }) {
+  return {
+    latencyMs: nonNegative('mock-latency-ms', args['mock-latency-ms'])!,
+    faults: args['mock-faults'],
+    seed: args['mock-seed'],
+    quotaResetText: args['mock-quota-reset'],
+  };
+}
+
+function runOptions(y: Argv) {
+  return mockOptions(y)
     .positional('file', { type: 'string', describe: 'the prompt file (YAML)', demandOption: true })
     .option('resume', { type: 'boolean', default: false, describe: 'continue the book from its checkpoint: verified panels are skipped' })
     .option('out', { type: 'string', default: 'output', describe: 'output folder; images go to <out>/<book>/<chapter>/<strip>/' })
@@ -44,10 +62,6 @@ function runOptions(y: Argv) {
     .option('headless', { type: 'boolean', default: false, describe: 'no browser window (needed on machines without a display)' })
     .option('browser', { type: 'string', describe: 'path to a Chromium binary (also SEMANTEST_CHROMIUM)' })
     .option('mock', { type: 'boolean', default: false, describe: 'run against the built-in mock site instead of the real one' })
-    .option('mock-latency-ms', { type: 'number', default: 1500, describe: 'mock: time to generate one image' })
-    .option('mock-faults', { type: 'string', describe: 'mock: faults to inject, e.g. "error@2,cooldown:0.1"' })
-    .option('mock-seed', { type: 'number', default: 1, describe: 'mock: seed for probabilistic faults' })
-    .option('mock-quota-reset', { type: 'string', describe: 'mock: the reset time its usage-cap message names, e.g. "5 seconds"' })
     .option('base-url', { type: 'string', describe: 'point the provider at another site with the same page contract' })
     .option('limit', { type: 'number', describe: 'generate at most N images this run' })
     .option('only', { type: 'string', describe: 'only job ids matching this glob, e.g. "ch1/s2/*"' })
@@ -108,9 +122,7 @@ async function run(args: RunArgs): Promise<number> {
     headless: args.headless,
     browser: args.browser,
     baseUrl: args['base-url'],
-    mock: args.mock
-      ? { latencyMs: nonNegative('mock-latency-ms', args['mock-latency-ms'])!, faults: args['mock-faults'], seed: args['mock-seed'], quotaResetText: args['mock-quota-reset'] }
-      : undefined,
+    mock: args.mock ? mockSettings(args) : undefined,
     resume: args.resume,
     limit,
     only: args.only,
@@ -159,22 +171,10 @@ const cli = yargs(hideBin(process.argv))
   .command(
     'mock',
     'serve the built-in mock site (the ChatGPT page contract) until Ctrl-C',
-    (y) =>
-      y
-        .option('port', { type: 'number', default: 0 })
-        .option('mock-latency-ms', { type: 'number', default: 1500 })
-        .option('mock-faults', { type: 'string' })
-        .option('mock-seed', { type: 'number', default: 1 })
-        .option('mock-quota-reset', { type: 'string' }),
+    (y) => mockOptions(y).option('port', { type: 'number', default: 0, describe: 'port on 127.0.0.1 (0 = any free one)' }),
     (args) =>
       execute(async () => {
-        const site = await startMockSite({
-          port: args.port,
-          latencyMs: args['mock-latency-ms'],
-          faults: args['mock-faults'],
-          seed: args['mock-seed'],
-          quotaResetText: args['mock-quota-reset'],
-        });
+        const site = await startMockSite({ port: args.port, ...mockSettings(args) });
         process.stdout.write(`mock site at ${site.url} (Ctrl-C to stop)\n`);
         await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
         await site.close();

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadPromptFile } from '../prompts/index.js';
 import { formatDuration } from '../report/console.js';
-import { Gate } from '../schedule/gate.js';
+import { Gate, pacingToGateOptions } from '../schedule/gate.js';
 import { openJobStore } from '../store/index.js';
 import type { JobRecord } from '../store/types.js';
 
@@ -35,16 +35,9 @@ export async function printStatus(file: string, checkpointsDir: string, write = 
     if (stale) write(`  ${stale} verified panels have changed prompts since (re-run with --resume --regenerate-changed)`);
     for (const line of failures) write(line);
     const remaining = book.jobs.length - (counts.get('verified') ?? 0);
-    const { pacing } = book;
     const measured = await measuredImageMs(book.jobs.map((job) => store.get(job.id)));
     const imageMs = measured ?? TYPICAL_IMAGE_MS;
-    const eta = Gate.idealDurationMs(remaining, imageMs, {
-      concurrency: pacing.concurrency,
-      minGapMs: pacing.minGapSeconds * 1000,
-      jitterMs: pacing.jitterSeconds * 1000,
-      cooldownEvery: pacing.cooldownEvery,
-      cooldownMs: pacing.cooldownSeconds * 1000,
-    });
+    const eta = Gate.idealDurationMs(remaining, imageMs, pacingToGateOptions(book.pacing));
     const pause = store.state().pacing.pauseUntil;
     if (pause && pause > Date.now()) write(`  paused until ${new Date(pause).toLocaleString()}: ${store.state().pacing.pauseReason ?? ''}`);
     if (remaining > 0) {

@@ -1,7 +1,7 @@
 // The built-in mock site: the ChatGPT page contract (DESIGN §4) on 127.0.0.1, with a real PNG per
 // prompt after `latencyMs`, a session cookie the image URLs require, and every fault of DESIGN §9
 // rendered the way the real site shows it. Conversations are server-side and advance by wall clock.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UsageError } from '../errors.js';
@@ -143,8 +143,8 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
     }
   }
 
-  /** The turn as the page sees it at `now`, and when that will next change. */
-  function view(turn: Turn, now: number): { state: Record<string, unknown>; nextAt?: number } {
+  /** The turn as the page sees it at `now`, when that will next change, and whether the page must reload. */
+  function view(turn: Turn, now: number): { state: Record<string, unknown>; nextAt?: number; reload?: boolean } {
     const t = now - turn.createdAt;
     const quarter = latencyMs / 4;
     const base = { n: turn.n, prompt: turn.prompt };
@@ -165,27 +165,30 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
     }
     if (t >= latencyMs) return { state: { ...base, status: 'done', image: turn.fileId } };
     const partials = Math.min(3, Math.floor(t / Math.max(quarter, 1)));
-    return { state: creating(partials), nextAt: turn.createdAt + Math.min(latencyMs, (partials + 1) * quarter) };
+    let nextAt = turn.createdAt + Math.min(latencyMs, (partials + 1) * quarter);
+    // The reload fault: once, half way through the generation.
+    const reloadAt = turn.createdAt + latencyMs / 2;
+    if (turn.fault === 'reload' && !turn.reloadServed) {
+      if (now >= reloadAt) return { state: creating(partials), nextAt, reload: true };
+      nextAt = Math.min(nextAt, reloadAt);
+    }
+    return { state: creating(partials), nextAt };
   }
 
-  function conversationState(conversation: Conversation, now: number, consumeReload: boolean) {
+  /** What the page is sent; a reload it is told to do is told once. */
+  function conversationState(conversation: Conversation, now: number) {
     let nextAt: number | undefined;
-    let reload = false;
+    const reloading: Turn[] = [];
     const turns = conversation.turns.map((turn) => {
       const v = view(turn, now);
-      if (v.nextAt !== undefined) nextAt = nextAt === undefined ? v.nextAt : Math.min(nextAt, v.nextAt);
-      if (turn.fault === 'reload' && !turn.reloadServed && v.state.status === 'creating' && now - turn.createdAt >= latencyMs / 2) {
-        reload = true;
-        if (consumeReload) turn.reloadServed = true;
-      }
-      if (turn.fault === 'reload' && !turn.reloadServed && v.state.status === 'creating') {
-        const at = turn.createdAt + latencyMs / 2;
-        if (at > now) nextAt = nextAt === undefined ? at : Math.min(nextAt, at);
-      }
+      if (v.nextAt !== undefined) nextAt = Math.min(nextAt ?? Infinity, v.nextAt);
+      if (v.reload) reloading.push(turn);
       return v.state;
     });
-    const signature = JSON.stringify(turns).length.toString(36) + ':' + turns.map((t) => `${t.status}${(t.partials as unknown[] | undefined)?.length ?? ''}`).join(',');
-    return { state: { turns, signature, reload }, nextAt };
+    // A short, exact version tag for the long-poll (prompts can be long; the URL must not be).
+    const signature = createHash('sha1').update(JSON.stringify(turns)).digest('base64url').slice(0, 16);
+    const consumeReload = () => reloading.forEach((turn) => (turn.reloadServed = true));
+    return { state: { turns, signature, reload: reloading.length > 0 }, nextAt, consumeReload };
   }
 
   function countFault(kind: MockFaultKind): void {
@@ -293,7 +296,8 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
         stats.conversations += 1;
       }
       newPrompt(conversation, prompt, fault);
-      const { state } = conversationState(conversation, Date.now(), true);
+      const { state, consumeReload } = conversationState(conversation, Date.now());
+      consumeReload();
       wake();
       return json(res, 200, { conversation_id: conversation.id, state });
     }
@@ -306,10 +310,10 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       const deadline = Date.now() + LONG_POLL_MS;
       for (;;) {
         const now = Date.now();
-        const { state, nextAt } = conversationState(conversation, now, false);
+        const { state, nextAt, consumeReload } = conversationState(conversation, now);
         if (since === null || state.signature !== since || state.reload || nextAt === undefined || now >= deadline || res.destroyed) {
-          const final = conversationState(conversation, Date.now(), true).state;
-          return json(res, 200, final);
+          consumeReload();
+          return json(res, 200, state);
         }
         await new Promise<void>((resolve) => {
           const done = () => {

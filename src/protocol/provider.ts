@@ -59,3 +59,13 @@ export type TextPattern = z.infer<typeof pattern>;
 export function toRegExp(p: TextPattern): RegExp {
   return new RegExp(p.source, p.flags);
 }
+
+/** Whether `url` is one conversation's page on this provider's site (where a late image can be). */
+export function isConversationUrl(url: string, provider: ProviderDescriptor): boolean {
+  try {
+    const parsed = new URL(url);
+    return parsed.origin === new URL(provider.baseUrl).origin && toRegExp(provider.conversationPath).test(parsed.pathname);
+  } catch {
+    return false;
+  }
+}

@@ -6,7 +6,7 @@ import type { BrowserContext, Page } from 'playwright';
 import type { Hub } from '../hub/hub.js';
 import { DisconnectError, TransientError, VerificationError } from '../protocol/errors.js';
 import type { ImageFound } from '../protocol/messages.js';
-import { toRegExp, type ProviderDescriptor } from '../protocol/provider.js';
+import { isConversationUrl, type ProviderDescriptor } from '../protocol/provider.js';
 import type { Job } from '../prompts/types.js';
 import type { JobStore } from '../store/index.js';
 import { compareWithScreenshot, inspectImage, type CompareResult, type ImageFacts } from '../verify/index.js';
@@ -71,7 +71,8 @@ export async function runAttempt(
   const previous = ctx.store.get(job.id);
   let found: ImageFound | null = null;
   // A prompt already sent (crash, reload, timeout) may have produced its image late: look first.
-  if (previous?.conversationUrl && sameSite(previous.conversationUrl, ctx.provider)) {
+  // One on another origin (an earlier run's mock site, say) cannot be revisited.
+  if (previous?.conversationUrl && isConversationUrl(previous.conversationUrl, ctx.provider)) {
     const waitMs = Math.min(LATE_IMAGE_WAIT_MS, ctx.generationTimeoutMs);
     try {
       await navigate(tab.page, previous.conversationUrl);
@@ -105,16 +106,6 @@ export async function runAttempt(
       if (failures >= 2) memory.rejectedFileIds.add(found.fileId);
     }
     throw error;
-  }
-}
-
-/** A conversation on another origin (say, an earlier run's mock site) cannot be revisited. */
-function sameSite(conversationUrl: string, provider: ProviderDescriptor): boolean {
-  try {
-    const url = new URL(conversationUrl);
-    return url.origin === new URL(provider.baseUrl).origin && toRegExp(provider.conversationPath).test(url.pathname);
-  } catch {
-    return false;
   }
 }
 

@@ -14,7 +14,7 @@ import {
   TransientError,
   serializeError,
 } from '../protocol/errors.js';
-import { toRegExp, type ProviderDescriptor } from '../protocol/provider.js';
+import { isConversationUrl, type ProviderDescriptor } from '../protocol/provider.js';
 import type { Job, PromptBook } from '../prompts/types.js';
 import type { RunEvents } from '../report/events.js';
 import { backoffMs, cooldownPauseMs } from '../schedule/backoff.js';
@@ -181,16 +181,9 @@ export async function runJobs(opts: JobRunnerOptions, jobs: Job[]): Promise<Jobs
    * and the next attempt looks there for a late image before it sends the prompt again.
    */
   async function noteConversation(job: Job, tab: Tab): Promise<void> {
-    let url: URL;
-    try {
-      url = new URL(tab.page.url());
-    } catch {
-      return;
-    }
-    const base = new URL(opts.provider.baseUrl);
-    if (url.origin !== base.origin || !toRegExp(opts.provider.conversationPath).test(url.pathname)) return;
-    if (opts.store.get(job.id)?.conversationUrl === url.href) return;
-    await opts.store.record({ t: 'job', id: job.id, state: 'submitted', conversationUrl: url.href }).catch(() => undefined);
+    const url = tab.page.url();
+    if (!isConversationUrl(url, opts.provider) || opts.store.get(job.id)?.conversationUrl === url) return;
+    await opts.store.record({ t: 'job', id: job.id, state: 'submitted', conversationUrl: url }).catch(() => undefined);
   }
 
   /** Returns when to try again (epoch ms), 'again' (not the job's fault), or 'stop'. */

@@ -15,7 +15,7 @@ import type { Pacing } from '../prompts/types.js';
 import { loadProvider } from '../providers/index.js';
 import type { RunEvents, RunSummary } from '../report/events.js';
 import { acquireLock, openJobStore } from '../store/index.js';
-import { Gate } from '../schedule/gate.js';
+import { Gate, pacingToGateOptions } from '../schedule/gate.js';
 import type { Tab } from './attempt.js';
 import { runJobs, type JobRunnerOptions, type JobsOutcome } from './job-runner.js';
 import { planJobs, type PlanOptions } from './plan.js';
@@ -118,16 +118,8 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
         headless: opts.headless,
         concurrency: pacing.concurrency,
       });
-      const gate = new Gate(
-        {
-          concurrency: browser.tabs.length,
-          minGapMs: pacing.minGapSeconds * 1000,
-          jitterMs: pacing.jitterSeconds * 1000,
-          cooldownEvery: pacing.cooldownEvery,
-          cooldownMs: pacing.cooldownSeconds * 1000,
-        },
-        store.state().pacing,
-      );
+      const gateOptions = { ...pacingToGateOptions(pacing), concurrency: browser.tabs.length };
+      const gate = new Gate(gateOptions, store.state().pacing);
       await store.record({ t: 'run', event: 'start', pid: process.pid, argv: process.argv.slice(2) });
       const outcome: JobsOutcome = { verified: 0, failed: [], attempts: 0 };
       let remaining = plan.toRun;
@@ -148,7 +140,7 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
           quotaMarginMs: opts.quotaMarginMs,
           rateLimitPauseMs: opts.rateLimitPauseMs,
           generationTimeoutMs: opts.generationTimeoutMs,
-          sendGapMs: Math.round(pacing.minGapSeconds * 1000),
+          sendGapMs: Math.round(gateOptions.minGapMs),
           events: opts.events,
           interrupt: opts.interrupt,
         };

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { RunnerError } from '../errors.js';
+import { syncDir } from '../store/durable-json-file.js';
 
 /** Resolves `relative` under `root`, refusing anything that would escape it. */
 export function safeJoin(root: string, relative: string): string {
@@ -21,15 +22,6 @@ export async function writeDurably(file: string, bytes: Buffer | string): Promis
   const handle = await open(file, 'w');
   try {
     await handle.writeFile(bytes);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
     await handle.sync();
   } finally {
     await handle.close();
