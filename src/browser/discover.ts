@@ -3,7 +3,7 @@
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright';
-import { BrowserNotFoundError } from '../errors.js';
+import { BrowserNotFoundError } from '../protocol/errors.js';
 
 function executable(file: string | undefined): file is string {
   if (!file) return false;

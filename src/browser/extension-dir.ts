@@ -6,7 +6,7 @@ import { cp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { HubConfig } from '../hub/hub.js';
-import { RunnerError } from '../errors.js';
+import { FatalError } from '../protocol/errors.js';
 import { packageRoot } from '../paths.js';
 
 export function builtExtensionDir(): string {
@@ -28,7 +28,7 @@ export async function readExtensionId(dir = builtExtensionDir()): Promise<string
 export async function installExtension(profileDir: string, config: HubConfig): Promise<string> {
   const source = builtExtensionDir();
   if (!existsSync(path.join(source, 'background.js'))) {
-    throw new RunnerError(`the extension is not built (${source} is missing): run \`npm run build\``);
+    throw new FatalError(`the extension is not built (${source} is missing): run \`npm run build\``);
   }
   // One folder per build (the version carries a bundle hash), so a changed build is noticed.
   const { version } = JSON.parse(await readFile(path.join(source, 'manifest.json'), 'utf8')) as { version: string };

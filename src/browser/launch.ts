@@ -2,7 +2,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright';
-import { LockedError, NoDisplayError, RunnerError } from '../errors.js';
+import { LockedError, NoDisplayError, FatalError } from '../protocol/errors.js';
 
 export interface LaunchOptions {
   readonly profileDir: string;
@@ -62,6 +62,6 @@ export async function launchBrowser(opts: LaunchOptions): Promise<BrowserContext
     if (/Missing X server|cannot open display/i.test(message)) {
       throw new NoDisplayError('the browser could not open a window (no X server): add --headless, or run under `xvfb-run`');
     }
-    throw new RunnerError(`the browser did not start: ${message.split('\n')[0]}`);
+    throw new FatalError(`the browser did not start: ${message.split('\n')[0]}`);
   }
 }

@@ -2,7 +2,7 @@
 // exit codes and process.exit for every command.
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { RunnerError, UsageError } from '../errors.js';
+import { SemantestError, UsageError } from '../protocol/errors.js';
 import { RunEvents } from '../report/events.js';
 import { attachConsole } from '../report/console.js';
 import { runBook } from '../run/run-book.js';
@@ -16,7 +16,7 @@ async function execute(action: () => Promise<number | void>): Promise<never> {
   try {
     code = (await action()) ?? 0;
   } catch (error) {
-    if (error instanceof RunnerError) {
+    if (error instanceof SemantestError) {
       process.stderr.write(`semantest-run: ${error.message}\n`);
       code = error.exitCode;
     } else {

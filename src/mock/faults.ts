@@ -1,6 +1,6 @@
 // Fault injection for the mock site: `--mock-faults "error@2,cooldown:0.1"` decides, per prompt the
 // site receives, which single fault (if any) that prompt meets. Seeded, so a failing run replays.
-import { UsageError } from '../errors.js';
+import { UsageError } from '../protocol/errors.js';
 
 export const MOCK_FAULT_KINDS = [
   'cooldown', // "You're generating images too quickly…" in the answer

@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../protocol/errors.js';
 import { FaultPlan, parseDuration, parseFaultSpec, type MockFaultKind } from './faults.js';
 import { CHALLENGE_BODY, LOGIN_BODY, appPage } from './page.js';
 import { partialOf, renderPanelPng } from './render.js';

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PromptFileError } from '../errors.js';
+import { PromptFileError } from '../protocol/errors.js';
 import { loadPromptFile, parsePromptText } from './index.js';
 
 const FILE = 'story.yaml';

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document, type YAMLError } from 'yaml';
 import type { z } from 'zod';
-import { PromptFileError } from '../errors.js';
+import { PromptFileError } from '../protocol/errors.js';
 import { checkPromptFile, type Path, type Problem } from './check.js';
 import { expandPromptFile } from './expand.js';
 import { issueSentence, PromptFileSchema } from './schema.js';

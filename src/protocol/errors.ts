@@ -1,6 +1,8 @@
-// Every failure that crosses a boundary (page → extension → hub → runner) is one of these classes.
-// The class decides what the scheduler does (DESIGN §5), never string matching on messages.
-// Serialised as {name, message, kind, ...details} and rebuilt by name on the other side.
+// The one error hierarchy of Semantest. Every error carries two things: `kind`, what the runner does
+// next (DESIGN §5, docs/ARCHITECTURE.md "Failure kinds"), and `exitCode`, what the command line ends
+// with (DESIGN §9). Job failures cross the wire (page → extension → hub → runner) serialised as
+// {name, message, kind, ...details} and are rebuilt by kind on the other side, so `instanceof` works.
+// Imports nothing: esbuild bundles this file into the extension.
 
 export const FAILURE_KINDS = [
   'transient',
@@ -12,6 +14,8 @@ export const FAILURE_KINDS = [
   'disconnect',
   'verify',
   'timeout',
+  /** Not a job's failure: bad input, a missing browser, a lock; the run stops with a sentence. */
+  'fatal',
 ] as const;
 export type FailureKind = (typeof FAILURE_KINDS)[number];
 
@@ -23,14 +27,17 @@ export interface SerializedError {
   resetInMs?: number;
 }
 
-/** Base of every typed failure; `kind` names the action table row in DESIGN §5. */
+/** Base of every error Semantest throws on purpose; its message is a sentence for the user. */
 export class SemantestError extends Error {
   readonly kind: FailureKind = 'transient';
-  constructor(message: string) {
-    super(message);
+  readonly exitCode: number = 1;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = new.target.name;
   }
 }
+
+// ── Job failures: what happened to one attempt; the retry policy reads `kind`. ──
 
 /** A retryable hiccup: error text on the page, network, fetch 5xx. */
 export class TransientError extends SemantestError {
@@ -51,25 +58,77 @@ export class QuotaError extends SemantestError {
     super(message);
   }
 }
-/** The site refused the prompt; never retried. */
+/** The site refused the prompt; never retried (a second send is a second strike on the account). */
 export class PolicyError extends SemantestError {
   override readonly kind = 'policy' as const;
 }
 /** The site shows a login wall; a human must log in. */
 export class LoginRequiredError extends SemantestError {
   override readonly kind = 'login' as const;
+  override readonly exitCode = 3;
 }
 /** The site shows a bot challenge; a human must solve it. */
 export class ChallengeError extends SemantestError {
   override readonly kind = 'challenge' as const;
+  override readonly exitCode = 3;
 }
 /** The extension, its tab or the browser went away mid-request. */
 export class DisconnectError extends SemantestError {
   override readonly kind = 'disconnect' as const;
 }
-/** The saved bytes are not provably the image the page showed. */
+/** The saved bytes are not provably this panel's image (stale, swapped, blank, truncated, partial). */
 export class VerificationError extends SemantestError {
   override readonly kind = 'verify' as const;
+}
+
+// ── Run-level errors: the run (or the command) stops with a sentence and an exit code. ──
+
+/** A problem the user must fix before the run can go on. */
+export class FatalError extends SemantestError {
+  override readonly kind = 'fatal' as const;
+}
+/** Bad command line or option value. */
+export class UsageError extends FatalError {
+  override readonly exitCode = 2;
+}
+/** The prompt file is unreadable or invalid; the message names file, line and column. */
+export class PromptFileError extends FatalError {
+  override readonly exitCode = 2;
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly column: number,
+    readonly detail: string,
+  ) {
+    super(`${file}:${line}:${column}: ${detail}`);
+  }
+}
+/** Checkpoint files exist but cannot be read or written; they are left untouched. */
+export class CheckpointError extends FatalError {
+  override readonly exitCode = 2;
+}
+/** No usable Chromium was found. */
+export class BrowserNotFoundError extends FatalError {
+  override readonly exitCode = 2;
+}
+/** A headful run was asked for on a machine without a display. */
+export class NoDisplayError extends FatalError {
+  override readonly exitCode = 2;
+}
+/** Another process holds the profile or the book. */
+export class LockedError extends FatalError {
+  override readonly exitCode = 2;
+  constructor(message: string, readonly pid?: number) {
+    super(message);
+  }
+}
+/** A login wall or challenge needs a person and the run cannot wait for one (headless): exit 3. */
+export class HumanNeededError extends FatalError {
+  override readonly exitCode = 3;
+}
+/** The user interrupted the run; state is saved. */
+export class InterruptedError extends FatalError {
+  override readonly exitCode = 130;
 }
 
 const CLASSES = {
@@ -83,6 +142,7 @@ const CLASSES = {
   ChallengeError,
   DisconnectError,
   VerificationError,
+  FatalError,
 } as const;
 
 export function serializeError(error: unknown): SerializedError {
@@ -115,11 +175,12 @@ function classForKind(kind: FailureKind): new (message: string) => SemantestErro
     case 'disconnect': return DisconnectError;
     case 'verify': return VerificationError;
     case 'timeout': return GenerationTimeoutError;
+    case 'fatal': return FatalError;
     default: return TransientError;
   }
 }
 
-/** Human-needed kinds stop a headless run with exit code 3. */
+/** Human-needed kinds: a headful run waits for the person, a headless one stops with exit code 3. */
 export function needsHuman(error: unknown): boolean {
   return error instanceof LoginRequiredError || error instanceof ChallengeError;
 }

@@ -1,7 +1,7 @@
 // Provider descriptors are data (DESIGN §4): validated here once, then sent to the extension.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../protocol/errors.js';
 import { packageRoot } from '../paths.js';
 import { describeIssues } from '../protocol/messages.js';
 import { ProviderDescriptorSchema, type ProviderDescriptor } from '../protocol/provider.js';

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import picomatch from 'picomatch';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../protocol/errors.js';
 import type { Job, PromptBook } from '../prompts/types.js';
 import type { JobRecord, JobStore } from '../store/index.js';
 

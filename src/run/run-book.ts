@@ -7,7 +7,7 @@ import { findChromium } from '../browser/discover.js';
 import { installExtension, readExtensionId } from '../browser/extension-dir.js';
 import { launchBrowser } from '../browser/launch.js';
 import { closeOrphanBrowser } from '../browser/orphans.js';
-import { HumanNeededError } from '../errors.js';
+import { HumanNeededError } from '../protocol/errors.js';
 import { Hub } from '../hub/hub.js';
 import { startMockSite, type MockSite } from '../mock/server.js';
 import { loadPromptFile } from '../prompts/index.js';

@@ -3,13 +3,13 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { RunnerError } from '../errors.js';
+import { FatalError } from '../protocol/errors.js';
 import { syncDir } from '../store/durable-json-file.js';
 
 /** Resolves `relative` under `root`, refusing anything that would escape it. */
 export function safeJoin(root: string, relative: string): string {
   const resolved = path.resolve(root, relative);
-  if (!resolved.startsWith(path.resolve(root) + path.sep)) throw new RunnerError(`refusing to write outside ${root}: ${relative}`);
+  if (!resolved.startsWith(path.resolve(root) + path.sep)) throw new FatalError(`refusing to write outside ${root}: ${relative}`);
   return resolved;
 }
 

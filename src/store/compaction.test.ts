@@ -1,7 +1,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CheckpointError } from '../errors.js';
+import { CheckpointError } from '../protocol/errors.js';
 import { COMPACTION_STEPS, openJobStore, type CompactionStep, type LocalJobStore } from './job-store.js';
 import { filesIn, journalLines, lifeOf, withTempDir } from './test-support.js';
 import type { StoreSnapshot } from './types.js';

@@ -4,7 +4,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Low } from 'lowdb';
-import { CheckpointError } from '../errors.js';
+import { CheckpointError } from '../protocol/errors.js';
 import { crashPoint } from '../run/crash.js';
 import { applyLine } from './apply.js';
 import { JournalFile } from './journal-file.js';

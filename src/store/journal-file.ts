@@ -2,7 +2,7 @@
 // swapped in by rename when the state has been compacted into snapshot.json.
 import { constants, type FileHandle, open, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { CheckpointError } from '../errors.js';
+import { CheckpointError } from '../protocol/errors.js';
 import { syncDir } from './durable-json-file.js';
 
 export type SegmentStep = 'temp-written' | 'temp-synced' | 'renamed' | 'dir-synced';

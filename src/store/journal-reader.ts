@@ -1,6 +1,6 @@
 // Reads journal.jsonl back: every line checked, seqs consecutive, a torn last line set aside.
 import { readFile } from 'node:fs/promises';
-import { CheckpointError } from '../errors.js';
+import { CheckpointError } from '../protocol/errors.js';
 import { describeIssue, JournalLineSchema, type ParsedLine } from './schema.js';
 import type { JournalLine } from './types.js';
 

@@ -1,7 +1,7 @@
 import { readFile, writeFile, mkdir, appendFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { CheckpointError } from '../errors.js';
+import { CheckpointError } from '../protocol/errors.js';
 import { openJobStore } from './job-store.js';
 import { filesIn, journalLines, lifeOf, withTempDir } from './test-support.js';
 

@@ -2,7 +2,7 @@
 // Whatever is wrong, nothing is written here: a refusal leaves the files exactly as they were.
 import path from 'node:path';
 import { Low } from 'lowdb';
-import { CheckpointError } from '../errors.js';
+import { CheckpointError } from '../protocol/errors.js';
 import { applyLine, emptyState } from './apply.js';
 import { DurableJsonFile, UnreadableFileError, type WriteStep } from './durable-json-file.js';
 import { readJournal } from './journal-reader.js';

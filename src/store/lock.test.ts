@@ -3,7 +3,7 @@ import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LockedError } from '../errors.js';
+import { LockedError } from '../protocol/errors.js';
 import { acquireLock } from './lock.js';
 import { withTempDir } from './test-support.js';
 

@@ -3,7 +3,7 @@
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { LockedError } from '../errors.js';
+import { LockedError } from '../protocol/errors.js';
 
 export interface Lock {
   /** The pid of the dead process whose lock this one replaced. */

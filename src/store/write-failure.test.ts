@@ -1,7 +1,7 @@
 import { open, readFile, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CheckpointError } from '../errors.js';
+import { CheckpointError } from '../protocol/errors.js';
 import { openJobStore } from './job-store.js';
 import { journalLines, withTempDir } from './test-support.js';
 
