@@ -1,4 +1,4 @@
-// Journal costs (DESIGN §6): append (write + fdatasync) per event as the journal grows, and load
+// Journal costs (ARCHITECTURE §6): append (write + fdatasync) per event as the journal grows, and load
 // time for books of 1k/10k/100k jobs (~5 events each), from snapshot + short tail and, as the worst
 // case, from the journal alone. Goal: a 100k-job book loads in under 1 s.
 // Run: npm run bench:journal  (node scripts/run-ts.mjs bench/journal.ts)

@@ -11,7 +11,7 @@ import { bin, listFiles, runCli, sha256Of, workDir } from './cli.js';
 const JOBS = 60;
 
 async function startMock(): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(process.execPath, [bin, 'mock', '--port', '0', '--mock-latency-ms', '250'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [bin, 'mock', '--port', '0', '--mock-latency-ms', '250', '--mock-url-delay-ms', '200'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout.on('data', (chunk: Buffer) => {
       const match = /mock site at (\S+)/.exec(chunk.toString());

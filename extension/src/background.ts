@@ -114,12 +114,15 @@ async function handleRequest(message: Exclude<RunnerMessage, { type: 'welcome' |
         prompt: message.prompt,
         timeoutMs: message.timeoutMs,
         sendGapMs: message.sendGapMs,
+        excludeFileIds: message.excludeFileIds,
       });
     case 'find-image':
       await waitForReady(message.tabId, current.timings.readyTimeoutMs);
       return toTab(message.tabId, {
         type: 'cs-find-image',
         provider: current,
+        jobId: message.jobId,
+        prompt: message.prompt,
         excludeFileIds: message.excludeFileIds,
         timeoutMs: message.timeoutMs,
       });

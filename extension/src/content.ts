@@ -1,6 +1,10 @@
 // Content script: runs the provider descriptor's generic steps in the page — wait for the composer,
-// fill, send, then watch the new turn until the finished image or a typed failure. Every selector
-// and text comes from the descriptor; nothing here knows a particular site.
+// fill, send, then read the answer to this prompt until it ends: an image, or a typed failure in the
+// page's own words. Every selector and text comes from the descriptor; nothing here knows a site.
+//
+// The answer to a prompt is the turns that follow the user message carrying that prompt, up to the
+// next user message (docs/ARCHITECTURE.md, "The answer turn"). Side bars, library thumbnails and
+// earlier turns are never part of it, on the first send and on every revisit alike.
 import {
   ContentCommandSchema,
   describeIssues,
@@ -8,15 +12,17 @@ import {
   type ContentReply,
   type ImageFound,
 } from '../../src/protocol/messages.js';
-import { toRegExp, type ProviderDescriptor } from '../../src/protocol/provider.js';
+import { isConversationUrl, toRegExp, type ProviderDescriptor } from '../../src/protocol/provider.js';
 import {
   ChallengeError,
   CooldownError,
   GenerationTimeoutError,
   LoginRequiredError,
+  NoImageError,
   PolicyError,
   QuotaError,
   TransientError,
+  VerificationError,
   serializeError,
 } from '../../src/protocol/errors.js';
 
@@ -38,8 +44,8 @@ if (!window.__semantestContent) {
       return false;
     }
     const work = command.type === 'cs-generate'
-      ? generate(command.provider, command.jobId, command.prompt, command.timeoutMs, command.sendGapMs)
-      : findImage(command.provider, new Set(command.excludeFileIds), command.timeoutMs);
+      ? generate(command.provider, command.jobId, command.prompt, command.timeoutMs, command.sendGapMs, new Set(command.excludeFileIds))
+      : revisit(command.provider, command.jobId, command.prompt, new Set(command.excludeFileIds), command.timeoutMs);
     work.then(
       (data) => sendResponse({ ok: true, data } satisfies ContentReply),
       (error) => sendResponse({ ok: false, error: serializeError(error) } satisfies ContentReply),
@@ -95,9 +101,19 @@ function all(selectors: string[], root: ParentNode = document): HTMLElement[] {
   return [...seen];
 }
 
+/** In document order, without elements nested inside another one of the list. */
+function outermost(elements: HTMLElement[]): HTMLElement[] {
+  const sorted = [...elements].sort((a, b) => (a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1));
+  return sorted.filter((e) => !sorted.some((other) => other !== e && other.contains(e)));
+}
+
+const follows = (later: Node, earlier: Node) => (earlier.compareDocumentPosition(later) & Node.DOCUMENT_POSITION_FOLLOWING) !== 0;
+
 function visibleText(element: HTMLElement | null): string {
   return element?.innerText ?? element?.textContent ?? '';
 }
+
+const normalize = (text: string) => text.replace(/\s+/g, ' ').trim();
 
 /** A login wall or challenge stops everything: we never work around it. */
 function checkBlockers(p: ProviderDescriptor): void {
@@ -165,50 +181,34 @@ function composerText(composer: HTMLElement): string {
   return composer instanceof HTMLTextAreaElement ? composer.value : visibleText(composer);
 }
 
-async function generate(p: ProviderDescriptor, jobId: string, prompt: string, timeoutMs: number, sendGapMs: number): Promise<ImageFound> {
-  const deadline = Date.now() + timeoutMs;
-  const composer = await waitFor('the message box', p.timings.readyTimeoutMs, p, () => first(p.selectors.composer));
-  const before = imageFileIds(p);
-  const turnsBefore = all(p.selectors.turn).length;
-  const errorsBefore = new Set(all(p.selectors.error));
+/** The user message carrying this prompt: the last one whose text starts like it. */
+function userMessageOf(p: ProviderDescriptor, prompt: string): HTMLElement | null {
+  const head = normalize(prompt).slice(0, 80);
+  const mine = outermost(all(p.selectors.userMessage)).filter((e) => normalize(visibleText(e)).includes(head));
+  return mine.at(-1) ?? null;
+}
 
-  fill(composer, prompt);
-  const head = prompt.slice(0, 40).replace(/\s+/g, ' ').trim();
-  if (!composerText(composer).replace(/\s+/g, ' ').includes(head)) throw new TransientError('the message box did not take the prompt');
-  void announce({ type: 'cs-progress', jobId, phase: 'filled' });
+interface Answer {
+  turns: HTMLElement[];
+  text: string;
+  images: HTMLImageElement[];
+}
 
-  const send = await waitFor('an enabled send button', p.timings.sendTimeoutMs, p, () => {
-    const button = first(p.selectors.send) as HTMLButtonElement | null;
-    return button && !button.disabled ? button : null;
-  });
-  if (sendGapMs > 0) await chrome.runtime.sendMessage({ type: 'cs-send-permit', sendGapMs } satisfies ContentEvent);
-  send.click();
-  await waitFor('the sent message', p.timings.sendTimeoutMs, p, () =>
-    all(p.selectors.turn).length > turnsBefore || first(p.selectors.stop) || newErrors(p, errorsBefore).length ? true : null,
+/** The turns after `user` up to the next user message, their text and their images. */
+function answerTo(p: ProviderDescriptor, user: HTMLElement): Answer {
+  const next = outermost(all(p.selectors.userMessage)).find((e) => e !== user && !e.contains(user) && !user.contains(e) && follows(e, user));
+  const turns = outermost(all(p.selectors.turn)).filter(
+    (t) => !t.contains(user) && follows(t, user) && (!next || (!t.contains(next) && follows(next, t))),
   );
-  void announce({ type: 'cs-progress', jobId, phase: 'sent', conversationUrl: location.href });
-
-  let announcedGenerating = false;
-  for (;;) {
-    checkBlockers(p);
-    const turnText = all(p.selectors.turn).slice(turnsBefore).map(visibleText).join('\n');
-    failOnPageText(p, turnText, newErrors(p, errorsBefore));
-    if (!announcedGenerating && toRegExp(p.text.generating).test(turnText)) {
-      announcedGenerating = true;
-      void announce({ type: 'cs-progress', jobId, phase: 'generating', conversationUrl: location.href });
-    }
-    const image = finishedImage(p, before);
-    if (image) return image;
-    if (Date.now() > deadline) throw new GenerationTimeoutError(`no finished image after ${Math.round(timeoutMs / 1000)} s`);
-    await nextChange(p.timings.pollMs);
-  }
+  const images = turns.flatMap((t) => all(p.selectors.image, t)).filter((e): e is HTMLImageElement => e instanceof HTMLImageElement);
+  return { turns, text: turns.map(visibleText).join('\n'), images };
 }
 
 function newErrors(p: ProviderDescriptor, before: Set<HTMLElement>): string[] {
   return all(p.selectors.error).filter((e) => !before.has(e)).map(visibleText).filter((t) => t.trim().length > 0);
 }
 
-/** Maps what the page says in the new turn (or a new error element) to a typed failure. */
+/** Maps what the page says in the answer (or a new error element) to a typed failure. */
 function failOnPageText(p: ProviderDescriptor, turnText: string, errors: string[]): void {
   const quota = toRegExp(p.text.quota);
   if (quota.test(turnText)) {
@@ -227,48 +227,149 @@ function failOnPageText(p: ProviderDescriptor, turnText: string, errors: string[
   if (error.test(turnText)) throw new TransientError(`the site reported an error: ${excerpt(turnText, error)}`);
 }
 
-/** The finished image: new since the prompt, loaded, the largest of any stacked partials, generation over. */
-function finishedImage(p: ProviderDescriptor, before: Set<string>): ImageFound | null {
-  if (first(p.selectors.stop)) return null;
-  let best: { img: HTMLImageElement; fileId: string; area: number } | null = null;
-  for (const element of all(p.selectors.image)) {
-    if (!(element instanceof HTMLImageElement)) continue;
-    const fileId = fileIdOf(p, element);
-    if (!fileId || before.has(fileId)) continue;
-    if (!element.complete || element.naturalWidth <= p.timings.minImageWidth) continue;
-    const area = element.naturalWidth * element.naturalHeight;
-    if (!best || area >= best.area) best = { img: element, fileId, area };
+let markers = 0;
+
+function reportImage(p: ProviderDescriptor, img: HTMLImageElement, fileId: string, jobId: string): ImageFound {
+  // Marked so the runner screenshots this element, not a copy of the same src elsewhere on the page.
+  const marker = `${jobId.replace(/[^A-Za-z0-9]/g, '').slice(0, 40)}-${++markers}`;
+  img.setAttribute('data-semantest-image', marker);
+  return { src: img.src, fileId, naturalWidth: img.naturalWidth, naturalHeight: img.naturalHeight, alt: img.alt, conversationUrl: location.href, marker };
+}
+
+type Outcome = { image: ImageFound } | { ended: 'stale' | 'no-image' | 'no-answer'; detail: string };
+
+/**
+ * Reads the answer to `user` until it ends: the finished image (new, loaded, the largest of any
+ * copies, generation over), a failure in the page's words (thrown), or an end without a usable image.
+ * Returns undefined when `deadline` passes first.
+ */
+async function readAnswer(
+  p: ProviderDescriptor,
+  jobId: string,
+  user: () => HTMLElement | null,
+  exclude: Set<string>,
+  errorsBefore: Set<HTMLElement>,
+  deadline: number,
+  onChange: () => void = () => undefined,
+): Promise<Outcome | undefined> {
+  const generating = toRegExp(p.text.generating);
+  const done = toRegExp(p.text.done);
+  let signature = '';
+  let quietSince = Date.now();
+  for (;;) {
+    checkBlockers(p);
+    onChange();
+    const mine = user();
+    const answer = mine ? answerTo(p, mine) : { turns: [], text: '', images: [] };
+    failOnPageText(p, answer.text, newErrors(p, errorsBefore));
+    const stop = first(p.selectors.stop) !== null;
+    const shown = answer.images
+      .map((img) => ({ img, fileId: fileIdOf(p, img) }))
+      .filter((c): c is { img: HTMLImageElement; fileId: string } => c.fileId !== undefined);
+    const loaded = shown.filter(({ img }) => img.complete && img.naturalWidth > p.timings.minImageWidth);
+    const loading = shown.some(({ img }) => !img.complete);
+    const still = generating.test(answer.text) && !done.test(answer.text);
+    if (!stop && !still) {
+      let best: { img: HTMLImageElement; fileId: string } | undefined;
+      for (const c of loaded) {
+        if (exclude.has(c.fileId)) continue;
+        if (!best || c.img.naturalWidth * c.img.naturalHeight >= best.img.naturalWidth * best.img.naturalHeight) best = c;
+      }
+      if (best) return { image: reportImage(p, best.img, best.fileId, jobId) };
+    }
+    const now = Date.now();
+    const nextSignature = `${stop}|${answer.turns.length}|${answer.text.length}|${shown.map((c) => `${c.fileId}:${c.img.complete}`).join(',')}`;
+    if (nextSignature !== signature) {
+      signature = nextSignature;
+      quietSince = now;
+    }
+    // Ended: no stop button, nothing loading, and the page says "done" or has been still a while.
+    const settled = !stop && !loading && (done.test(answer.text) || now - quietSince >= p.timings.settleMs);
+    if (settled && mine && answer.turns.length > 0) {
+      if (loaded.length > 0) {
+        const ids = [...new Set(loaded.map((c) => c.fileId))].join(', ');
+        return { ended: 'stale', detail: `the finished answer shows only an image already used by another panel (file id ${ids}): the page showed an old image` };
+      }
+      return { ended: 'no-image', detail: `the answer ended without an image: "${normalize(answer.text).slice(0, 300)}"` };
+    }
+    if (settled && mine && answer.turns.length === 0 && now - quietSince >= p.timings.settleMs * 2) {
+      return { ended: 'no-answer', detail: 'the message has no answer and nothing is being generated' };
+    }
+    if (now > deadline) return undefined;
+    await nextChange(p.timings.pollMs);
   }
-  if (!best) return null;
-  return {
-    src: best.img.src,
-    fileId: best.fileId,
-    naturalWidth: best.img.naturalWidth,
-    naturalHeight: best.img.naturalHeight,
-    alt: best.img.alt,
-    conversationUrl: location.href,
+}
+
+/** Reports the conversation URL the first time the page moves to one (the site names it late). */
+function conversationWatcher(p: ProviderDescriptor, jobId: string, known?: string): () => void {
+  let reported = known;
+  return () => {
+    const url = location.href;
+    if (url !== reported && isConversationUrl(url, p)) {
+      reported = url;
+      void announce({ type: 'cs-progress', jobId, phase: 'conversation', conversationUrl: url });
+    }
   };
 }
 
-/** After a reload, a timeout or a crash: is the image already in this conversation? */
-async function findImage(p: ProviderDescriptor, exclude: Set<string>, timeoutMs: number): Promise<ImageFound | null> {
+async function generate(p: ProviderDescriptor, jobId: string, prompt: string, timeoutMs: number, sendGapMs: number, excluded: Set<string>): Promise<ImageFound> {
+  const deadline = Date.now() + timeoutMs;
+  const composer = await waitFor('the message box', p.timings.readyTimeoutMs, p, () => first(p.selectors.composer));
+  // Anything on the page before the send (side bars, earlier turns) can never be this prompt's image.
+  const exclude = new Set([...excluded, ...imageFileIds(p)]);
+  const errorsBefore = new Set(all(p.selectors.error));
+  const usersBefore = new Set(all(p.selectors.userMessage));
+
+  fill(composer, prompt);
+  const head = prompt.slice(0, 40).replace(/\s+/g, ' ').trim();
+  if (!composerText(composer).replace(/\s+/g, ' ').includes(head)) throw new TransientError('the message box did not take the prompt');
+  void announce({ type: 'cs-progress', jobId, phase: 'filled' });
+
+  const send = await waitFor('an enabled send button', p.timings.sendTimeoutMs, p, () => {
+    const button = first(p.selectors.send) as HTMLButtonElement | null;
+    return button && !button.disabled ? button : null;
+  });
+  if (sendGapMs > 0) await chrome.runtime.sendMessage({ type: 'cs-send-permit', sendGapMs } satisfies ContentEvent);
+  const watchUrl = conversationWatcher(p, jobId, isConversationUrl(location.href, p) ? location.href : undefined);
+  // pushState fires no event a content script sees: check on a short timer as well as on changes.
+  const urlTimer = setInterval(watchUrl, 100);
+  try {
+    send.click();
+    const sentMessage = () => {
+      const user = userMessageOf(p, prompt);
+      return user && !usersBefore.has(user) ? user : null;
+    };
+    await waitFor('the sent message', p.timings.sendTimeoutMs, p, () => {
+      watchUrl();
+      if (sentMessage() || first(p.selectors.stop)) return true;
+      failOnPageText(p, '', newErrors(p, errorsBefore));
+      return null;
+    });
+    void announce({ type: 'cs-progress', jobId, phase: 'sent', ...(isConversationUrl(location.href, p) ? { conversationUrl: location.href } : {}) });
+    const outcome = await readAnswer(p, jobId, sentMessage, exclude, errorsBefore, deadline, watchUrl);
+    watchUrl();
+    if (!outcome) throw new GenerationTimeoutError(`no finished image after ${Math.round(timeoutMs / 1000)} s`);
+    if ('image' in outcome) return outcome.image;
+    if (outcome.ended === 'stale') throw new VerificationError(outcome.detail);
+    if (outcome.ended === 'no-image') throw new NoImageError(outcome.detail);
+    throw new TransientError(outcome.detail);
+  } finally {
+    clearInterval(urlTimer);
+  }
+}
+
+/**
+ * After a reload, a timeout or a crash: reads this prompt's answer in the conversation exactly as a
+ * first send does. Null when there is nothing of ours to take (the prompt is not in this
+ * conversation, or its answer ended with no new image): the runner then sends the prompt again.
+ */
+async function revisit(p: ProviderDescriptor, jobId: string, prompt: string, exclude: Set<string>, timeoutMs: number): Promise<ImageFound | null> {
   const deadline = Date.now() + timeoutMs;
   await waitFor('the conversation', p.timings.readyTimeoutMs, p, () => first(p.selectors.composer));
-  // The page draws the conversation after it loads; an empty one after a while has nothing for us.
-  const drawn = await waitFor('the conversation turns', Math.min(p.timings.readyTimeoutMs, timeoutMs), p, () => all(p.selectors.turn).length > 0 || null)
-    .catch((error) => (error instanceof TransientError ? false : Promise.reject(error)));
-  if (!drawn) return null;
-  for (;;) {
-    checkBlockers(p);
-    const image = finishedImage(p, exclude);
-    if (image) return image;
-    const stillGenerating = first(p.selectors.stop) || toRegExp(p.text.generating).test(all(p.selectors.turn).map(visibleText).join('\n'));
-    // An image element still loading its bytes is not an absent image.
-    const stillLoading = all(p.selectors.image).some((e) => {
-      const id = e instanceof HTMLImageElement ? fileIdOf(p, e) : undefined;
-      return id !== undefined && !exclude.has(id) && !(e as HTMLImageElement).complete;
-    });
-    if ((!stillGenerating && !stillLoading) || Date.now() > deadline) return null;
-    await nextChange(p.timings.pollMs);
-  }
+  // The page draws the conversation after it loads; a conversation without our message is not ours.
+  const user = await waitFor('this prompt in the conversation', Math.min(p.timings.readyTimeoutMs, timeoutMs), p, () => userMessageOf(p, prompt))
+    .catch((error) => (error instanceof TransientError ? null : Promise.reject(error)));
+  if (!user) return null;
+  const outcome = await readAnswer(p, jobId, () => userMessageOf(p, prompt), exclude, new Set(all(p.selectors.error)), deadline);
+  return outcome && 'image' in outcome ? outcome.image : null;
 }

@@ -1,4 +1,4 @@
-// Finds a Chromium that loads unpacked extensions (DESIGN §2). Branded Chrome 137+ ignores
+// Finds a Chromium that loads unpacked extensions (ARCHITECTURE §2). Branded Chrome 137+ ignores
 // --load-extension, so only Chromium builds are looked for, in a fixed, documented order.
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';

@@ -1,4 +1,4 @@
-// Launches Chromium on the user's persistent profile with our extension loaded (DESIGN §2).
+// Launches Chromium on the user's persistent profile with our extension loaded (ARCHITECTURE §2).
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright';

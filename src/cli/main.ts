@@ -1,4 +1,4 @@
-// The semantest-run command line (DESIGN §9). Library code never exits; `execute` owns messages,
+// The semantest-run command line (ARCHITECTURE §9). Library code never exits; `execute` owns messages,
 // exit codes and process.exit for every command.
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -10,6 +10,7 @@ import { loadPromptFile } from '../prompts/index.js';
 import { startMockSite } from '../mock/server.js';
 import { printStatus } from './status.js';
 import { runLogin } from './login.js';
+import { hooksFromEnv } from './test-hooks.js';
 
 async function execute(action: () => Promise<number | void>): Promise<never> {
   let code: number;
@@ -37,14 +38,26 @@ function nonNegative(name: string, value: number | undefined): number | undefine
 function mockOptions<T>(y: Argv<T>) {
   return y
     .option('mock-latency-ms', { type: 'number', default: 1500, describe: 'mock: time to generate one image' })
-    .option('mock-faults', { type: 'string', describe: 'mock: faults to inject, e.g. "error@2,cooldown:0.1"' })
+    .option('mock-url-delay-ms', {
+      type: 'number',
+      default: 700,
+      describe: 'mock: time from a prompt arriving to the site answering it (the URL becomes /c/<id>); 0 = at once',
+    })
+    .option('mock-faults', { type: 'string', describe: 'mock: faults to inject, e.g. "error@2,cooldown:0.1,reload+policy@3"' })
     .option('mock-seed', { type: 'number', default: 1, describe: 'mock: seed for probabilistic faults' })
     .option('mock-quota-reset', { type: 'string', describe: 'mock: the reset time its usage-cap message names, e.g. "5 seconds"' });
 }
 
-function mockSettings(args: { 'mock-latency-ms': number; 'mock-faults'?: string; 'mock-seed': number; 'mock-quota-reset'?: string }) {
+function mockSettings(args: {
+  'mock-latency-ms': number;
+  'mock-url-delay-ms': number;
+  'mock-faults'?: string;
+  'mock-seed': number;
+  'mock-quota-reset'?: string;
+}) {
   return {
     latencyMs: nonNegative('mock-latency-ms', args['mock-latency-ms'])!,
+    urlDelayMs: nonNegative('mock-url-delay-ms', args['mock-url-delay-ms'])!,
     faults: args['mock-faults'],
     seed: args['mock-seed'],
     quotaResetText: args['mock-quota-reset'],
@@ -142,6 +155,7 @@ async function run(args: RunArgs): Promise<number> {
     generationTimeoutMs: generationTimeout * 1000,
     events,
     interrupt: { soft: soft.signal, hard: hard.signal },
+    hooks: hooksFromEnv(),
   });
   if (summary.stopReason === 'interrupted') return 130;
   return summary.failed.length > 0 ? 1 : 0;

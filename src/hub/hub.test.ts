@@ -87,9 +87,9 @@ describe('hub', () => {
       if (message.type === 'generate' && message.jobId === 'quota') ext.send(JSON.stringify({ type: 'fail', id: message.id, error: { name: 'QuotaError', message: 'limit', kind: 'quota', resetInMs: 60000 } }));
     });
     await expect(hub.request({ type: 'open-tab', url: 'http://127.0.0.1:1/' }, 2000)).resolves.toEqual({ tabId: 7 });
-    const policy = hub.request({ type: 'generate', tabId: 7, jobId: 'policy', prompt: 'x', timeoutMs: 1000, sendGapMs: 0 }, 2000);
+    const policy = hub.request({ type: 'generate', tabId: 7, jobId: 'policy', prompt: 'x', timeoutMs: 1000, sendGapMs: 0, excludeFileIds: [] }, 2000);
     await expect(policy).rejects.toBeInstanceOf(PolicyError);
-    const quota = await hub.request({ type: 'generate', tabId: 7, jobId: 'quota', prompt: 'x', timeoutMs: 1000, sendGapMs: 0 }, 2000).catch((e) => e);
+    const quota = await hub.request({ type: 'generate', tabId: 7, jobId: 'quota', prompt: 'x', timeoutMs: 1000, sendGapMs: 0, excludeFileIds: [] }, 2000).catch((e) => e);
     expect(quota).toBeInstanceOf(QuotaError);
     expect(quota.resetInMs).toBe(60000);
     ext.close();
@@ -97,7 +97,7 @@ describe('hub', () => {
 
   it('rejects every pending request at once when the extension goes away', async () => {
     const ext = await handshake(hub);
-    const pending = [1, 2, 3].map((n) => hub.request({ type: 'generate', tabId: n, jobId: `j${n}`, prompt: 'p', timeoutMs: 60_000, sendGapMs: 0 }, 60_000));
+    const pending = [1, 2, 3].map((n) => hub.request({ type: 'generate', tabId: n, jobId: `j${n}`, prompt: 'p', timeoutMs: 60_000, sendGapMs: 0, excludeFileIds: [] }, 60_000));
     const started = Date.now();
     ext.terminate();
     for (const request of pending) await expect(request).rejects.toBeInstanceOf(DisconnectError);

@@ -1,4 +1,4 @@
-// The in-process WebSocket hub the extension connects to (DESIGN §3): loopback only, a secret path,
+// The in-process WebSocket hub the extension connects to (ARCHITECTURE §3): loopback only, a secret path,
 // a per-run token, an Origin check, one extension at a time, id-correlated requests, and every
 // pending request rejected the moment the socket closes so nothing waits forever.
 import { randomBytes } from 'node:crypto';

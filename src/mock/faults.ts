@@ -1,5 +1,6 @@
-// Fault injection for the mock site: `--mock-faults "error@2,cooldown:0.1"` decides, per prompt the
-// site receives, which single fault (if any) that prompt meets. Seeded, so a failing run replays.
+// Fault injection for the mock site: `--mock-faults "error@2,cooldown:0.1,reload+policy@3"` decides,
+// per prompt the site receives, which single fault (if any) that prompt meets; `reload+KIND` is one
+// fault that reloads the page mid-generation and then ends as KIND. Seeded, so a failing run replays.
 import { UsageError } from '../protocol/errors.js';
 
 export const MOCK_FAULT_KINDS = [
@@ -15,34 +16,68 @@ export const MOCK_FAULT_KINDS = [
   'login', // the page turns into a login wall until someone clicks "Log in"
   'challenge', // a "Just a moment… Verify you are human" page until someone clicks through
   'reload', // the page reloads itself mid-generation; the image still arrives in the conversation
-  'stale', // the page shows the previous prompt's image as this one's
+  'stale', // the page shows the previous prompt's image (its bytes) as this one's, under a new file id
+  'stale-id', // the finished turn shows the previous image turn's image under its SAME file id (same src)
   'swap', // the bytes behind the image's URL are another picture than the one displayed
 ] as const;
 export type MockFaultKind = (typeof MOCK_FAULT_KINDS)[number];
 
+/** Kinds that end the send itself (no generation starts), so there is nothing to reload before them. */
+const SEND_FAULTS: readonly MockFaultKind[] = ['network', 'login', 'challenge'];
+
+/** What a prompt meets: one kind, or `reload+KIND` (reload mid-generation, then end as KIND). */
+export type MockFault = MockFaultKind | `reload+${MockFaultKind}`;
+
 export type FaultRule =
-  | { kind: MockFaultKind; at: number }
-  | { kind: MockFaultKind; probability: number };
+  | { kind: MockFault; at: number }
+  | { kind: MockFault; probability: number };
+
+/** The parts of a fault: whether the page reloads mid-generation, and how the turn ends. */
+export function faultParts(fault: MockFault | undefined): { reload: boolean; ending: MockFaultKind | undefined } {
+  if (fault === undefined) return { reload: false, ending: undefined };
+  if (fault === 'reload') return { reload: true, ending: undefined };
+  if (fault.startsWith('reload+')) return { reload: true, ending: fault.slice('reload+'.length) as MockFaultKind };
+  return { reload: false, ending: fault as MockFaultKind };
+}
+
+/** The kinds a fault counts as in the stats: `reload+policy` is one reload and one policy. */
+export function faultKinds(fault: MockFault): MockFaultKind[] {
+  return fault.split('+') as MockFaultKind[];
+}
 
 /** Parses a fault spec; a bad item is a UsageError that names it. */
 export function parseFaultSpec(spec: string | undefined, option = '--mock-faults'): FaultRule[] {
   if (!spec || !spec.trim()) return [];
   return spec.split(',').map((raw) => {
     const item = raw.trim();
-    const match = /^([a-z]+)(?:(@)(\d+)|(:)([0-9]*\.?[0-9]+))$/.exec(item);
+    const match = /^([a-z]+(?:-[a-z]+)*)(?:\+([a-z]+(?:-[a-z]+)*))?(?:(@)(\d+)|(:)([0-9]*\.?[0-9]+))$/.exec(item);
     if (!match) {
-      throw new UsageError(`${option}: "${item}" is not kind:probability or kind@n (e.g. "error:0.1" or "quota@3")`);
+      throw new UsageError(
+        `${option}: "${item}" is not kind:probability or kind@n (e.g. "error:0.1", "quota@3" or "reload+policy@3")`,
+      );
     }
-    const kind = match[1] as MockFaultKind;
-    if (!MOCK_FAULT_KINDS.includes(kind)) {
-      throw new UsageError(`${option}: unknown fault kind "${match[1]}" in "${item}" (kinds: ${MOCK_FAULT_KINDS.join(', ')})`);
+    for (const name of [match[1], match[2]]) {
+      if (name !== undefined && !(MOCK_FAULT_KINDS as readonly string[]).includes(name)) {
+        throw new UsageError(`${option}: unknown fault kind "${name}" in "${item}" (kinds: ${MOCK_FAULT_KINDS.join(', ')})`);
+      }
     }
-    if (match[2]) {
-      const at = Number(match[3]);
+    let kind: MockFault = match[1] as MockFaultKind;
+    if (match[2] !== undefined) {
+      const ending = match[2] as MockFaultKind;
+      if (match[1] !== 'reload' || ending === 'reload') {
+        throw new UsageError(`${option}: "${item}": only reload+KIND combines two kinds (e.g. "reload+policy@3")`);
+      }
+      if (SEND_FAULTS.includes(ending)) {
+        throw new UsageError(`${option}: "${item}": ${ending} ends the send before anything generates, so there is nothing to reload`);
+      }
+      kind = `reload+${ending}`;
+    }
+    if (match[3]) {
+      const at = Number(match[4]);
       if (at < 1) throw new UsageError(`${option}: "${item}": the prompt number starts at 1`);
       return { kind, at };
     }
-    const probability = Number(match[5]);
+    const probability = Number(match[6]);
     if (!(probability >= 0 && probability <= 1)) throw new UsageError(`${option}: "${item}": the probability must be between 0 and 1`);
     return { kind, probability };
   });
@@ -67,7 +102,7 @@ export class FaultPlan {
     this.random = seededRandom(seed);
   }
 
-  forPrompt(n: number): MockFaultKind | undefined {
+  forPrompt(n: number): MockFault | undefined {
     // Roll every probability rule on every prompt so the sequence does not depend on which hit.
     const rolls = this.rules.map((rule) => ('probability' in rule ? this.random() : 1));
     for (const rule of this.rules) if ('at' in rule && rule.at === n) return rule.kind;

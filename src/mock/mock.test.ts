@@ -37,6 +37,28 @@ describe('fault spec', () => {
     expect(a.filter((k) => k === undefined).length).toBeGreaterThan(50);
   });
 
+  it('reads stale-id and reload+KIND combinations', () => {
+    expect(parseFaultSpec('reload+policy@3, reload+error:0.2,stale-id@1,reload+stale-id@4')).toEqual([
+      { kind: 'reload+policy', at: 3 },
+      { kind: 'reload+error', probability: 0.2 },
+      { kind: 'stale-id', at: 1 },
+      { kind: 'reload+stale-id', at: 4 },
+    ]);
+    const plan = new FaultPlan(parseFaultSpec('reload+policy@2'));
+    expect([plan.forPrompt(1), plan.forPrompt(2)]).toEqual([undefined, 'reload+policy']);
+  });
+
+  it('refuses combinations other than reload+KIND, naming the item', () => {
+    expect(() => parseFaultSpec('error:0.1,policy+error@2')).toThrow(/"policy\+error@2": only reload\+KIND combines/);
+    expect(() => parseFaultSpec('reload+reload@1')).toThrow(/"reload\+reload@1": only reload\+KIND combines/);
+    expect(() => parseFaultSpec('reload+network:0.1')).toThrow(/"reload\+network:0.1": network ends the send before anything generates/);
+    expect(() => parseFaultSpec('reload+login@1')).toThrow(/"reload\+login@1": login ends the send/);
+    expect(() => parseFaultSpec('reload+explode@1')).toThrow(/unknown fault kind "explode" in "reload\+explode@1"/);
+    expect(() => parseFaultSpec('reload+@1')).toThrow(/"reload\+@1" is not kind:probability or kind@n/);
+    expect(() => parseFaultSpec('reload+policy+error@1')).toThrow(/is not kind:probability or kind@n/);
+    expect(() => parseFaultSpec('reload+policy@0')).toThrow(/starts at 1/);
+  });
+
   it('reads reset durations', () => {
     expect(parseDuration('10 hours and 25 minutes')).toBe((10 * 60 + 25) * 60_000);
     expect(parseDuration('5 seconds')).toBe(5000);
@@ -80,12 +102,41 @@ describe('mock site', () => {
     return /mock_session=[^;]+/.exec(res.headers.get('set-cookie') ?? '')![0];
   }
 
-  async function prompt(url: string, cookie: string, text: string) {
+  async function prompt(url: string, cookie: string, text: string, conversationId?: string) {
     return fetch(new URL('/backend-api/conversation', url), {
       method: 'POST',
       headers: { cookie, 'content-type': 'application/json' },
-      body: JSON.stringify({ prompt: text }),
+      body: JSON.stringify({ prompt: text, conversation_id: conversationId }),
     });
+  }
+
+  interface TurnState {
+    n: number;
+    status: string;
+    image?: string;
+    message?: string;
+    error?: boolean;
+    toast?: boolean;
+  }
+  interface State {
+    turns: TurnState[];
+    recent: Array<{ fileId: string; alt: string }>;
+    signature: string;
+    reload: boolean;
+  }
+
+  async function sendPrompt(url: string, cookie: string, text: string, conversationId?: string) {
+    const res = await prompt(url, cookie, text, conversationId);
+    expect(res.status).toBe(200);
+    return (await res.json()) as { conversation_id: string; state: State };
+  }
+
+  /** The page's long-poll: with `since`, it answers when the state changes (or a reload is due). */
+  async function poll(url: string, cookie: string, id: string, since?: string): Promise<State> {
+    const query = since === undefined ? '' : `?since=${encodeURIComponent(since)}`;
+    const res = await fetch(new URL(`/backend-api/conversation/${id}${query}`, url), { headers: { cookie } });
+    expect(res.status).toBe(200);
+    return (await res.json()) as State;
   }
 
   it('serves the page contract, listens on loopback and wants the session cookie for images', async () => {
@@ -135,5 +186,147 @@ describe('mock site', () => {
     expect((await prompt(site.url, cookie, 'x')).status).toBe(502);
     expect((await prompt(site.url, cookie, 'x')).status).toBe(200);
     expect(site.stats().prompts).toBe(2);
+  });
+
+  it('counts a prompt and starts its clock when it arrives, but answers the send only urlDelayMs later', async () => {
+    site = await startMockSite({ latencyMs: 300 }); // urlDelayMs: the default, 700
+    const cookie = await session(site.url);
+    let answered = false;
+    const sent = prompt(site.url, cookie, 'a gull over the waves').then((res) => {
+      answered = true;
+      return res;
+    });
+    // The site has the prompt (counted, its conversation made) while the send is still unanswered.
+    let stats = site.stats();
+    while (stats.prompts === 0) stats = (await (await fetch(new URL('/__mock/stats', site.url))).json()) as typeof stats;
+    expect(answered).toBe(false);
+    expect(stats.conversations).toBe(1);
+    const res = await sent;
+    const answeredAt = Date.now();
+    expect(answeredAt - site.stats().lastPromptAt!).toBeGreaterThanOrEqual(700);
+    // The generation clock ran from the arrival: the 300 ms image is done by the time of the answer.
+    const { state } = (await res.json()) as { state: State };
+    expect(state.turns[0].status).toBe('done');
+    expect(state.recent).toEqual([{ fileId: state.turns[0].image, alt: 'Generated image: a gull over the waves' }]);
+  });
+
+  it('answers at once with urlDelayMs 0, and delays a network fault like any answer', async () => {
+    site = await startMockSite({ latencyMs: 5000, urlDelayMs: 0, faults: 'network@2' });
+    const cookie = await session(site.url);
+    const res = await prompt(site.url, cookie, 'x');
+    const answeredAt = Date.now();
+    expect(answeredAt - site.stats().lastPromptAt!).toBeLessThan(5000);
+    expect(((await res.json()) as { state: State }).state.turns[0].status).toBe('creating');
+    await site.close();
+
+    site = await startMockSite({ latencyMs: 0, urlDelayMs: 400, faults: 'network@1' });
+    const cookie2 = await session(site.url);
+    const failed = await prompt(site.url, cookie2, 'x');
+    expect(failed.status).toBe(502);
+    expect(Date.now() - site.stats().lastPromptAt!).toBeGreaterThanOrEqual(400);
+    expect(site.stats()).toMatchObject({ prompts: 1, conversations: 0, faults: { network: 1 } });
+  });
+
+  it('lists the latest finished images of every conversation in the state and in the page, escaped', async () => {
+    site = await startMockSite({ latencyMs: 0, urlDelayMs: 0, faults: 'policy@2' });
+    const cookie = await session(site.url);
+    const first = await sendPrompt(site.url, cookie, 'the first panel');
+    await sendPrompt(site.url, cookie, 'refused', first.conversation_id);
+    const tricky = `a <b>bold</b> & "quoted" 'keeper' at the lamp, far too long to keep`;
+    const images: Array<{ fileId: string; alt: string }> = [{ fileId: first.state.turns[0].image!, alt: 'Generated image: the first panel' }];
+    let last = first;
+    for (const text of ['p3', 'p4', 'p5', 'p6', 'p7', tricky]) {
+      last = await sendPrompt(site.url, cookie, text);
+      images.unshift({ fileId: last.state.turns[0].image!, alt: `Generated image: ${text.slice(0, 40)}` });
+    }
+    const expected = images.slice(0, 6);
+    expect(last.state.recent).toEqual(expected);
+    expect(expected[0].alt).toBe(`Generated image: a <b>bold</b> & "quoted" 'keeper' at the`);
+    // Every conversation's long-poll carries it, the refused turn is not in it, the oldest fell off.
+    const other = await poll(site.url, cookie, first.conversation_id);
+    expect(other.recent).toEqual(expected);
+    expect(other.turns.map((t) => t.status)).toEqual(['done', 'message']);
+
+    for (const path of ['/', `/c/${first.conversation_id}`, '/c/no-such-conversation']) {
+      const html = await (await fetch(new URL(path, site.url), { headers: { cookie } })).text();
+      const nav = /<nav>[\s\S]*<\/nav>/.exec(html)![0];
+      expect(nav).toContain('Recent images');
+      const thumbnails = [...nav.matchAll(/<img src="([^"]*)" alt="([^"]*)" width="48" height="48">/g)].map((m) => ({ src: m[1], alt: m[2] }));
+      expect(thumbnails.map((t) => t.src)).toEqual(expected.map((e) => `/backend-api/estuary/content?id=${e.fileId}`));
+      expect(thumbnails[0].alt).toBe('Generated image: a &lt;b&gt;bold&lt;/b&gt; &amp; &quot;quoted&quot; &#39;keeper&#39; at the');
+      expect(nav).not.toContain('<b>');
+    }
+    expect(site.stats()).toMatchObject({ prompts: 8, images: 7 });
+  });
+
+  it('keeps an unfinished image out of the side bar', async () => {
+    site = await startMockSite({ latencyMs: 60_000, urlDelayMs: 0 });
+    const cookie = await session(site.url);
+    const { state } = await sendPrompt(site.url, cookie, 'slow');
+    expect(state.turns[0].status).toBe('creating');
+    expect(state.recent).toEqual([]);
+    expect(await (await fetch(site.url)).text()).toMatch(/<ul><\/ul>/);
+  });
+
+  it('stale-id: the finished turn shows the previous image turn\'s image under its very file id', async () => {
+    site = await startMockSite({ latencyMs: 0, urlDelayMs: 0, faults: 'stale@2,stale-id@3' });
+    const cookie = await session(site.url);
+    const a = await sendPrompt(site.url, cookie, 'the lighthouse');
+    const b = await sendPrompt(site.url, cookie, 'the keeper');
+    const c = await sendPrompt(site.url, cookie, 'the storm', b.conversation_id);
+    const [idA, idB] = [a, b].map((x) => x.state.turns[0].image!);
+    const idC = c.state.turns[1].image!;
+    // Plain stale: the previous image's bytes under a new id.
+    expect(idB).not.toBe(idA);
+    const bytes = async (id: string) =>
+      Buffer.from(await (await fetch(new URL(`/backend-api/estuary/content?id=${id}`, site!.url), { headers: { cookie } })).arrayBuffer());
+    expect((await bytes(idB)).equals(await bytes(idA))).toBe(true);
+    // stale-id: the previous image turn's very file id, so the very same src.
+    expect(idC).toBe(idB);
+    // The side bar lists a file once, under the newest prompt that showed it.
+    expect(c.state.recent).toEqual([
+      { fileId: idB, alt: 'Generated image: the storm' },
+      { fileId: idA, alt: 'Generated image: the lighthouse' },
+    ]);
+    expect(site.stats().faults).toEqual({ 'stale-id': 1, stale: 1 });
+  });
+
+  it('reload+policy: the reload is served once, mid-generation, and the refusal comes after it', async () => {
+    const latencyMs = 1000;
+    site = await startMockSite({ latencyMs, urlDelayMs: 0, faults: 'reload+policy@1' });
+    const cookie = await session(site.url);
+    const { conversation_id: id, state } = await sendPrompt(site.url, cookie, 'a forbidden picture');
+    const arrivedAt = site.stats().lastPromptAt!;
+    expect(state.reload).toBe(false);
+    expect(state.turns[0].status).toBe('creating');
+
+    const reloading = await poll(site.url, cookie, id, state.signature);
+    expect(Date.now() - arrivedAt).toBeGreaterThanOrEqual(latencyMs / 2);
+    expect(reloading.reload).toBe(true);
+    expect(reloading.turns[0].status).toBe('creating');
+
+    // The reloaded page loads the conversation: no second reload.
+    const reloaded = await poll(site.url, cookie, id);
+    expect(reloaded.reload).toBe(false);
+
+    const ended = await poll(site.url, cookie, id, reloading.signature);
+    expect(Date.now() - arrivedAt).toBeGreaterThanOrEqual(latencyMs);
+    expect(ended.reload).toBe(false);
+    expect(ended.turns[0]).toMatchObject({ status: 'message', error: false });
+    expect(ended.turns[0].message).toMatch(/content policy/);
+    expect(site.stats().faults).toEqual({ reload: 1, policy: 1 });
+    expect(site.stats().images).toBe(0);
+  });
+
+  it('reload+error: after the reload, the error text with its toast', async () => {
+    site = await startMockSite({ latencyMs: 400, urlDelayMs: 0, faults: 'reload+error@1' });
+    const cookie = await session(site.url);
+    const { conversation_id: id, state } = await sendPrompt(site.url, cookie, 'x');
+    const reloading = await poll(site.url, cookie, id, state.signature);
+    expect(reloading.reload).toBe(true);
+    const ended = await poll(site.url, cookie, id, reloading.signature);
+    expect(ended.turns[0]).toMatchObject({ status: 'message', error: true, toast: true });
+    expect(ended.turns[0].message).toMatch(/Something went wrong/);
+    expect(site.stats().faults).toEqual({ reload: 1, error: 1 });
   });
 });

@@ -1,7 +1,34 @@
-// The mock's single page: the ChatGPT page contract of DESIGN §4 (ProseMirror composer, send/stop
+// The mock's single page: the ChatGPT page contract of ARCHITECTURE §4 (ProseMirror composer, send/stop
 // buttons, conversation turns, "Creating image" with stacked partials, "Image created", download
 // button, new-chat link, /c/<id> URLs). All state lives on the server and is followed by long-poll,
-// so a reload or a later visit shows what the "model" produced meanwhile.
+// so a reload or a later visit shows what the "model" produced meanwhile. As on the real site, a
+// send shows the user message and the stop button at once and the URL becomes /c/<id> only when
+// the server answers; a "Recent images" side bar repeats the latest images with the same alt text.
+
+/** One thumbnail of the side bar. */
+export interface RecentImage {
+  fileId: string;
+  alt: string;
+}
+
+/** The side bar's alt text for an image of `prompt` (the turn's own says the same for short prompts). */
+export function recentAlt(prompt: string): string {
+  return `Generated image: ${prompt.slice(0, 40)}`;
+}
+
+/** Escapes text for HTML content and (double- or single-quoted) attribute values. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+function recentItems(recent: readonly RecentImage[]): string {
+  return recent
+    .map(
+      (r) =>
+        `<li><img src="/backend-api/estuary/content?id=${escapeHtml(encodeURIComponent(r.fileId))}" alt="${escapeHtml(r.alt)}" width="48" height="48"></li>`,
+    )
+    .join('');
+}
 
 export const LOGIN_BODY = `<div class="auth">
   <h1>Welcome back</h1>
@@ -22,6 +49,9 @@ const STYLE = `
   nav { width: 220px; background: #f9f9f9; padding: 12px; box-sizing: border-box; }
   nav a { display: block; padding: 8px 10px; border-radius: 8px; color: inherit; text-decoration: none; }
   nav a:hover { background: #ececec; }
+  nav h2 { font-size: 12px; font-weight: 600; color: #5d5d5d; margin: 18px 10px 6px; }
+  #recent-images ul { list-style: none; margin: 0; padding: 0 10px; display: flex; flex-wrap: wrap; gap: 6px; }
+  #recent-images img { display: block; width: 48px; height: 48px; object-fit: cover; border-radius: 6px; }
   main { flex: 1; display: flex; flex-direction: column; align-items: center; }
   #thread { width: min(720px, 92%); flex: 1; padding: 16px 0 140px; }
   article { margin: 14px 0; }
@@ -52,16 +82,19 @@ function watchBlocker() {
 }
 `;
 
-/** The client: plain DOM code, prompt text only ever set through textContent. */
+/** The client: plain DOM code, prompt text only ever set through textContent (or an img's alt property). */
 const CLIENT = String.raw`
 (() => {
   const thread = document.getElementById('thread');
   const form = document.getElementById('composer');
   const editor = document.getElementById('prompt-textarea');
+  const recentList = document.querySelector('#recent-images ul');
   let conversationId = document.body.dataset.conversation || null;
   let following = false;
   let signature = '';
-  const rendered = new Map();
+  let sending = false; // a send the server has not answered yet
+  let generating = false;
+  const rendered = new Map(); // turn n → { key, user, assistant }
 
   function sendButton() {
     const b = document.createElement('button');
@@ -137,6 +170,32 @@ const CLIENT = String.raw`
     else { thread.appendChild(user); thread.appendChild(assistant); }
     rendered.set(t.n, { key, user, assistant });
   }
+  /** The send as the page shows it before the server answers: the user message and an empty answer. */
+  function pendingTurn(prompt) {
+    const n = rendered.size + 1;
+    const user = article(2 * n - 1, 'user', (el) => { el.textContent = prompt; });
+    const assistant = article(2 * n, 'assistant', () => {});
+    thread.appendChild(user); thread.appendChild(assistant);
+    rendered.set(n, { key: 'pending', user, assistant });
+    return n;
+  }
+  function recentKeyOfDom() {
+    if (!recentList) return '';
+    return JSON.stringify(Array.from(recentList.querySelectorAll('img'), (i) => ({ fileId: new URL(i.src).searchParams.get('id'), alt: i.alt })));
+  }
+  let recentKey = recentKeyOfDom();
+  function renderRecent(recent) {
+    if (!recentList || !Array.isArray(recent)) return;
+    const key = JSON.stringify(recent);
+    if (key === recentKey) return;
+    recentKey = key;
+    recentList.replaceChildren(...recent.map((r) => {
+      const li = document.createElement('li');
+      const i = img(r.fileId, r.alt); i.width = 48; i.height = 48;
+      li.appendChild(i);
+      return li;
+    }));
+  }
   function toast(message) {
     const t = document.createElement('div'); t.className = 'toast-root'; t.setAttribute('role', 'status'); t.textContent = message;
     document.body.appendChild(t);
@@ -147,20 +206,22 @@ const CLIENT = String.raw`
       renderTurn(t);
       if (t.error && t.toast && !rendered.get(t.n).toasted) { rendered.get(t.n).toasted = true; toast(t.message); }
     }
-    setBusy(state.turns.some((t) => t.status === 'creating'));
+    renderRecent(state.recent);
+    generating = state.turns.some((t) => t.status === 'creating');
+    setBusy(sending || generating);
   }
   async function follow() {
     if (following || !conversationId) return;
     following = true;
     try {
-      for (;;) {
-        const res = await fetch('/backend-api/conversation/' + conversationId + '?since=' + encodeURIComponent(signature));
-        if (!res.ok) { await new Promise((r) => setTimeout(r, 500)); continue; }
+      while (generating) {
+        let res = null;
+        try { res = await fetch('/backend-api/conversation/' + conversationId + '?since=' + encodeURIComponent(signature)); } catch {}
+        if (!res || !res.ok) { await new Promise((r) => setTimeout(r, 500)); continue; }
         const state = await res.json();
         signature = state.signature;
         render(state);
         if (state.reload) { location.reload(); return; }
-        if (!state.turns.some((t) => t.status === 'creating')) return;
       }
     } finally { following = false; }
   }
@@ -170,40 +231,60 @@ const CLIENT = String.raw`
     e.preventDefault();
     const button = form.querySelector('[data-testid="send-button"]');
     const prompt = editor.innerText.trim();
-    if (!button || button.disabled || !prompt) return;
-    button.disabled = true;
-    let res;
+    if (sending || !button || button.disabled || !prompt) return;
+    // At once, as the real site does: the user message, a cleared composer, the stop button.
+    sending = true;
+    const n = pendingTurn(prompt);
+    editor.textContent = '';
+    setBusy(true);
+    let res = null;
+    let body = null;
     try {
       res = await fetch('/backend-api/conversation', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ conversation_id: conversationId, prompt }) });
+      body = await res.json().catch(() => null);
     } catch { res = null; }
-    if (!res || res.status >= 500) {
+    sending = false;
+    if (body && body.blocker) { blocker(body.blocker); return; }
+    if (!res || !res.ok || !body || !body.state) {
+      // The message stays in the thread, its answer never came.
+      const pending = rendered.get(n);
+      if (pending && pending.key === 'pending') { pending.assistant.remove(); rendered.delete(n); }
       const err = document.createElement('div'); err.className = 'text-error'; err.textContent = 'Message delivery timed out. Please try again.';
       thread.appendChild(err);
       toast('Something went wrong. If this issue persists please contact us through our help center.');
-      setBusy(false);
+      setBusy(generating);
       return;
     }
-    const body = await res.json();
-    if (body.blocker) { blocker(body.blocker); return; }
+    // Only now does the page know its conversation, and its URL.
     if (!conversationId) { conversationId = body.conversation_id; history.pushState({}, '', '/c/' + conversationId); }
-    editor.textContent = '';
-    render(body.state);
     signature = body.state.signature;
+    render(body.state);
+    if (body.state.reload) { location.reload(); return; }
     follow();
   });
   window.addEventListener('popstate', () => location.reload());
   setBusy(false);
   if (conversationId) {
     fetch('/backend-api/conversation/' + conversationId).then((r) => r.ok ? r.json() : null).then((state) => {
-      if (!state) return; signature = state.signature; render(state); follow();
-    });
+      if (!state) return;
+      signature = state.signature;
+      render(state);
+      if (state.reload) { location.reload(); return; }
+      follow();
+    }).catch(() => {});
   }
 })();
 `;
 
-export function appPage(conversationId: string | null, blocker?: string): string {
+export function appPage(conversationId: string | null, blocker?: string, recent: readonly RecentImage[] = []): string {
   const conversation = conversationId ? ` data-conversation="${conversationId.replace(/[^A-Za-z0-9-]/g, '')}"` : '';
-  const body = blocker ?? `<nav><a data-testid="create-new-chat-button" href="/">New chat</a></nav>
+  const body = blocker ?? `<nav>
+    <a data-testid="create-new-chat-button" href="/">New chat</a>
+    <section id="recent-images" aria-labelledby="recent-images-title">
+      <h2 id="recent-images-title">Recent images</h2>
+      <ul>${recentItems(recent)}</ul>
+    </section>
+  </nav>
   <main>
     <div id="thread" role="presentation"></div>
     <form id="composer" aria-label="Chat composer">

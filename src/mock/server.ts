@@ -1,18 +1,26 @@
-// The built-in mock site: the ChatGPT page contract (DESIGN §4) on 127.0.0.1, with a real PNG per
-// prompt after `latencyMs`, a session cookie the image URLs require, and every fault of DESIGN §9
+// The built-in mock site: the ChatGPT page contract (ARCHITECTURE §4) on 127.0.0.1, with a real PNG per
+// prompt after `latencyMs`, a session cookie the image URLs require, and every fault of ARCHITECTURE §9
 // rendered the way the real site shows it. Conversations are server-side and advance by wall clock.
+// It is never kinder than the real site: the send is answered (and the URL becomes /c/<id>) only
+// `urlDelayMs` after the prompt arrived, and a "Recent images" side bar shows other panels' images
+// with the same alt text and src format as the turn's own.
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UsageError } from '../protocol/errors.js';
-import { FaultPlan, parseDuration, parseFaultSpec, type MockFaultKind } from './faults.js';
-import { CHALLENGE_BODY, LOGIN_BODY, appPage } from './page.js';
+import { FaultPlan, faultKinds, faultParts, parseDuration, parseFaultSpec, type MockFault, type MockFaultKind } from './faults.js';
+import { CHALLENGE_BODY, LOGIN_BODY, appPage, recentAlt, type RecentImage } from './page.js';
 import { partialOf, renderPanelPng } from './render.js';
 
 export interface MockSiteOptions {
   port?: number;
   /** Time from send to finished image. */
   latencyMs?: number;
+  /**
+   * Time from a prompt arriving (counted, its generation clock started) to the site answering the
+   * send, which is when the page learns its `/c/<id>` URL. Default 700; 0 answers at once.
+   */
+  urlDelayMs?: number;
   faults?: string;
   seed?: number;
   imageSize?: number;
@@ -27,6 +35,8 @@ export interface MockStats {
   images: number;
   /** The shortest time between two prompts arriving (ms), what the site sees of the pacing. */
   minPromptGapMs: number | null;
+  /** When the last prompt arrived (epoch ms, Date.now()); its send is answered `urlDelayMs` later. */
+  lastPromptAt: number | null;
   /** Fetches of image bytes from outside an <img> (a download). */
   downloads: number;
   faults: Partial<Record<MockFaultKind, number>>;
@@ -43,10 +53,16 @@ interface Turn {
   n: number;
   prompt: string;
   createdAt: number;
+  /** How the turn ends (undefined: a normal image). */
   fault?: MockFaultKind;
-  fileId: string;
-  quotaText?: string;
+  /** The page is told to reload once, half way through the generation (`reload`, `reload+KIND`). */
+  reload: boolean;
   reloadServed: boolean;
+  /** This turn's own file id (its partials hang off it). */
+  fileId: string;
+  /** The file id the finished turn shows: its own, or with `stale-id` the previous image turn's. */
+  imageId: string;
+  quotaText?: string;
 }
 
 interface Conversation {
@@ -64,6 +80,9 @@ interface MockFile {
 
 const COOKIE = 'mock_session';
 const LONG_POLL_MS = 15_000;
+const RECENT_MAX = 6;
+const TEXT_FAULTS: readonly MockFaultKind[] = ['cooldown', 'quota', 'policy', 'error'];
+const NO_IMAGE_FAULTS: readonly MockFaultKind[] = [...TEXT_FAULTS, 'timeout'];
 
 const MESSAGES = {
   cooldown:
@@ -83,6 +102,8 @@ function quotaMessage(remainingMs: number): string {
 export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSite> {
   const latencyMs = opts.latencyMs ?? 1500;
   if (!(latencyMs >= 0)) throw new UsageError('--mock-latency-ms must be 0 or more');
+  const urlDelayMs = opts.urlDelayMs ?? 700;
+  if (!(urlDelayMs >= 0)) throw new UsageError('--mock-url-delay-ms must be 0 or more');
   const size = opts.imageSize ?? 512;
   const plan = new FaultPlan(parseFaultSpec(opts.faults), opts.seed ?? 1);
   const quotaResetMs = parseDuration(opts.quotaResetText ?? '2 minutes');
@@ -90,7 +111,20 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
   const conversations = new Map<string, Conversation>();
   const files = new Map<string, MockFile>();
   const waiters = new Set<() => void>();
-  const stats: MockStats = { prompts: 0, minPromptGapMs: null, images: 0, downloads: 0, faults: {}, conversations: 0 };
+  /** Sends held back until their answer is due; woken (answered at once) when the site closes. */
+  const sleepers = new Set<() => void>();
+  let closing = false;
+  /** Every turn that ends in an image, in the order they arrived (= the order they finish). */
+  const imageTurns: Turn[] = [];
+  const stats: MockStats = {
+    prompts: 0,
+    minPromptGapMs: null,
+    lastPromptAt: null,
+    images: 0,
+    downloads: 0,
+    faults: {},
+    conversations: 0,
+  };
   let lastPromptAt: number | undefined;
   let blocker: 'login' | 'challenge' | undefined;
   let quotaUntil = 0;
@@ -109,7 +143,9 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
   };
 
   function addFiles(turn: Turn, previous: Turn | undefined): void {
-    const own = () => render(`${turn.prompt}\n#${turn.n}`, 'final');
+    // Every generation is a new picture, as on the real site (the seed includes the turn's file id):
+    // the same prompt sent again must not come back with bytes another panel already saved.
+    const own = () => render(`${turn.prompt}\n#${turn.fileId}`, 'final');
     let display = own;
     let download = (_n: number) => own();
     switch (turn.fault) {
@@ -119,12 +155,12 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
         break;
       case 'stale':
         if (previous) {
-          display = () => render(`${previous.prompt}\n#${previous.n}`, 'final');
+          display = () => render(`${previous.prompt}\n#${previous.fileId}`, 'final');
           download = display;
         }
         break;
       case 'swap':
-        download = () => render(`${turn.prompt}\n#${turn.n} (swapped)`, 'final');
+        download = () => render(`${turn.prompt}\n#${turn.fileId} (swapped)`, 'final');
         break;
       case 'corrupt':
         download = async () => {
@@ -133,18 +169,33 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
         };
         break;
       case 'partial':
-        download = (n) => (n === 1 ? render(`${turn.prompt}\n#${turn.n}`, 'partial') : own());
+        download = (n) => (n === 1 ? render(`${turn.prompt}\n#${turn.fileId}`, 'partial') : own());
         break;
     }
     files.set(turn.fileId, { display, download, downloads: 0 });
     for (let k = 1; k <= 3; k++) {
-      const partial = () => render(`${turn.prompt}\n#${turn.n}`, 'partial');
+      const partial = () => render(`${turn.prompt}\n#${turn.fileId}`, 'partial');
       files.set(`${turn.fileId}-partial${k}`, { display: partial, download: partial, downloads: 0 });
     }
   }
 
+  type View = { state: Record<string, unknown>; nextAt?: number; reload?: boolean };
+
   /** The turn as the page sees it at `now`, when that will next change, and whether the page must reload. */
-  function view(turn: Turn, now: number): { state: Record<string, unknown>; nextAt?: number; reload?: boolean } {
+  function view(turn: Turn, now: number): View {
+    const v = ending(turn, now);
+    // The reload fault (alone or before another ending): once, half way through the generation,
+    // while the turn still says "Creating image".
+    if (turn.reload && !turn.reloadServed && v.state.status === 'creating') {
+      const reloadAt = turn.createdAt + latencyMs / 2;
+      if (now >= reloadAt) return { ...v, reload: true };
+      v.nextAt = Math.min(v.nextAt ?? Infinity, reloadAt);
+    }
+    return v;
+  }
+
+  /** The turn without the reload: "Creating image" with partials, then its image or its message. */
+  function ending(turn: Turn, now: number): View {
     const t = now - turn.createdAt;
     const quarter = latencyMs / 4;
     const base = { n: turn.n, prompt: turn.prompt };
@@ -153,9 +204,10 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       status: 'creating',
       partials: Array.from({ length: partials }, (_, k) => `${turn.fileId}-partial${k + 1}`),
     });
-    const textFault = turn.fault === 'cooldown' || turn.fault === 'quota' || turn.fault === 'policy' || turn.fault === 'error';
-    if (textFault) {
-      if (t < latencyMs / 2) return { state: creating(0), nextAt: turn.createdAt + latencyMs / 2 };
+    if (turn.fault && TEXT_FAULTS.includes(turn.fault)) {
+      // After a reload the message must come later than the reload point: at the full latency.
+      const textAfter = turn.reload ? latencyMs : latencyMs / 2;
+      if (t < textAfter) return { state: creating(0), nextAt: turn.createdAt + textAfter };
       const message = turn.fault === 'quota' ? turn.quotaText! : MESSAGES[turn.fault as 'cooldown' | 'policy' | 'error'];
       return { state: { ...base, status: 'message', message, error: turn.fault === 'error', toast: turn.fault === 'error' } };
     }
@@ -163,16 +215,22 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       // The image never finishes: one partial, the stop button forever.
       return t < quarter ? { state: creating(0), nextAt: turn.createdAt + quarter } : { state: creating(1) };
     }
-    if (t >= latencyMs) return { state: { ...base, status: 'done', image: turn.fileId } };
+    if (t >= latencyMs) return { state: { ...base, status: 'done', image: turn.imageId } };
     const partials = Math.min(3, Math.floor(t / Math.max(quarter, 1)));
-    let nextAt = turn.createdAt + Math.min(latencyMs, (partials + 1) * quarter);
-    // The reload fault: once, half way through the generation.
-    const reloadAt = turn.createdAt + latencyMs / 2;
-    if (turn.fault === 'reload' && !turn.reloadServed) {
-      if (now >= reloadAt) return { state: creating(partials), nextAt, reload: true };
-      nextAt = Math.min(nextAt, reloadAt);
+    return { state: creating(partials), nextAt: turn.createdAt + Math.min(latencyMs, (partials + 1) * quarter) };
+  }
+
+  /** The side bar: the latest finished images of any conversation, newest first, one entry per file. */
+  function recentImages(now: number): RecentImage[] {
+    const recent: RecentImage[] = [];
+    const seen = new Set<string>();
+    for (let i = imageTurns.length - 1; i >= 0 && recent.length < RECENT_MAX; i--) {
+      const turn = imageTurns[i];
+      if (now - turn.createdAt < latencyMs || seen.has(turn.imageId)) continue;
+      seen.add(turn.imageId);
+      recent.push({ fileId: turn.imageId, alt: recentAlt(turn.prompt) });
     }
-    return { state: creating(partials), nextAt };
+    return recent;
   }
 
   /** What the page is sent; a reload it is told to do is told once. */
@@ -185,37 +243,64 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       if (v.reload) reloading.push(turn);
       return v.state;
     });
+    const recent = recentImages(now);
     // A short, exact version tag for the long-poll (prompts can be long; the URL must not be).
-    const signature = createHash('sha1').update(JSON.stringify(turns)).digest('base64url').slice(0, 16);
+    const signature = createHash('sha1').update(JSON.stringify([turns, recent])).digest('base64url').slice(0, 16);
     const consumeReload = () => reloading.forEach((turn) => (turn.reloadServed = true));
-    return { state: { turns, signature, reload: reloading.length > 0 }, nextAt, consumeReload };
+    return { state: { turns, recent, signature, reload: reloading.length > 0 }, nextAt, consumeReload };
   }
 
-  function countFault(kind: MockFaultKind): void {
-    stats.faults[kind] = (stats.faults[kind] ?? 0) + 1;
+  function countFault(fault: MockFault): void {
+    for (const kind of faultKinds(fault)) stats.faults[kind] = (stats.faults[kind] ?? 0) + 1;
   }
 
-  /** Records a prompt's turn; `fault` was chosen when the prompt arrived. */
-  function newPrompt(conversation: Conversation, prompt: string, fault: MockFaultKind | undefined): Turn {
+  /** Records a prompt's turn and starts its generation clock; `fault` was chosen when the prompt arrived. */
+  function newPrompt(conversation: Conversation, prompt: string, fault: MockFault | undefined): Turn {
     const now = Date.now();
-    if (fault === 'quota' && now >= quotaUntil) quotaUntil = now + quotaResetMs;
+    const { reload, ending: kind } = faultParts(fault);
+    if (kind === 'quota' && now >= quotaUntil) quotaUntil = now + quotaResetMs;
+    const fileId = `file_${randomBytes(12).toString('base64url')}`;
+    const producesImage = !(kind && NO_IMAGE_FAULTS.includes(kind));
     const turn: Turn = {
       n: conversation.turns.length + 1,
       prompt,
       createdAt: now,
-      fault,
-      fileId: `file_${randomBytes(12).toString('base64url')}`,
+      fault: kind,
+      reload,
       reloadServed: false,
+      fileId,
+      // stale-id: the previous image turn's image, its very file id (and so its very src).
+      // With no image before it, the turn shows its own.
+      imageId: kind === 'stale-id' && lastImageTurn ? lastImageTurn.imageId : fileId,
     };
-    if (fault === 'quota') turn.quotaText = quotaMessage(quotaUntil - now);
-    const producesImage = !['cooldown', 'quota', 'policy', 'error', 'timeout'].includes(fault ?? '');
+    if (kind === 'quota') turn.quotaText = quotaMessage(quotaUntil - now);
     if (producesImage) {
       addFiles(turn, lastImageTurn);
       lastImageTurn = turn;
-      setTimeout(() => (stats.images += 1), latencyMs).unref();
+      imageTurns.push(turn);
+      if (imageTurns.length > 1000) imageTurns.splice(0, imageTurns.length - 100);
+      setTimeout(() => {
+        stats.images += 1;
+        wake(); // every open long-poll carries the side bar, which just changed
+      }, latencyMs).unref();
     }
     conversation.turns.push(turn);
     return turn;
+  }
+
+  /** Resolves once Date.now() reaches `at` (never earlier, whatever a timer's rounding), or when the site closes. */
+  async function until(at: number): Promise<void> {
+    while (Date.now() < at && !closing) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          sleepers.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.max(1, at - Date.now()));
+        sleepers.add(done);
+      });
+    }
   }
 
   function sessionOf(req: http.IncomingMessage): string | undefined {
@@ -265,9 +350,10 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       }
       const id = url.pathname.startsWith('/c/') ? url.pathname.slice(3) : null;
       // Like the real site: an unknown conversation is an empty chat (composer, no turns).
-      if (id && !conversations.has(id) && !blocker) return send(res, 404, appPage(null), 'text/html; charset=utf-8', headers);
+      const recent = recentImages(Date.now());
+      if (id && !conversations.has(id) && !blocker) return send(res, 404, appPage(null, undefined, recent), 'text/html; charset=utf-8', headers);
       const blockerBody = blocker === 'login' ? LOGIN_BODY : blocker === 'challenge' ? CHALLENGE_BODY : undefined;
-      return send(res, 200, appPage(id, blockerBody), 'text/html; charset=utf-8', headers);
+      return send(res, 200, appPage(id, blockerBody, recent), 'text/html; charset=utf-8', headers);
     }
 
     if (url.pathname.startsWith('/backend-api/') && !sessionOf(req)) return json(res, 401, { detail: 'Unauthorized' });
@@ -280,15 +366,22 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       const conversation = requested ?? { id: randomBytes(16).toString('hex').replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-'), turns: [] };
       stats.prompts += 1;
       const arrived = performance.now();
+      const arrivedAt = Date.now();
+      stats.lastPromptAt = arrivedAt;
       if (lastPromptAt !== undefined) stats.minPromptGapMs = Math.min(stats.minPromptGapMs ?? Infinity, arrived - lastPromptAt);
       lastPromptAt = arrived;
       const planned = plan.forPrompt(stats.prompts); // rolled on every prompt so the sequence is stable
       // A usage cap holds every prompt until it resets, as the real site's does.
-      const fault = Date.now() < quotaUntil ? 'quota' : planned;
+      const fault: MockFault | undefined = arrivedAt < quotaUntil ? 'quota' : planned;
       if (fault) countFault(fault);
+      // The prompt is in (counted, its turn and generation clock started) now; the page hears back
+      // only `urlDelayMs` later, as on the real site, where the URL becomes /c/<id> a moment after
+      // the user message and the stop button appeared.
+      const answerAt = arrivedAt + urlDelayMs;
       if (fault === 'network' || fault === 'login' || fault === 'challenge') {
+        if (fault !== 'network') blocker = fault;
+        await until(answerAt);
         if (fault === 'network') return json(res, 502, { detail: 'Bad gateway' });
-        blocker = fault;
         return json(res, 401, { blocker: fault === 'login' ? LOGIN_BODY : CHALLENGE_BODY });
       }
       if (!requested) {
@@ -296,9 +389,11 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
         stats.conversations += 1;
       }
       newPrompt(conversation, prompt, fault);
+      wake();
+      await until(answerAt);
+      if (res.destroyed || closing) return;
       const { state, consumeReload } = conversationState(conversation, Date.now());
       consumeReload();
-      wake();
       return json(res, 200, { conversation_id: conversation.id, state });
     }
 
@@ -311,7 +406,9 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       for (;;) {
         const now = Date.now();
         const { state, nextAt, consumeReload } = conversationState(conversation, now);
-        if (since === null || state.signature !== since || state.reload || nextAt === undefined || now >= deadline || res.destroyed) {
+        // Nothing due (say, a turn that never finishes): hold until the deadline, or until a prompt or
+        // another panel's finished image (the side bar) wakes it, rather than answer at once forever.
+        if (since === null || state.signature !== since || state.reload || now >= deadline || res.destroyed || closing) {
           consumeReload();
           return json(res, 200, state);
         }
@@ -321,7 +418,7 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
             waiters.delete(done);
             resolve();
           };
-          const timer = setTimeout(done, Math.max(1, Math.min(nextAt, deadline) - now + 2));
+          const timer = setTimeout(done, Math.max(1, Math.min(nextAt ?? deadline, deadline) - now + 2));
           waiters.add(done);
         });
       }
@@ -367,6 +464,8 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
     stats: () => structuredClone(stats),
     close: () =>
       new Promise<void>((resolve) => {
+        closing = true;
+        for (const sleeper of [...sleepers]) sleeper();
         wake();
         server.closeAllConnections();
         server.close(() => resolve());

@@ -1,4 +1,4 @@
-// The prompt file as written (DESIGN §8, v1). Messages are phrased to follow "<field path>: ",
+// The prompt file as written (ARCHITECTURE §8, v1). Messages are phrased to follow "<field path>: ",
 // so every schema-specific message reads as the end of a sentence.
 import { z } from 'zod';
 

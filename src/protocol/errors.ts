@@ -1,6 +1,6 @@
 // The one error hierarchy of Semantest. Every error carries two things: `kind`, what the runner does
-// next (DESIGN §5, docs/ARCHITECTURE.md "Failure kinds"), and `exitCode`, what the command line ends
-// with (DESIGN §9). Job failures cross the wire (page → extension → hub → runner) serialised as
+// next (ARCHITECTURE §5, docs/ARCHITECTURE.md "Failure kinds"), and `exitCode`, what the command line ends
+// with (ARCHITECTURE §9). Job failures cross the wire (page → extension → hub → runner) serialised as
 // {name, message, kind, ...details} and are rebuilt by kind on the other side, so `instanceof` works.
 // Imports nothing: esbuild bundles this file into the extension.
 
@@ -14,6 +14,8 @@ export const FAILURE_KINDS = [
   'disconnect',
   'verify',
   'timeout',
+  /** The answer to the prompt ended with text and no image. */
+  'no-image',
   /** Not a job's failure: bad input, a missing browser, a lock; the run stops with a sentence. */
   'fatal',
 ] as const;
@@ -46,6 +48,10 @@ export class TransientError extends SemantestError {
 /** The generation did not finish before its deadline. */
 export class GenerationTimeoutError extends SemantestError {
   override readonly kind = 'timeout' as const;
+}
+/** The answer ended with text and no image (the site answered in words); retried. */
+export class NoImageError extends SemantestError {
+  override readonly kind = 'no-image' as const;
 }
 /** The site asks us to slow down; the whole profile pauses. */
 export class CooldownError extends SemantestError {
@@ -142,6 +148,7 @@ const CLASSES = {
   ChallengeError,
   DisconnectError,
   VerificationError,
+  NoImageError,
   FatalError,
 } as const;
 
@@ -175,6 +182,7 @@ function classForKind(kind: FailureKind): new (message: string) => SemantestErro
     case 'disconnect': return DisconnectError;
     case 'verify': return VerificationError;
     case 'timeout': return GenerationTimeoutError;
+    case 'no-image': return NoImageError;
     case 'fatal': return FatalError;
     default: return TransientError;
   }

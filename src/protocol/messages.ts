@@ -36,6 +36,9 @@ export const ImageFoundSchema = z.object({
   naturalHeight: z.number().int().positive(),
   alt: z.string(),
   conversationUrl: z.string().url(),
+  /** The value of the `data-semantest-image` attribute the content script put on the chosen <img>,
+   * so the runner screenshots that element and not a copy of it elsewhere on the page. */
+  marker: z.string().max(64).optional(),
 });
 export type ImageFound = z.infer<typeof ImageFoundSchema>;
 
@@ -45,7 +48,12 @@ export const GenerateRequestSchema = z.object({
   timeoutMs: z.number().int().positive(),
   /** No two prompts leave this browser closer together than this, whatever the tabs' load times. */
   sendGapMs: z.number().int().nonnegative().default(0),
+  /** File ids other panels have claimed: an answer showing only these is stale, failed at once. */
+  excludeFileIds: z.array(z.string()).default([]),
 });
+
+/** Phases the content script reports for the job in flight; `conversation` carries the page's new URL. */
+export const PROGRESS_PHASES = ['filled', 'sent', 'conversation', 'generating', 'image-loaded'] as const;
 
 // Extension → runner
 export const ExtensionMessageSchema = z.discriminatedUnion('type', [
@@ -56,7 +64,7 @@ export const ExtensionMessageSchema = z.discriminatedUnion('type', [
     type: z.literal('progress'),
     tabId: z.number().int(),
     jobId: z.string(),
-    phase: z.enum(['filled', 'sent', 'generating', 'image-loaded']),
+    phase: z.enum(PROGRESS_PHASES),
     conversationUrl: z.string().optional(),
   }),
   z.object({ type: z.literal('heartbeat'), t: z.number() }),
@@ -75,6 +83,8 @@ export const RunnerMessageSchema = z.discriminatedUnion('type', [
     id,
     tabId: z.number().int(),
     jobId: z.string().min(1),
+    /** The prompt this job sent: only the answer to the user message carrying it counts. */
+    prompt: z.string().min(1).max(32_000),
     /** File ids already taken by other jobs: a match must be none of these. */
     excludeFileIds: z.array(z.string()),
     timeoutMs: z.number().int().positive(),
@@ -98,6 +108,8 @@ export const ContentCommandSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('cs-find-image'),
     provider: ProviderDescriptorSchema,
+    jobId: z.string().min(1),
+    prompt: z.string().min(1).max(32_000),
     excludeFileIds: z.array(z.string()),
     timeoutMs: z.number().int().positive(),
   }),
@@ -118,7 +130,7 @@ export const ContentEventSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('cs-progress'),
     jobId: z.string(),
-    phase: z.enum(['filled', 'sent', 'generating', 'image-loaded']),
+    phase: z.enum(PROGRESS_PHASES),
     conversationUrl: z.string().optional(),
   }),
 ]);

@@ -61,7 +61,7 @@ describe('message schemas', () => {
     expect(ExtensionMessageSchema.parse({ type: 'hello', v: 1, token: 'x', extensionId: 'abc' }).type).toBe('hello');
     expect(RunnerMessageSchema.parse({ type: 'welcome', v: 1, provider }).type).toBe('welcome');
     expect(RunnerMessageSchema.parse({ type: 'generate', id: 'r1', tabId: 3, jobId: 'ch1/s1/p1', prompt: 'a gull', timeoutMs: 1000 })).toMatchObject({ type: 'generate', sendGapMs: 0 });
-    expect(ContentCommandSchema.parse({ type: 'cs-find-image', provider, excludeFileIds: [], timeoutMs: 5 }).type).toBe('cs-find-image');
+    expect(ContentCommandSchema.parse({ type: 'cs-find-image', provider, jobId: 'ch1/s1/p1', prompt: 'a gull', excludeFileIds: [], timeoutMs: 5 }).type).toBe('cs-find-image');
   });
 
   it('refuse malformed ones and name the field', () => {

@@ -14,7 +14,10 @@ export const ProviderDescriptorSchema = z
         composer: selectors,
         send: selectors,
         stop: selectors,
+        /** Conversation turns (user and assistant); the answer to a prompt is the turns after its user message. */
         turn: selectors,
+        /** The element holding one user message (its text is the prompt that was sent). */
+        userMessage: selectors,
         image: selectors,
         download: selectors,
         newChat: selectors,
@@ -48,6 +51,9 @@ export const ProviderDescriptorSchema = z
         minImageWidth: z.number().int().positive(),
         /** A page with less visible text than this and a login button is a login wall. */
         loginMaxTextLength: z.number().int().positive(),
+        /** An answer that stops changing this long with no stop button, no image and no known wording has ended.
+         * @default 1500 */
+        settleMs: z.number().int().positive().default(1500),
       })
       .strict(),
   })

@@ -1,4 +1,4 @@
-// Provider descriptors are data (DESIGN §4): validated here once, then sent to the extension.
+// Provider descriptors are data (ARCHITECTURE §4): validated here once, then sent to the extension.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../protocol/errors.js';

@@ -23,6 +23,7 @@ export function formatEvent(event: RunEvent, cwd = process.cwd()): string | unde
     case 'job-start':
       return event.attempt > 1 ? `  → ${event.id} attempt ${event.attempt}` : undefined;
     case 'job-progress':
+    case 'job-state':
       return undefined;
     case 'job-verified': {
       const eta = event.etaMs && event.done < event.toRun ? `, done in ~${formatDuration(event.etaMs)} (${clock(Date.now() + event.etaMs)})` : '';

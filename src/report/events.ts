@@ -14,7 +14,7 @@ export interface RunSummary {
   promptsSent: number;
   /** With --mock: the shortest time between two prompts arriving at the site. */
   siteMinPromptGapMs?: number;
-  stopReason?: 'interrupted' | 'human-needed';
+  stopReason?: 'interrupted' | 'human-needed' | 'fatal';
 }
 
 export type RunEvent =
@@ -22,6 +22,8 @@ export type RunEvent =
   | { type: 'note'; message: string }
   | { type: 'job-start'; id: string; attempt: number }
   | { type: 'job-progress'; id: string; phase: string; conversationUrl?: string }
+  /** Written to the journal (fsynced) just before this event; one per state change of a job. */
+  | { type: 'job-state'; id: string; state: string; attempt: number; conversationUrl?: string; kind?: string }
   | { type: 'job-verified'; id: string; path: string; attempt: number; ms: number; bytes: number; done: number; toRun: number; etaMs?: number }
   | { type: 'job-retry'; id: string; kind: string; message: string; attempt: number; notBefore: number }
   | { type: 'job-failed'; id: string; kind: string; message: string; done: number; toRun: number }

@@ -1,5 +1,7 @@
-// One attempt at one job in one tab: open a fresh chat (or revisit the job's conversation), let the
-// extension run the page, then fetch, check, prove and save the image. Throws typed failures only.
+// One attempt at one job, as a straight pipeline (docs/ARCHITECTURE.md "The path of one job"):
+// open chat → send (or revisit) → watch → fetch → claim → verify → commit. It receives a tab and a
+// gate slot its caller already holds, writes job state only through the job's lifecycle, and
+// returns the saved file or throws a typed failure. It never calls back into the runner.
 import path from 'node:path';
 import pRetry, { AbortError } from 'p-retry';
 import type { BrowserContext, Page } from 'playwright';
@@ -7,10 +9,10 @@ import type { Hub } from '../hub/hub.js';
 import { DisconnectError, TransientError, VerificationError } from '../protocol/errors.js';
 import type { ImageFound } from '../protocol/messages.js';
 import { isConversationUrl, type ProviderDescriptor } from '../protocol/provider.js';
-import type { Job } from '../prompts/types.js';
-import type { JobStore } from '../store/index.js';
 import { compareWithScreenshot, inspectImage, type CompareResult, type ImageFacts } from '../verify/index.js';
-import { crashPoint } from './crash.js';
+import type { RunHooks } from './hooks.js';
+import type { ImageClaims } from './image-claims.js';
+import type { JobLifecycle } from './job-lifecycle.js';
 import { commitFile, removeQuietly, safeJoin, sha256, writeDurably, writeJsonAtomically } from './save-image.js';
 
 export interface Tab {
@@ -18,10 +20,10 @@ export interface Tab {
   readonly tabId: number;
 }
 
-export interface AttemptContext {
+/** What every attempt of the run shares. */
+export interface AttemptDeps {
   readonly context: BrowserContext;
   readonly hub: Hub;
-  readonly store: JobStore;
   readonly provider: ProviderDescriptor;
   /** `<out>/<book>` */
   readonly bookDir: string;
@@ -29,10 +31,8 @@ export interface AttemptContext {
   readonly profile: string;
   readonly generationTimeoutMs: number;
   readonly sendGapMs: number;
-  /** Other jobs' verified file hashes: the same bytes twice means the page showed an old image. */
-  readonly verifiedHashes: Map<string, string>;
-  /** File ids already saved for other jobs, never to be taken as this job's image. */
-  readonly usedFileIds: Set<string>;
+  readonly claims: ImageClaims;
+  readonly hooks: RunHooks;
 }
 
 /** What one job remembers between its attempts in this run. */
@@ -54,57 +54,64 @@ const FETCH_TIMEOUT_MS = 60_000;
 /** How long a revisited conversation may still be generating before we give up on it. */
 const LATE_IMAGE_WAIT_MS = 60_000;
 
-/**
- * `pace` resolves when the profile's gate allows the next prompt. It is called on a fresh chat right
- * before the prompt goes out, so page loads of varying length cannot bunch prompts up at the site;
- * looking for a late image sends nothing and needs no turn.
- */
-export async function runAttempt(
-  ctx: AttemptContext,
-  tab: Tab,
-  job: Job,
-  attempt: number,
-  startedAt: number,
-  memory: JobMemory,
-  pace: () => Promise<void>,
-): Promise<AttemptResult> {
-  const previous = ctx.store.get(job.id);
-  let found: ImageFound | null = null;
-  // A prompt already sent (crash, reload, timeout) may have produced its image late: look first.
-  // One on another origin (an earlier run's mock site, say) cannot be revisited.
-  if (previous?.conversationUrl && isConversationUrl(previous.conversationUrl, ctx.provider)) {
-    const waitMs = Math.min(LATE_IMAGE_WAIT_MS, ctx.generationTimeoutMs);
-    try {
-      await navigate(tab.page, previous.conversationUrl);
-      found = await ctx.hub.request(
-        { type: 'find-image', tabId: tab.tabId, jobId: job.id, excludeFileIds: [...ctx.usedFileIds, ...memory.rejectedFileIds], timeoutMs: waitMs },
-        waitMs + ctx.provider.timings.readyTimeoutMs + 10_000,
-      );
-    } catch (error) {
-      // A conversation that cannot be shown any more holds no image for us; anything that needs a
-      // person or a reconnect still stops this attempt.
-      if (!(error instanceof TransientError)) throw error;
-    }
-  }
-  if (!found) {
-    await navigate(tab.page, ctx.provider.baseUrl);
-    await pace();
-    found = await ctx.hub.request(
-      { type: 'generate', tabId: tab.tabId, jobId: job.id, prompt: job.finalPrompt, timeoutMs: ctx.generationTimeoutMs, sendGapMs: ctx.sendGapMs },
-      ctx.generationTimeoutMs + ctx.provider.timings.readyTimeoutMs + 30_000,
-    );
-  }
-  if (ctx.store.get(job.id)?.conversationUrl !== found.conversationUrl) {
-    await ctx.store.record({ t: 'job', id: job.id, state: 'submitted', conversationUrl: found.conversationUrl });
-  }
+export async function runAttempt(deps: AttemptDeps, tab: Tab, job: JobLifecycle, memory: JobMemory, startedAt: number): Promise<AttemptResult> {
+  const found = (await revisit(deps, tab, job, memory)) ?? (await sendPrompt(deps, tab, job, memory));
+  if (isConversationUrl(found.conversationUrl, deps.provider)) await job.submitted(found.conversationUrl);
   try {
-    return await saveImage(ctx, tab, job, attempt, startedAt, found);
+    return await saveImage(deps, tab, job, found, startedAt);
   } catch (error) {
     if (error instanceof VerificationError) {
       const failures = (memory.verifyFailures.get(found.fileId) ?? 0) + 1;
       memory.verifyFailures.set(found.fileId, failures);
       if (failures >= 2) memory.rejectedFileIds.add(found.fileId);
     }
+    throw error;
+  }
+}
+
+function excluded(deps: AttemptDeps, job: JobLifecycle, memory: JobMemory): string[] {
+  return [...deps.claims.fileIdsNotOf(job.job.id), ...memory.rejectedFileIds];
+}
+
+/** A prompt already sent (crash, reload, timeout): read its answer in its conversation first. */
+async function revisit(deps: AttemptDeps, tab: Tab, job: JobLifecycle, memory: JobMemory): Promise<ImageFound | null> {
+  const url = job.conversationToRevisit(deps.provider);
+  if (!url) return null;
+  const waitMs = Math.min(LATE_IMAGE_WAIT_MS, deps.generationTimeoutMs);
+  try {
+    await navigate(tab.page, url);
+    return await deps.hub.request(
+      { type: 'find-image', tabId: tab.tabId, jobId: job.job.id, prompt: job.job.finalPrompt, excludeFileIds: excluded(deps, job, memory), timeoutMs: waitMs },
+      waitMs + deps.provider.timings.readyTimeoutMs + 10_000,
+    );
+  } catch (error) {
+    // A conversation that cannot be shown any more, or whose answer is an error, holds no image for
+    // us: send again. A refusal, a usage cap, a login wall or a lost tab stops this attempt as such.
+    if (error instanceof TransientError) return null;
+    throw error;
+  }
+}
+
+async function sendPrompt(deps: AttemptDeps, tab: Tab, job: JobLifecycle, memory: JobMemory): Promise<ImageFound> {
+  await navigate(tab.page, deps.provider.baseUrl);
+  try {
+    return await deps.hub.request(
+      {
+        type: 'generate',
+        tabId: tab.tabId,
+        jobId: job.job.id,
+        prompt: job.job.finalPrompt,
+        timeoutMs: deps.generationTimeoutMs,
+        sendGapMs: deps.sendGapMs,
+        excludeFileIds: excluded(deps, job, memory),
+      },
+      deps.generationTimeoutMs + deps.provider.timings.readyTimeoutMs + 30_000,
+    );
+  } catch (error) {
+    // The page may have gone away (reload, crash) before the content script reported the
+    // conversation; the tab was on a fresh chat, so a conversation URL now is this prompt's.
+    const now = tab.page.isClosed() ? '' : tab.page.url();
+    if (isConversationUrl(now, deps.provider)) await job.submitted(now);
     throw error;
   }
 }
@@ -138,32 +145,49 @@ async function fetchImage(context: BrowserContext, src: string): Promise<Buffer>
   );
 }
 
-async function screenshotImage(ctx: AttemptContext, page: Page, src: string): Promise<Buffer> {
-  const images = page.locator(ctx.provider.selectors.image.join(', '));
-  const index = await images.evaluateAll((elements, wanted) => elements.findIndex((e) => (e as HTMLImageElement).src === wanted), src);
+/** The element the content script chose (marked), else the largest one showing the same src. */
+async function screenshotImage(deps: AttemptDeps, page: Page, found: ImageFound): Promise<Buffer> {
+  if (found.marker) {
+    const marked = page.locator(`img[data-semantest-image="${found.marker.replace(/[^A-Za-z0-9-]/g, '')}"]`);
+    if ((await marked.count()) === 1) return marked.screenshot({ timeout: 15_000 });
+  }
+  const images = page.locator(deps.provider.selectors.image.join(', '));
+  const index = await images.evaluateAll((elements, wanted) => {
+    let best = -1;
+    let bestArea = 0;
+    elements.forEach((e, i) => {
+      const box = e.getBoundingClientRect();
+      if ((e as HTMLImageElement).src === wanted && box.width * box.height > bestArea) {
+        best = i;
+        bestArea = box.width * box.height;
+      }
+    });
+    return best;
+  }, found.src);
   if (index < 0) throw new VerificationError('the image is no longer on the page, so the file cannot be compared with it');
-  const element = images.nth(index);
   // screenshot() scrolls the element into view itself.
-  return element.screenshot({ timeout: 15_000 });
+  return images.nth(index).screenshot({ timeout: 15_000 });
 }
 
-async function saveImage(ctx: AttemptContext, tab: Tab, job: Job, attempt: number, startedAt: number, found: ImageFound): Promise<AttemptResult> {
-  const file = safeJoin(ctx.bookDir, job.outputPath);
+async function saveImage(deps: AttemptDeps, tab: Tab, job: JobLifecycle, found: ImageFound, startedAt: number): Promise<AttemptResult> {
+  const { id, outputPath } = job.job;
+  const file = safeJoin(deps.bookDir, outputPath);
   const part = `${file}.part`;
-  const evidence = safeJoin(path.join(ctx.bookDir, '.evidence'), job.outputPath);
+  const evidence = safeJoin(path.join(deps.bookDir, '.evidence'), outputPath);
   // The element screenshot and the download run side by side: both need only the finished image.
-  const shotTask = screenshotImage(ctx, tab.page, found.src);
+  const shotTask = screenshotImage(deps, tab.page, found);
   shotTask.catch(() => undefined); // awaited below; a failed fetch must not leave it unhandled
-  const bytes = await fetchImage(ctx.context, found.src);
+  const bytes = await fetchImage(deps.context, found.src);
   const hash = sha256(bytes);
-  await writeDurably(part, bytes);
-  await ctx.store.record({ t: 'job', id: job.id, state: 'downloaded', path: part, sha256: hash, fileId: found.fileId });
-
+  const key = { fileId: found.fileId, sha256: hash };
+  // Checked and claimed in one step, across every job in flight: the loser showed an old image.
+  const taken = deps.claims.claim(id, key);
+  if (taken) throw new VerificationError(`the page showed an old image: it has the same ${taken.by} as ${taken.owner}'s`);
   let facts: ImageFacts;
   let comparison: CompareResult;
   try {
-    const twin = ctx.verifiedHashes.get(hash);
-    if (twin && twin !== job.id) throw new VerificationError(`the file has the same bytes as ${twin}: the page showed an old image`);
+    await writeDurably(part, bytes);
+    await job.downloaded(part, hash, found.fileId);
     const [inspected, shot] = await Promise.all([inspectImage(bytes), shotTask]);
     facts = inspected;
     [comparison] = await Promise.all([compareWithScreenshot(bytes, shot), writeDurably(evidence, shot)]);
@@ -174,25 +198,26 @@ async function saveImage(ctx: AttemptContext, tab: Tab, job: Job, attempt: numbe
       throw new VerificationError(`the file does not match the image shown in the page (${comparison.method} distance ${comparison.distance.toFixed(3)} > ${comparison.threshold})`);
     }
   } catch (error) {
+    deps.claims.release(id, key);
     await removeQuietly(part);
     throw error;
   }
 
-  crashPoint('before-rename');
+  deps.hooks.crashPoint?.('before-rename');
   await commitFile(part, file);
   const finishedAt = Date.now();
   await writeJsonAtomically(file.replace(/\.png$/, '.json'), {
-    jobId: job.id,
-    book: ctx.book.book,
-    prompt: job.prompt,
-    finalPrompt: job.finalPrompt,
-    promptHash: job.promptHash,
-    style: ctx.book.style,
-    provider: ctx.book.provider,
-    profile: ctx.profile,
+    jobId: id,
+    book: deps.book.book,
+    prompt: job.job.prompt,
+    finalPrompt: job.job.finalPrompt,
+    promptHash: job.job.promptHash,
+    style: deps.book.style,
+    provider: deps.book.provider,
+    profile: deps.profile,
     conversationUrl: found.conversationUrl,
     fileId: found.fileId,
-    attempts: attempt,
+    attempts: job.attempt,
     timings: { startedAt: new Date(startedAt).toISOString(), finishedAt: new Date(finishedAt).toISOString(), ms: finishedAt - startedAt },
     bytes: facts.bytes,
     sha256: hash,
@@ -200,11 +225,9 @@ async function saveImage(ctx: AttemptContext, tab: Tab, job: Job, attempt: numbe
     width: facts.width,
     height: facts.height,
     evidence: path.relative(path.dirname(file), evidence),
-    verification: { ...comparison, decoded: true, notBlank: true, uniqueBytes: true },
-    source: job.source,
+    verification: { ...comparison, decoded: true, notBlank: true, uniqueBytes: true, uniqueFileId: true },
+    source: job.job.source,
   });
-  await ctx.store.record({ t: 'job', id: job.id, state: 'verified', path: file, sha256: hash, fileId: found.fileId });
-  ctx.verifiedHashes.set(hash, job.id);
-  ctx.usedFileIds.add(found.fileId);
+  await job.verified(file, hash, found.fileId);
   return { file, bytes: facts.bytes, sha256: hash, conversationUrl: found.conversationUrl };
 }

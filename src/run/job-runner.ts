@@ -1,257 +1,264 @@
-// Runs jobs through the profile's gate and decides, by failure class, what happens next (DESIGN §5):
-// retry with backoff, pause the profile, fail the job, or stop for a human.
+// Runs a browser's worth of jobs (docs/ARCHITECTURE.md "The path of one job"). For each job, in a
+// loop: wait out its backoff, take a gate slot (the one limit on concurrency and the pacing), take
+// the free tab that slot guarantees, start the attempt through the job's lifecycle, run the attempt
+// pipeline, and on a failure ask the retry policy what to do, then do it.
 import { setMaxListeners } from 'node:events';
 import type { BrowserContext } from 'playwright';
 import type { Hub } from '../hub/hub.js';
-import {
-  ChallengeError,
-  CooldownError,
-  DisconnectError,
-  LoginRequiredError,
-  PolicyError,
-  QuotaError,
-  SemantestError,
-  TransientError,
-  serializeError,
-} from '../protocol/errors.js';
+import { DisconnectError, SemantestError, TransientError, serializeError } from '../protocol/errors.js';
 import { isConversationUrl, type ProviderDescriptor } from '../protocol/provider.js';
 import type { Job, PromptBook } from '../prompts/types.js';
 import type { RunEvents } from '../report/events.js';
-import { backoffMs, cooldownPauseMs } from '../schedule/backoff.js';
 import type { Gate, Slot } from '../schedule/gate.js';
 import type { JobStore } from '../store/index.js';
-import { crashPoint } from './crash.js';
+import { runAttempt, type AttemptDeps, type JobMemory, type Tab } from './attempt.js';
 import { EvidenceKeeper } from './evidence.js';
-import { runAttempt, type AttemptContext, type JobMemory, type Tab } from './attempt.js';
+import type { RunHooks } from './hooks.js';
+import { ImageClaims } from './image-claims.js';
+import { JobLifecycle } from './job-lifecycle.js';
+import { checkRetryPolicyOptions, decideRetry, type RetryDecision, type RetryPolicyOptions } from './retry-policy.js';
+import { TabPool } from './tab-pool.js';
 
-export interface JobRunnerOptions {
+export interface JobRunnerOptions extends RetryPolicyOptions {
   readonly context: BrowserContext;
   readonly hub: Hub;
   readonly store: JobStore;
   readonly provider: ProviderDescriptor;
+  /** Its concurrency is the number of tabs: the one limit on jobs in flight. */
   readonly gate: Gate;
   readonly tabs: Tab[];
   readonly book: PromptBook;
   readonly bookDir: string;
   readonly profile: string;
-  readonly headless: boolean;
-  readonly retries: number;
-  readonly backoffBaseMs: number;
-  readonly quotaMarginMs: number;
-  /** First pause after a "slow down"; later ones grow (DESIGN §5: 5–10 min). */
-  readonly rateLimitPauseMs: number;
   readonly generationTimeoutMs: number;
   /** The extension's floor between two prompts leaving the browser (the gate's minimum gap). */
   readonly sendGapMs: number;
   readonly events: RunEvents;
   readonly interrupt: { soft: AbortSignal; hard: AbortSignal };
+  readonly hooks?: RunHooks;
 }
 
 export interface JobsOutcome {
   verified: number;
   failed: Array<{ id: string; kind: string; message: string }>;
   attempts: number;
-  stopReason?: 'interrupted' | 'human-needed' | 'browser-lost';
+  stopReason?: 'interrupted' | 'human-needed' | 'browser-lost' | 'fatal';
   humanNeeded?: { kind: string; message: string };
+  /** A fatal error (the journal cannot be written, say) that stopped the run. */
+  fatal?: SemantestError;
 }
 
-/** A usage cap whose reset time cannot be read waits this long before trying again. */
-const QUOTA_FALLBACK_MS = 60 * 60_000;
-const DEFAULT_RATE_LIMIT_PAUSE_MS = 5 * 60_000;
+export function runJobs(opts: JobRunnerOptions, jobs: Job[]): Promise<JobsOutcome> {
+  return new JobRunner(opts).run(jobs);
+}
 
-export async function runJobs(opts: JobRunnerOptions, jobs: Job[]): Promise<JobsOutcome> {
-  const outcome: JobsOutcome = { verified: 0, failed: [], attempts: 0 };
-  // Stopping for a human aborts every waiting job at once; in-flight ones finish or fail.
-  const stop = new AbortController();
-  const stopSignal = AbortSignal.any([stop.signal, opts.interrupt.soft]);
-  // The browser went away (crash, killed, window closed): every attempt in it is void, not failed;
-  // the caller relaunches and runs what is left.
-  const onBrowserGone = () => {
-    if (opts.interrupt.hard.aborted || outcome.stopReason) return;
-    outcome.stopReason = 'browser-lost';
-    stop.abort();
-  };
-  opts.context.on('close', onBrowserGone);
-  // Every waiting job listens on this one signal; thousands of listeners are expected.
-  setMaxListeners(0, stopSignal);
-  const tabs = new TabPool(opts.tabs);
-  const verifiedHashes = new Map<string, string>();
-  const usedFileIds = new Set<string>();
-  for (const record of Object.values(opts.store.state().jobs)) {
-    if (record.state === 'verified' && record.sha256) verifiedHashes.set(record.sha256, record.id);
-    if (record.state === 'verified' && record.fileId) usedFileIds.add(record.fileId);
+class JobRunner {
+  readonly #opts: JobRunnerOptions;
+  readonly #outcome: JobsOutcome = { verified: 0, failed: [], attempts: 0 };
+  /** Stopping for a human, a lost browser or a fatal error aborts every waiting job at once. */
+  readonly #stop = new AbortController();
+  readonly #stopSignal: AbortSignal;
+  readonly #tabs: TabPool;
+  readonly #deps: AttemptDeps;
+  readonly #evidence: EvidenceKeeper;
+  /** The lifecycle of each job with an attempt under way, for the page's events about it. */
+  readonly #active = new Map<string, JobLifecycle>();
+  #done = 0;
+  #toRun = 0;
+  #firstStart = Date.now();
+  #consecutiveCooldowns = 0;
+
+  constructor(opts: JobRunnerOptions) {
+    checkRetryPolicyOptions(opts);
+    this.#opts = opts;
+    this.#stopSignal = AbortSignal.any([this.#stop.signal, opts.interrupt.soft]);
+    // Every waiting job listens on this one signal; thousands of listeners are expected.
+    setMaxListeners(0, this.#stopSignal);
+    this.#tabs = new TabPool(opts.tabs);
+    const verified = Object.values(opts.store.state().jobs).filter((r) => r.state === 'verified');
+    this.#deps = {
+      context: opts.context,
+      hub: opts.hub,
+      provider: opts.provider,
+      bookDir: opts.bookDir,
+      book: { book: opts.book.book, style: opts.book.style, provider: opts.book.provider },
+      profile: opts.profile,
+      generationTimeoutMs: opts.generationTimeoutMs,
+      sendGapMs: opts.sendGapMs,
+      claims: new ImageClaims(verified),
+      hooks: opts.hooks ?? {},
+    };
+    this.#evidence = new EvidenceKeeper(opts.context, opts.bookDir);
   }
-  const attemptContext: AttemptContext = {
-    context: opts.context,
-    hub: opts.hub,
-    store: opts.store,
-    provider: opts.provider,
-    bookDir: opts.bookDir,
-    book: { book: opts.book.book, style: opts.book.style, provider: opts.book.provider },
-    profile: opts.profile,
-    generationTimeoutMs: opts.generationTimeoutMs,
-    sendGapMs: opts.sendGapMs,
-    verifiedHashes,
-    usedFileIds,
-  };
-  const evidence = new EvidenceKeeper(opts.context, opts.bookDir);
-  await evidence.start();
-  const firstStart = Date.now();
-  let done = 0;
-  let consecutiveCooldowns = 0;
 
-  const onProgress = (message: { jobId: string; phase: string; conversationUrl?: string }) => {
-    opts.events.emitEvent({ type: 'job-progress', id: message.jobId, phase: message.phase, conversationUrl: message.conversationUrl });
-    if (message.phase === 'sent' && message.conversationUrl) {
-      void opts.store
-        .record({ t: 'job', id: message.jobId, state: 'submitted', conversationUrl: message.conversationUrl })
-        .then(() => crashPoint('after-submit'), () => undefined);
+  async run(jobs: Job[]): Promise<JobsOutcome> {
+    const { context, hub } = this.#opts;
+    this.#toRun = jobs.length;
+    this.#firstStart = Date.now();
+    // The browser went away (crash, killed, window closed): every attempt in it is void, not failed;
+    // the caller relaunches and runs what is left.
+    const onBrowserGone = () => this.#halt('browser-lost');
+    const onProgress = (message: { jobId: string; phase: string; conversationUrl?: string }) => this.#onProgress(message);
+    context.on('close', onBrowserGone);
+    hub.on('progress', onProgress);
+    await this.#evidence.start();
+    try {
+      await Promise.all(jobs.map((job) => this.#runJob(job)));
+    } finally {
+      context.off('close', onBrowserGone);
+      hub.off('progress', onProgress);
+      await this.#evidence.stop();
     }
-  };
-  opts.hub.on('progress', onProgress);
+    if (!this.#outcome.stopReason && this.#opts.interrupt.soft.aborted) this.#outcome.stopReason = 'interrupted';
+    return this.#outcome;
+  }
 
-  const finish = () => {
-    done += 1;
-    const remaining = jobs.length - done;
-    return { done, toRun: jobs.length, etaMs: remaining > 0 ? ((Date.now() - firstStart) / done) * remaining : 0 };
-  };
+  #halt(reason: 'browser-lost' | 'human-needed' | 'fatal'): void {
+    if (this.#opts.interrupt.hard.aborted || this.#outcome.stopReason) return;
+    this.#outcome.stopReason = reason;
+    this.#stop.abort();
+  }
 
-  async function runOne(job: Job): Promise<void> {
-    let attempt = opts.store.get(job.id)?.attempts ?? 0;
+  /** The page moved to the conversation of a job in flight: its lifecycle journals it (once). */
+  #onProgress(message: { jobId: string; phase: string; conversationUrl?: string }): void {
+    this.#opts.events.emitEvent({ type: 'job-progress', id: message.jobId, phase: message.phase, conversationUrl: message.conversationUrl });
+    const job = this.#active.get(message.jobId);
+    if (!job || !message.conversationUrl || (message.phase !== 'conversation' && message.phase !== 'sent')) return;
+    if (!isConversationUrl(message.conversationUrl, this.#opts.provider)) return;
+    // Queued in the lifecycle; the attempt awaits it (and any write error) before its next step.
+    job.submitted(message.conversationUrl).catch(() => undefined);
+  }
+
+  async #runJob(job: Job): Promise<void> {
+    const lifecycle = new JobLifecycle(job, this.#opts.store, this.#opts.events, this.#deps.hooks);
+    const memory: JobMemory = { verifyFailures: new Map(), rejectedFileIds: new Set() };
     let failures = 0;
     let notBefore: number | undefined;
-    const memory: JobMemory = { verifyFailures: new Map(), rejectedFileIds: new Set() };
     for (;;) {
-      if (stopSignal.aborted) return;
-      let tab: Tab;
+      let slot: Slot;
       try {
-        // A job waiting out a backoff holds no tab and no turn.
-        if (notBefore !== undefined) await waitUntil(notBefore, stopSignal);
-        tab = await tabs.acquire(stopSignal);
+        // A job waiting out a backoff holds no tab and no slot. One tried before goes ahead of fresh
+        // ones, so a book fills in order instead of leaving its retries to the end.
+        slot = await this.#opts.gate.acquire({ signal: this.#stopSignal, priority: lifecycle.attempt, ...(notBefore !== undefined ? { notBefore } : {}) });
       } catch {
-        return;
+        return; // stopped while waiting: nothing was sent, so nothing failed
       }
-      let slot: Slot | undefined;
-      const pace = async () => {
-        slot = await opts.gate.acquire({ signal: stopSignal });
-        await opts.store.record({ t: 'pacing', pacing: opts.gate.state() });
-        opts.events.emitEvent({ type: 'job-progress', id: job.id, phase: 'paced' });
-      };
-      attempt += 1;
-      outcome.attempts += 1;
-      const startedAt = Date.now();
+      const tab = this.#tabs.take();
       try {
-        // A conversation from a finished image or from an older prompt is not this prompt's: forget it.
-        const before = opts.store.get(job.id);
-        const foreign = !!before?.conversationUrl && (before.state === 'verified' || (!!before.promptHash && before.promptHash !== job.promptHash));
-        await opts.store.record({ t: 'job', id: job.id, state: 'started', attempt, promptHash: job.promptHash, ...(foreign ? { conversationUrl: '' } : {}) });
-        crashPoint('after-started');
-        opts.events.emitEvent({ type: 'job-start', id: job.id, attempt });
-        await evidence.beginAttempt(job.id, attempt);
-        const result = await runAttempt(attemptContext, tab, job, attempt, startedAt, memory, pace);
-        await evidence.endAttempt(job.id, attempt, false);
-        consecutiveCooldowns = 0;
-        outcome.verified += 1;
-        opts.events.emitEvent({ type: 'job-verified', id: job.id, path: result.file, attempt, ms: Date.now() - startedAt, bytes: result.bytes, ...finish() });
-        return;
-      } catch (raw) {
-        if (opts.interrupt.hard.aborted || outcome.stopReason === 'browser-lost') return;
-        if (stopSignal.aborted && slot === undefined) {
-          // Stopped while waiting for its turn: nothing was sent, so nothing failed.
-          await evidence.endAttempt(job.id, attempt, false).catch(() => undefined);
-          return;
-        }
-        const error = raw instanceof SemantestError ? raw : classifyUnknown(raw);
-        await noteConversation(job, tab);
-        const kept = [await evidence.endAttempt(job.id, attempt, true), ...(await evidence.firstOfKind(error.kind, job.id, tab.page))];
-        const decision = await decide(job, tab, error, ++failures, kept.filter((f): f is string => f !== undefined));
-        if (decision === 'stop') return;
-        if (decision === 'again') failures -= 1;
-        notBefore = decision === 'again' ? undefined : decision;
+        await this.#opts.store.record({ t: 'pacing', pacing: this.#opts.gate.state() });
+        const next = await this.#attempt(job, lifecycle, memory, tab, failures + 1);
+        if (next === 'done') return;
+        if (next.countsAsAttempt) failures += 1;
+        notBefore = next.notBefore;
       } finally {
-        tabs.release(tab);
-        (slot as Slot | undefined)?.release();
+        this.#tabs.give(tab);
+        slot.release();
       }
     }
   }
 
-  /**
-   * The page may have gone away (reload, crash) before the extension reported the conversation;
-   * the tab was on a fresh chat when this attempt began, so a conversation URL now is this job's,
-   * and the next attempt looks there for a late image before it sends the prompt again.
-   */
-  async function noteConversation(job: Job, tab: Tab): Promise<void> {
-    const url = tab.page.url();
-    if (!isConversationUrl(url, opts.provider) || opts.store.get(job.id)?.conversationUrl === url) return;
-    await opts.store.record({ t: 'job', id: job.id, state: 'submitted', conversationUrl: url }).catch(() => undefined);
-  }
-
-  /** Returns when to try again (epoch ms), 'again' (not the job's fault), or 'stop'. */
-  async function decide(job: Job, tab: Tab, error: SemantestError, failures: number, kept: string[]): Promise<number | 'again' | 'stop'> {
-    const record = (kind: string) =>
-      opts.store.record({ t: 'job', id: job.id, state: 'failed', failure: { kind, message: error.message, ...(kept.length ? { evidence: kept } : {}) } });
-    if (error instanceof PolicyError) {
-      await record('policy');
-      outcome.failed.push({ id: job.id, kind: 'policy', message: error.message });
-      opts.events.emitEvent({ type: 'job-failed', id: job.id, kind: 'policy', message: error.message, ...finish() });
-      return 'stop';
+  /** One attempt and what follows it: 'done', or when and how to go again. */
+  async #attempt(job: Job, lifecycle: JobLifecycle, memory: JobMemory, tab: Tab, failuresIfCounted: number): Promise<'done' | { countsAsAttempt: boolean; notBefore?: number }> {
+    const { events } = this.#opts;
+    const startedAt = Date.now();
+    let attempt: number;
+    try {
+      attempt = await lifecycle.start();
+    } catch (error) {
+      return this.#fatal(error);
     }
-    if (error instanceof LoginRequiredError || error instanceof ChallengeError) {
-      await record(error.kind);
-      if (opts.headless) {
-        outcome.stopReason = 'human-needed';
-        outcome.humanNeeded ??= { kind: error.kind, message: error.message };
-        opts.events.emitEvent({ type: 'human-needed', kind: error.kind, message: error.message, waiting: false });
-        stop.abort();
-        return 'stop';
+    this.#outcome.attempts += 1;
+    this.#active.set(job.id, lifecycle);
+    events.emitEvent({ type: 'job-start', id: job.id, attempt });
+    await this.#evidence.beginAttempt(job.id, attempt);
+    try {
+      const result = await runAttempt(this.#deps, tab, lifecycle, memory, startedAt);
+      await this.#evidence.endAttempt(job.id, attempt, false);
+      this.#consecutiveCooldowns = 0;
+      this.#outcome.verified += 1;
+      events.emitEvent({ type: 'job-verified', id: job.id, path: result.file, attempt, ms: Date.now() - startedAt, bytes: result.bytes, ...this.#finish() });
+      return 'done';
+    } catch (raw) {
+      // A hard stop or a lost browser voids the attempt: the journal keeps it as started/submitted,
+      // and the next run (or the relaunched browser) looks in its conversation first.
+      if (this.#opts.interrupt.hard.aborted || this.#outcome.stopReason === 'browser-lost') return 'done';
+      const error = raw instanceof SemantestError ? raw : classifyUnknown(raw);
+      if (error.kind === 'cooldown') this.#consecutiveCooldowns += 1;
+      const decision = decideRetry(
+        { kind: error.kind, resetInMs: 'resetInMs' in error ? (error.resetInMs as number | undefined) : undefined },
+        { failures: failuresIfCounted, consecutiveCooldowns: this.#consecutiveCooldowns },
+        this.#opts,
+      );
+      const evidence = [await this.#evidence.endAttempt(job.id, attempt, true), ...(await this.#evidence.firstOfKind(error.kind, job.id, tab.page))];
+      try {
+        await lifecycle.failed(error.kind, error.message, {
+          final: decision.action === 'fail',
+          forgetConversation: decision.forgetConversation,
+          evidence: evidence.filter((f): f is string => f !== undefined),
+        });
+      } catch (writeError) {
+        return this.#fatal(writeError);
       }
-      opts.events.emitEvent({ type: 'human-needed', kind: error.kind, message: `${error.message} — the browser window is waiting for you; the run goes on by itself once the site is back`, waiting: true });
-      await waitForHuman(tab, opts.provider, opts.interrupt.soft);
-      return 'again';
+      return this.#act(job, tab, error, decision, failuresIfCounted);
+    } finally {
+      this.#active.delete(job.id);
     }
-    if (error instanceof CooldownError) {
-      consecutiveCooldowns += 1;
-      // cooldownPauseMs gives the 5–10 min default scale; --rate-limit-pause rescales it.
-      const until = Date.now() + cooldownPauseMs(consecutiveCooldowns) * (opts.rateLimitPauseMs / DEFAULT_RATE_LIMIT_PAUSE_MS);
-      await pause(until, `the site asked to slow down: "${error.message}"`);
-      return 'again';
-    }
-    if (error instanceof QuotaError) {
-      const until = Date.now() + (error.resetInMs ?? QUOTA_FALLBACK_MS) + opts.quotaMarginMs;
-      await pause(until, `usage cap reached: "${error.message}"`);
-      return 'again';
-    }
-    await record(error.kind);
-    if (failures > opts.retries) {
-      outcome.failed.push({ id: job.id, kind: error.kind, message: error.message });
-      opts.events.emitEvent({ type: 'job-failed', id: job.id, kind: error.kind, message: error.message, ...finish() });
-      return 'stop';
-    }
-    if (error instanceof DisconnectError && !opts.hub.connected) {
-      // The extension reconnects by itself after a hiccup; if the whole browser is gone, the stop
-      // signal ends this wait and the run relaunches it.
-      await Promise.race([opts.hub.waitForExtension(60_000).catch(() => undefined), waitUntil(Infinity, stopSignal).catch(() => undefined)]);
-    }
-    const at = Date.now() + backoffMs(failures, { baseMs: opts.backoffBaseMs });
-    opts.events.emitEvent({ type: 'job-retry', id: job.id, kind: error.kind, message: error.message, attempt: failures, notBefore: at });
-    return at;
   }
 
-  async function pause(until: number, reason: string): Promise<void> {
-    opts.gate.pauseUntil(until, reason);
-    await opts.store.record({ t: 'pacing', pacing: opts.gate.state() });
-    opts.events.emitEvent({ type: 'pause', until, reason });
+  async #act(job: Job, tab: Tab, error: SemantestError, decision: RetryDecision, failures: number): Promise<'done' | { countsAsAttempt: boolean; notBefore?: number }> {
+    const { events, gate, store } = this.#opts;
+    switch (decision.action) {
+      case 'fail':
+        this.#outcome.failed.push({ id: job.id, kind: error.kind, message: error.message });
+        events.emitEvent({ type: 'job-failed', id: job.id, kind: error.kind, message: error.message, ...this.#finish() });
+        return 'done';
+      case 'stop-run':
+        if (error.kind === 'fatal') return this.#fatal(error);
+        this.#outcome.humanNeeded ??= { kind: error.kind, message: error.message };
+        events.emitEvent({ type: 'human-needed', kind: error.kind, message: error.message, waiting: false });
+        this.#halt('human-needed');
+        return 'done';
+      case 'wait-for-human':
+        events.emitEvent({ type: 'human-needed', kind: error.kind, message: `${error.message} — the browser window is waiting for you; the run goes on by itself once the site is back`, waiting: true });
+        // A tab closed meanwhile is the browser going away: the relaunch takes over.
+        await waitForHuman(tab, this.#opts.provider, this.#opts.interrupt.soft).catch(() => undefined);
+        return { countsAsAttempt: false };
+      case 'pause-profile': {
+        const until = Date.now() + decision.delayMs;
+        const reason = error.kind === 'quota' ? `usage cap reached: "${error.message}"` : `the site asked to slow down: "${error.message}"`;
+        gate.pauseUntil(until, reason);
+        try {
+          await store.record({ t: 'pacing', pacing: gate.state() });
+        } catch (writeError) {
+          return this.#fatal(writeError);
+        }
+        events.emitEvent({ type: 'pause', until, reason });
+        return { countsAsAttempt: false };
+      }
+      case 'retry': {
+        if (error instanceof DisconnectError && !this.#opts.hub.connected) {
+          // The extension reconnects by itself after a hiccup; if the whole browser is gone, the stop
+          // signal ends this wait and the run relaunches it.
+          await Promise.race([this.#opts.hub.waitForExtension(60_000).catch(() => undefined), aborted(this.#stopSignal)]);
+        }
+        const notBefore = Date.now() + decision.delayMs;
+        events.emitEvent({ type: 'job-retry', id: job.id, kind: error.kind, message: error.message, attempt: failures, notBefore });
+        return { countsAsAttempt: decision.countsAsAttempt, notBefore };
+      }
+    }
   }
 
-  try {
-    await Promise.all(jobs.map((job) => runOne(job)));
-  } finally {
-    opts.context.off('close', onBrowserGone);
-    opts.hub.off('progress', onProgress);
-    await evidence.stop();
+  #fatal(error: unknown): 'done' {
+    this.#outcome.fatal ??= error instanceof SemantestError ? error : new TransientError(serializeError(error).message);
+    this.#halt('fatal');
+    return 'done';
   }
-  if (!outcome.stopReason && opts.interrupt.soft.aborted) outcome.stopReason = 'interrupted';
-  return outcome;
+
+  #finish() {
+    this.#done += 1;
+    const remaining = this.#toRun - this.#done;
+    return { done: this.#done, toRun: this.#toRun, etaMs: remaining > 0 ? ((Date.now() - this.#firstStart) / this.#done) * remaining : 0 };
+  }
 }
 
 /** Anything untyped (a Playwright or file-system error) is retried; a closed browser is a disconnect. */
@@ -275,57 +282,9 @@ async function waitForHuman(tab: Tab, provider: ProviderDescriptor, signal: Abor
   }
 }
 
-/** Resolves at `at` (epoch ms), or rejects when `signal` aborts first. */
-function waitUntil(at: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = Number.isFinite(at) ? setTimeout(done, Math.max(0, at - Date.now())) : undefined;
-    function done() {
-      signal.removeEventListener('abort', abort);
-      resolve();
-    }
-    function abort() {
-      clearTimeout(timer);
-      reject(signal.reason);
-    }
-    signal.addEventListener('abort', abort, { once: true });
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    signal.addEventListener('abort', () => resolve(), { once: true });
   });
-}
-
-/** The run's tabs, one per job in flight, handed out first come first served. */
-class TabPool {
-  readonly #free: Tab[];
-  readonly #waiting: Array<{ resolve: (tab: Tab) => void; reject: (reason: unknown) => void; signal: AbortSignal; abort: () => void }> = [];
-  constructor(tabs: Tab[]) {
-    this.#free = [...tabs];
-  }
-
-  acquire(signal: AbortSignal): Promise<Tab> {
-    if (signal.aborted) return Promise.reject(signal.reason);
-    const tab = this.#free.pop();
-    if (tab) return Promise.resolve(tab);
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        resolve,
-        reject,
-        signal,
-        abort: () => {
-          this.#waiting.splice(this.#waiting.indexOf(waiter), 1);
-          reject(signal.reason);
-        },
-      };
-      signal.addEventListener('abort', waiter.abort, { once: true });
-      this.#waiting.push(waiter);
-    });
-  }
-
-  release(tab: Tab): void {
-    const next = this.#waiting.shift();
-    if (!next) {
-      this.#free.push(tab);
-      return;
-    }
-    next.signal.removeEventListener('abort', next.abort);
-    next.resolve(tab);
-  }
 }

@@ -1,4 +1,4 @@
-// Decides which jobs a run will do, from the prompt file and the checkpoint (DESIGN §6 resume rules).
+// Decides which jobs a run will do, from the prompt file and the checkpoint (ARCHITECTURE §6 resume rules).
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import picomatch from 'picomatch';
@@ -64,7 +64,8 @@ export async function planJobs(book: PromptBook, store: JobStore, opts: PlanOpti
         }
         plan.notes.push(`${job.id}: its verified file is ${actual === undefined ? 'missing' : 'changed on disk'}, generating it again`);
       }
-    } else if (record?.state === 'failed' && FINAL_KINDS.has(record.failure?.kind ?? '') && !opts.retryFailed) {
+    } else if (record?.state === 'failed' && FINAL_KINDS.has(record.failure?.kind ?? '') && record.failure?.final !== false && !opts.retryFailed) {
+      // (An attempt that failed verification and was waiting for its retry when the run stopped is not final.)
       plan.failedBefore.push({ job, record });
       continue;
     }

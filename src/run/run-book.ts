@@ -8,6 +8,7 @@ import { installExtension, readExtensionId } from '../browser/extension-dir.js';
 import { launchBrowser } from '../browser/launch.js';
 import { closeOrphanBrowser } from '../browser/orphans.js';
 import { HumanNeededError } from '../protocol/errors.js';
+import type { RunHooks } from './hooks.js';
 import { Hub } from '../hub/hub.js';
 import { startMockSite, type MockSite } from '../mock/server.js';
 import { loadPromptFile } from '../prompts/index.js';
@@ -29,7 +30,7 @@ export interface RunOptions extends PlanOptions {
   readonly headless: boolean;
   readonly browser?: string;
   readonly baseUrl?: string;
-  readonly mock?: { latencyMs: number; faults?: string; seed?: number; quotaResetText?: string };
+  readonly mock?: { latencyMs: number; urlDelayMs?: number; faults?: string; seed?: number; quotaResetText?: string };
   readonly pacing: Partial<Pacing>;
   readonly retries: number;
   readonly backoffBaseMs: number;
@@ -39,6 +40,8 @@ export interface RunOptions extends PlanOptions {
   readonly events: RunEvents;
   /** Aborted on the first Ctrl-C (stop starting) and the second (stop now). */
   readonly interrupt: { soft: AbortSignal; hard: AbortSignal };
+  /** Test hooks (crash points); production runs pass none. */
+  readonly hooks?: RunHooks;
 }
 
 /** A run relaunches a browser that went away at most this many times. */
@@ -57,7 +60,10 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
   cleanup.push(() => lock.release());
   try {
     // SEMANTEST_COMPACT_EVERY lets the chaos tests compact often enough to crash inside it.
-    const store = await openJobStore(checkpointDir, { compactEvery: Number(process.env.SEMANTEST_COMPACT_EVERY) || undefined });
+    const store = await openJobStore(checkpointDir, {
+      compactEvery: Number(process.env.SEMANTEST_COMPACT_EVERY) || undefined,
+      ...(opts.hooks?.crashPoint ? { onCrashPoint: opts.hooks.crashPoint } : {}),
+    });
     cleanup.push(() => store.close());
     const plan = await planJobs(book, store, opts);
     for (const message of plan.notes) opts.events.emitEvent({ type: 'note', message });
@@ -135,6 +141,7 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
           bookDir: path.resolve(opts.out, book.book),
           profile: opts.profile,
           headless: opts.headless,
+          hooks: opts.hooks,
           retries: opts.retries,
           backoffBaseMs: opts.backoffBaseMs,
           quotaMarginMs: opts.quotaMarginMs,
@@ -150,6 +157,7 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
         outcome.attempts += part.attempts;
         outcome.stopReason = part.stopReason;
         outcome.humanNeeded = part.humanNeeded;
+        outcome.fatal = part.fatal;
         if (part.stopReason !== 'browser-lost') break;
         // Whatever this browser did not finish runs in the next one; a job it had sent is first
         // looked for in its conversation, as after any crash.
@@ -177,6 +185,7 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
       const gap = mock?.stats().minPromptGapMs;
       if (gap != null) summary.siteMinPromptGapMs = gap;
       summary.stopReason = outcome.stopReason === 'browser-lost' ? undefined : outcome.stopReason;
+      if (outcome.fatal) throw outcome.fatal;
       await store.record({ t: 'run', event: 'stop', pid: process.pid, reason: outcome.stopReason ?? 'done' });
       if (outcome.humanNeeded) {
         summary.elapsedMs = Date.now() - startedAt;

@@ -1,10 +1,11 @@
-// Writes a downloaded image the crash-safe way (DESIGN §7): `.part` → fsync → checks → rename →
-// fsync(dir), then the sidecar through its own temp file, so a file under its final name is whole.
+// Where a downloaded image may be written, and how (ARCHITECTURE §7): `.part` → fsync → checks →
+// rename → fsync(dir), then the sidecar replaced atomically, so a file under its final name is whole.
+// The durable steps themselves live once, in src/store/durable.ts.
 import { createHash } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { FatalError } from '../protocol/errors.js';
-import { syncDir } from '../store/durable-json-file.js';
+import { renameDurably, replaceFileDurably, writeFileDurably } from '../store/durable.js';
 
 /** Resolves `relative` under `root`, refusing anything that would escape it. */
 export function safeJoin(root: string, relative: string): string {
@@ -17,28 +18,15 @@ export function sha256(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-export async function writeDurably(file: string, bytes: Buffer | string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const handle = await open(file, 'w');
-  try {
-    await handle.writeFile(bytes);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
+/** The downloaded bytes, whole on disk under their `.part` name before anything is checked. */
+export const writeDurably = writeFileDurably;
 
 /** Moves a checked `.part` file to its final name and makes the rename itself durable. */
-export async function commitFile(partFile: string, finalFile: string): Promise<void> {
-  await rename(partFile, finalFile);
-  await syncDir(path.dirname(finalFile));
-}
+export const commitFile = renameDurably;
 
 /** Writes JSON through a temp file so a reader never sees half a sidecar. */
-export async function writeJsonAtomically(file: string, data: unknown): Promise<void> {
-  const temp = `${file}.tmp`;
-  await writeDurably(temp, `${JSON.stringify(data, null, 2)}\n`);
-  await commitFile(temp, file);
+export function writeJsonAtomically(file: string, data: unknown): Promise<void> {
+  return replaceFileDurably(file, `${JSON.stringify(data, null, 2)}\n`);
 }
 
 export async function removeQuietly(file: string): Promise<void> {

@@ -1,4 +1,4 @@
-// Delays between tries (DESIGN §5). Jitter keeps retries and cooldowns from looking machine-made
+// Delays between tries (ARCHITECTURE §5). Jitter keeps retries and cooldowns from looking machine-made
 // and stops several profiles that failed together from retrying together.
 
 const MINUTE = 60_000;

@@ -4,7 +4,7 @@
 import { setMaxListeners } from 'node:events';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FakeClock, settle } from './fake-clock.js';
+import { FakeClock, settle } from '../../test/support/fake-clock.js';
 import { Gate, type GateOptions, type GateState } from './gate.js';
 
 // Gate times come from float additions; a gap may land an ulp short.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FakeClock, settle } from './fake-clock.js';
+import { FakeClock, settle } from '../../test/support/fake-clock.js';
 import { Gate, type GateEvent, type GateOptions, type GateState, type Slot } from './gate.js';
 
 const SECOND = 1000;

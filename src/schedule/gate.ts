@@ -1,4 +1,4 @@
-// The per-profile start gate (DESIGN §5–6): decides when the next job may start, so a day-long
+// The per-profile start gate (ARCHITECTURE §5–6): decides when the next job may start, so a day-long
 // run paces itself like a careful person. Only starts are paced; a running job is never touched.
 
 import type { Pacing } from '../prompts/types.js';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CheckpointError } from '../protocol/errors.js';
 import { COMPACTION_STEPS, openJobStore, type CompactionStep, type LocalJobStore } from './job-store.js';
-import { filesIn, journalLines, lifeOf, withTempDir } from './test-support.js';
+import { filesIn, journalLines, lifeOf, withTempDir } from '../../test/support/store.js';
 import type { StoreSnapshot } from './types.js';
 
 const STEPS: readonly CompactionStep[] = COMPACTION_STEPS;
@@ -79,6 +79,27 @@ describe('compaction', () => {
       });
     });
   }
+
+  it('reaches the mid-snapshot crash point with the snapshot durable and the old journal untouched', async () => {
+    await withTempDir(async (dir) => {
+      const points: string[] = [];
+      const store = await openJobStore(dir, {
+        compactEvery: 1_000,
+        onCrashPoint: (point) => {
+          points.push(point);
+          throw new SimulatedCrash(point);
+        },
+      });
+      for (const event of lifeOf('p1')) await store.record(event);
+      const expected = structuredClone(store.state());
+      await expect(store.compact()).rejects.toThrow(SimulatedCrash);
+      await store.close();
+      expect(points).toEqual(['mid-snapshot']);
+      expect(JSON.parse(await readFile(path.join(dir, 'snapshot.json'), 'utf8')).seq).toBe(4);
+      expect((await journalLines(dir)).map((l) => l.seq)).toEqual([1, 2, 3, 4]);
+      expect(await stateAfterReopen(dir)).toStrictEqual(expected);
+    });
+  });
 
   describe('with a damaged snapshot', () => {
     const damage: Record<string, string | Buffer> = {

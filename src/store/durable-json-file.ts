@@ -1,16 +1,15 @@
 // A lowdb adapter that survives power loss: lowdb's own JSONFile renames without fsync, and its
-// JSONFilePreset keeps data in memory when NODE_ENV=test. Temp file → fsync → rename → fsync(dir).
-import { open, readFile, rename } from 'node:fs/promises';
-import path from 'node:path';
+// JSONFilePreset keeps data in memory when NODE_ENV=test. Writes go through replaceFileDurably.
+import { readFile } from 'node:fs/promises';
 import type { Adapter } from 'lowdb';
+import { replaceFileDurably, type ReplaceOptions } from './durable.js';
 
-export type WriteStep = 'temp-written' | 'temp-synced' | 'renamed' | 'dir-synced';
+// Re-exported for src/run/save-image.ts until it imports ./durable.js.
+export { syncDir } from './durable.js';
 
-export interface DurableJsonFileOptions<T> {
+export interface DurableJsonFileOptions<T> extends ReplaceOptions {
   /** Checks the parsed JSON; throws (any error, its message is the reason) if the shape is wrong. */
   readonly parse: (value: unknown) => T;
-  /** Test hook between the write's system calls; throwing there leaves the files as a crash would. */
-  readonly onStep?: (step: WriteStep) => void | Promise<void>;
 }
 
 /** The file exists but holds nothing usable; `reason` says why in words. */
@@ -26,12 +25,10 @@ export class UnreadableFileError extends Error {
 
 export class DurableJsonFile<T> implements Adapter<T> {
   readonly #file: string;
-  readonly #temp: string;
   readonly #opts: DurableJsonFileOptions<T>;
 
   constructor(file: string, opts: DurableJsonFileOptions<T>) {
     this.#file = file;
-    this.#temp = `${file}.tmp`;
     this.#opts = opts;
   }
 
@@ -61,29 +58,6 @@ export class DurableJsonFile<T> implements Adapter<T> {
   }
 
   async write(data: T): Promise<void> {
-    const step = this.#opts.onStep ?? (() => undefined);
-    const handle = await open(this.#temp, 'w');
-    try {
-      await handle.writeFile(`${JSON.stringify(data)}\n`);
-      await step('temp-written');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await step('temp-synced');
-    await rename(this.#temp, this.#file);
-    await step('renamed');
-    await syncDir(path.dirname(this.#file));
-    await step('dir-synced');
-  }
-}
-
-/** Makes a rename or a new file in `dir` survive power loss. */
-export async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
+    await replaceFileDurably(this.#file, `${JSON.stringify(data)}\n`, this.#opts);
   }
 }

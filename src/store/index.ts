@@ -1,5 +1,6 @@
-// The checkpoint store (DESIGN §6): journal + snapshot per book, and the run locks.
+// The checkpoint store (ARCHITECTURE §6): journal + snapshot per book, the run locks, and the one durable write.
 export type { JobFailure, JobRecord, JobState, JobStore, JournalEvent, JournalLine, PacingState, StoreSnapshot } from './types.js';
 export { JOB_STATES } from './types.js';
 export { LocalJobStore, openJobStore, type CompactionStep, type JobStoreOptions } from './job-store.js';
+export { makeDirDurably, renameDurably, replaceFileDurably, syncDir, writeFileDurably, type DurableStep, type ReplaceOptions } from './durable.js';
 export { acquireLock, type Lock } from './lock.js';

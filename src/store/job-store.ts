@@ -1,12 +1,11 @@
 // The local JobStore: journal.jsonl is the truth, snapshot.json (lowdb) a shortcut through it.
 // Every change is appended and fsynced before it is applied, so the caller never acts on a
 // transition a crash could forget; calls are queued so seqs follow the order of the calls.
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Low } from 'lowdb';
 import { CheckpointError } from '../protocol/errors.js';
-import { crashPoint } from '../run/crash.js';
 import { applyLine } from './apply.js';
+import { makeDirDurably } from './durable.js';
 import { JournalFile } from './journal-file.js';
 import { JOURNAL_FILE, loadState, SegmentGapError, snapshotDb, type Loaded } from './load.js';
 import type { JobRecord, JobStore, JournalEvent, JournalLine, StoreSnapshot } from './types.js';
@@ -32,6 +31,11 @@ export interface JobStoreOptions {
   readonly onCompactionStep?: (step: CompactionStep) => void | Promise<void>;
   /** @default Date.now */
   readonly now?: () => number;
+  /** Called at each point where the chaos tests may kill the process: `mid-snapshot` is after
+   * snapshot.json is durable and before the journal's new segment. The store never crashes itself;
+   * the run layer passes its crash hook here.
+   * @default does nothing */
+  readonly onCrashPoint?: (point: 'mid-snapshot') => void;
 }
 
 const DEFAULT_COMPACT_EVERY = 500;
@@ -45,9 +49,9 @@ export async function openJobStore(dir: string, opts: JobStoreOptions = {}): Pro
   const db = snapshotDb(dir, (s) => step(`snapshot-${s}`));
   for (let attempt = 1; ; attempt++) {
     try {
-      await mkdir(dir, { recursive: true });
+      await makeDirDurably(dir);
       const loaded = await loadState(dir, db);
-      return new LocalJobStore(dir, db, loaded, { compactEvery, step, now: opts.now ?? Date.now });
+      return new LocalJobStore(dir, db, loaded, { compactEvery, step, now: opts.now ?? Date.now, onCrashPoint: opts.onCrashPoint ?? (() => undefined) });
     } catch (error) {
       if (error instanceof SegmentGapError && attempt < GAP_RETRIES) {
         await new Promise((resolve) => setTimeout(resolve, 50));
@@ -71,6 +75,7 @@ interface Settings {
   compactEvery: number;
   step: (step: CompactionStep) => void | Promise<void>;
   now: () => number;
+  onCrashPoint: (point: 'mid-snapshot') => void;
 }
 
 export class LocalJobStore implements JobStore {
@@ -160,7 +165,7 @@ export class LocalJobStore implements JobStore {
     this.#db.data = this.#state;
     await this.#db.write();
     // The snapshot is durable; the old journal still holds everything, so stopping here is safe.
-    crashPoint('mid-snapshot');
+    this.#settings.onCrashPoint('mid-snapshot');
     await this.#startSegment();
     this.#sinceSnapshot = 0;
     this.#nextCompaction = this.#settings.compactEvery;

@@ -1,11 +1,9 @@
 // The journal's write side: one open handle, one write + fdatasync per event, and a fresh segment
 // swapped in by rename when the state has been compacted into snapshot.json.
-import { constants, type FileHandle, open, rename } from 'node:fs/promises';
+import { constants, type FileHandle, open } from 'node:fs/promises';
 import path from 'node:path';
 import { CheckpointError } from '../protocol/errors.js';
-import { syncDir } from './durable-json-file.js';
-
-export type SegmentStep = 'temp-written' | 'temp-synced' | 'renamed' | 'dir-synced';
+import { replaceFileDurably, syncDir, type DurableStep } from './durable.js';
 
 export class JournalFile {
   readonly #file: string;
@@ -52,37 +50,30 @@ export class JournalFile {
   }
 
   /** Replaces the file with one holding only `header`; a crash at any step leaves the old or the new file. */
-  async startSegment(header: string, step: (step: SegmentStep) => void | Promise<void>): Promise<void> {
-    const temp = `${this.#file}.tmp`;
-    const next = await open(temp, 'w');
-    const bytes = Buffer.from(header);
-    try {
-      await next.write(bytes, 0, bytes.length, 0);
-      await step('temp-written');
-      await next.sync();
-      await step('temp-synced');
-      await rename(temp, this.#file);
-    } catch (error) {
-      await next.close();
-      throw error;
-    }
-    // From the rename on, the old handle points at an unlinked file: appends must go to the new one.
-    const old = this.#handle;
-    this.#handle = next;
-    this.#size = bytes.length;
-    this.#dirty = false;
-    this.#dirUnsynced = true;
-    await old?.close().catch(() => undefined);
-    await step('renamed');
-    await syncDir(path.dirname(this.#file));
-    this.#dirUnsynced = false;
-    await step('dir-synced');
+  async startSegment(header: string, step: (step: DurableStep) => void | Promise<void>): Promise<void> {
+    await replaceFileDurably(this.#file, header, {
+      onStep: async (s) => {
+        // The rename has happened: the old handle points at an unlinked file, appends must reopen.
+        if (s === 'renamed') await this.#switchTo(Buffer.byteLength(header));
+        if (s === 'dir-synced') this.#dirUnsynced = false;
+        await step(s);
+      },
+    });
   }
 
   async close(): Promise<void> {
     const handle = this.#handle;
     this.#handle = undefined;
     await handle?.close();
+  }
+
+  async #switchTo(size: number): Promise<void> {
+    const old = this.#handle;
+    this.#handle = undefined;
+    this.#size = size;
+    this.#dirty = false;
+    this.#dirUnsynced = true;
+    await old?.close().catch(() => undefined);
   }
 
   async #open(): Promise<FileHandle> {

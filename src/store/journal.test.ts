@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { CheckpointError } from '../protocol/errors.js';
 import { openJobStore } from './job-store.js';
-import { filesIn, journalLines, lifeOf, withTempDir } from './test-support.js';
+import { filesIn, journalLines, lifeOf, withTempDir } from '../../test/support/store.js';
 
 describe('journal', () => {
   it('creates a missing folder and starts empty', async () => {

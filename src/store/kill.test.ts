@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { openJobStore } from './job-store.js';
-import { withTempDir } from './test-support.js';
+import { withTempDir } from '../../test/support/store.js';
 
 const JOBS = 7;
 

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { Low } from 'lowdb';
 import { CheckpointError } from '../protocol/errors.js';
 import { applyLine, emptyState } from './apply.js';
-import { DurableJsonFile, UnreadableFileError, type WriteStep } from './durable-json-file.js';
+import { DurableJsonFile, UnreadableFileError } from './durable-json-file.js';
+import type { DurableStep } from './durable.js';
 import { readJournal } from './journal-reader.js';
 import { parseSnapshot } from './snapshot-shape.js';
 import type { StoreSnapshot } from './types.js';
@@ -25,7 +26,7 @@ export interface Loaded {
 /** The snapshot and journal disagree in a way a compaction running right now could cause. */
 export class SegmentGapError extends CheckpointError {}
 
-export function snapshotDb(dir: string, onStep?: (step: WriteStep) => void | Promise<void>): Low<StoreSnapshot> {
+export function snapshotDb(dir: string, onStep?: (step: DurableStep) => void | Promise<void>): Low<StoreSnapshot> {
   const adapter = new DurableJsonFile(path.join(dir, SNAPSHOT_FILE), { parse: parseSnapshot, onStep });
   return new Low(adapter, emptyState());
 }

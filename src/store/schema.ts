@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { JournalLine } from './types.js';
 
 const jobState = z.enum(['pending', 'started', 'submitted', 'downloaded', 'verified', 'failed']);
-const failure = z.object({ kind: z.string(), message: z.string(), evidence: z.array(z.string()).optional() });
+const failure = z.object({ kind: z.string(), message: z.string(), evidence: z.array(z.string()).optional(), final: z.boolean().optional() });
 const pacing = z.object({
   lastStartAt: z.number().optional(),
   startsSinceCooldown: z.number(),

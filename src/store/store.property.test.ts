@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { COMPACTION_STEPS, openJobStore, type CompactionStep, type LocalJobStore } from './job-store.js';
-import { withTempDir } from './test-support.js';
+import { withTempDir } from '../../test/support/store.js';
 import type { JobRecord, JobState, JournalEvent, StoreSnapshot } from './types.js';
 
 type Op =
@@ -46,7 +46,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ op: 'reopen' as const }) },
 );
 
-/** The rules of DESIGN §6 written out plainly, apart from the store's own code. */
+/** The rules of ARCHITECTURE §6 written out plainly, apart from the store's own code. */
 function modelApply(model: StoreSnapshot, seq: number, at: string, event: JournalEvent): void {
   model.seq = seq;
   if (event.t === 'pacing') model.pacing = defined(event.pacing);

@@ -1,4 +1,4 @@
-// The store's vocabulary (DESIGN §6): what a job goes through, what the journal holds, what a load gives.
+// The store's vocabulary (ARCHITECTURE §6): what a job goes through, what the journal holds, what a load gives.
 
 export type JobState = 'pending' | 'started' | 'submitted' | 'downloaded' | 'verified' | 'failed';
 
@@ -10,6 +10,8 @@ export interface JobFailure {
   message: string;
   /** Files kept to show what went wrong (screenshots, rejected downloads). */
   evidence?: string[];
+  /** false: the attempt failed and the job will be tried again; true: the job has failed for good. */
+  final?: boolean;
 }
 
 export interface JobRecord {

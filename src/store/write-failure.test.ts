@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CheckpointError } from '../protocol/errors.js';
 import { openJobStore } from './job-store.js';
-import { journalLines, withTempDir } from './test-support.js';
+import { journalLines, withTempDir } from '../../test/support/store.js';
 
 /** FileHandle's class is not exported; its prototype is reachable from any handle. */
 async function fileHandlePrototype(dir: string): Promise<FileHandle> {

@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import { VerificationError } from '../protocol/errors.js';
 import { BAND_THRESHOLD, COMPARE_THRESHOLD, compareWithScreenshot } from './compare.js';
 import { renderPanelPng } from '../mock/render.js';
-import { SCREENSHOT_SETUPS, bottomStillLoading, browserScreenshots, calibrateCompare, extreme, makePanels, type Calibration } from './test-support.js';
+import { SCREENSHOT_SETUPS, bottomStillLoading, browserScreenshots, calibrateCompare, extreme, makePanels, type Calibration } from '../../test/support/images.js';
 
 describe('compareWithScreenshot against real Chromium screenshots', () => {
   let calibration: Calibration;

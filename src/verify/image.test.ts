@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { VerificationError } from '../protocol/errors.js';
 import { inspectImage } from './image.js';
-import { darkDrawing, inkSketch, makePanels, type Panel } from './test-support.js';
+import { darkDrawing, inkSketch, makePanels, type Panel } from '../../test/support/images.js';
 
 /** Expects a VerificationError whose message matches `message`. */
 async function refused(bytes: Buffer, message: RegExp, expectations = {}): Promise<void> {

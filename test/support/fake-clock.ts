@@ -1,6 +1,6 @@
 // A virtual-time Clock for tests: nothing sleeps for real, the test moves time forward.
 
-import type { Clock } from './clock.js';
+import type { Clock } from '../../src/schedule/clock.js';
 
 interface Sleeper {
   at: number;

@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
-import type { JournalEvent } from './types.js';
+import type { JournalEvent } from '../../src/store/types.js';
 
 export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const root = await mkdtemp(path.join(tmpdir(), 'semantest-store-'));

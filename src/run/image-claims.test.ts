@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { ImageClaims } from './image-claims.js';
+
+describe('image claims', () => {
+  it('gives an image to the first job that claims it; the second learns whose it is and by what', () => {
+    const claims = new ImageClaims();
+    expect(claims.claim('p1', { fileId: 'file_a', sha256: 'x' })).toBeUndefined();
+    expect(claims.claim('p2', { fileId: 'file_a', sha256: 'y' })).toEqual({ owner: 'p1', by: 'file id' });
+    expect(claims.claim('p2', { fileId: 'file_b', sha256: 'x' })).toEqual({ owner: 'p1', by: 'bytes' });
+    expect(claims.claim('p1', { fileId: 'file_a', sha256: 'x' })).toBeUndefined();
+  });
+
+  it('starts with the images verified in the checkpoint', () => {
+    const claims = new ImageClaims([{ id: 'p1', fileId: 'file_a', sha256: 'x' }]);
+    expect(claims.claim('p2', { fileId: 'file_z', sha256: 'x' })).toEqual({ owner: 'p1', by: 'bytes' });
+    expect(claims.fileIdsNotOf('p2')).toEqual(['file_a']);
+    expect(claims.fileIdsNotOf('p1')).toEqual([]);
+  });
+
+  it('frees a released claim for another job', () => {
+    const claims = new ImageClaims();
+    claims.claim('p1', { fileId: 'file_a', sha256: 'x' });
+    claims.release('p2', { fileId: 'file_a', sha256: 'x' });
+    expect(claims.claim('p2', { fileId: 'file_a', sha256: 'x' })).toEqual({ owner: 'p1', by: 'file id' });
+    claims.release('p1', { fileId: 'file_a', sha256: 'x' });
+    expect(claims.claim('p2', { fileId: 'file_a', sha256: 'x' })).toBeUndefined();
+  });
+});

@@ -1,0 +1,73 @@
+// The one durable write, for the journal, the snapshot and the images. lowdb's TextFile renames a
+// temp file without fsync, so a power cut can leave the new name pointing at no data; here the
+// bytes are fsynced before the rename and the folder after it.
+import { mkdir, open, rename } from 'node:fs/promises';
+import path from 'node:path';
+
+/** The steps of a replace, in order; a crash between any two leaves the old file or the new one. */
+export type DurableStep = 'temp-written' | 'temp-synced' | 'renamed' | 'dir-synced';
+
+export interface ReplaceOptions {
+  /** Test hook between the system calls; throwing there leaves the files as a crash would. */
+  readonly onStep?: (step: DurableStep) => void | Promise<void>;
+}
+
+/** Writes `file` in place and fsyncs it and its folder entry, creating the folder if needed. */
+export async function writeFileDurably(file: string, data: string | Uint8Array): Promise<void> {
+  await makeDirDurably(path.dirname(file));
+  await writeAndSync(file, data);
+  await syncDir(path.dirname(file));
+}
+
+/** Replaces `file` atomically: temp file → fsync → rename → fsync(dir). Readers see the old or the new bytes. */
+export async function replaceFileDurably(file: string, data: string | Uint8Array, opts: ReplaceOptions = {}): Promise<void> {
+  const step = opts.onStep ?? (() => undefined);
+  const temp = `${file}.tmp`;
+  await makeDirDurably(path.dirname(file));
+  await writeAndSync(temp, data, step);
+  await step('temp-synced');
+  await rename(temp, file);
+  await step('renamed');
+  await syncDir(path.dirname(file));
+  await step('dir-synced');
+}
+
+/** Renames `from` to `to` and makes the rename survive power loss. */
+export async function renameDurably(from: string, to: string): Promise<void> {
+  await rename(from, to);
+  // A move across folders also unlinks the old name; syncing its folder keeps it from coming back.
+  if (path.dirname(from) !== path.dirname(to)) await syncDir(path.dirname(from));
+  await syncDir(path.dirname(to));
+}
+
+/** Creates `dir` and whatever parents are missing, syncing each new folder's entry in its parent. */
+export async function makeDirDurably(dir: string): Promise<void> {
+  const first = await mkdir(dir, { recursive: true });
+  if (first === undefined) return;
+  const top = path.resolve(first);
+  for (let created = path.resolve(dir); ; created = path.dirname(created)) {
+    await syncDir(path.dirname(created));
+    if (created === top || path.dirname(created) === created) return;
+  }
+}
+
+/** Makes a rename or a new file in `dir` survive power loss. */
+export async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function writeAndSync(file: string, data: string | Uint8Array, step?: (step: DurableStep) => void | Promise<void>): Promise<void> {
+  const handle = await open(file, 'w');
+  try {
+    await handle.writeFile(data);
+    await step?.('temp-written');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
