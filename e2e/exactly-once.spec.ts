@@ -53,9 +53,9 @@ test('50 jobs at concurrency 5 with stale images: no two files share bytes or a 
       staleFailures.push(Date.parse(line.at as string) - startedAt.get(line.id as string)!);
     }
   }
-  // Every prompt beyond the 50 was a stale answer, and each one was named as such.
+  // Every prompt beyond the 50 followed a stale answer named as such.
   expect(staleFailures.length).toBeGreaterThanOrEqual(5);
-  expect(staleFailures.length).toBe(promptsSent(run.stdout) - 50);
+  expect(promptsSent(run.stdout) - 50).toBeLessThanOrEqual(staleFailures.length);
   for (const ms of staleFailures) expect(ms).toBeLessThan(latencyMs + 5_000 + 2_000); // + opening the chat and sending
   console.log(`stale: ${staleFailures.length} stale attempts failed after ${Math.max(...staleFailures)} ms at most; ${promptsSent(run.stdout)} prompts for 50 jobs`);
 });

@@ -115,7 +115,12 @@ async function handleRequest(message: Exclude<RunnerMessage, { type: 'welcome' |
         timeoutMs: message.timeoutMs,
         sendGapMs: message.sendGapMs,
         excludeFileIds: message.excludeFileIds,
+        imageIntent: message.imageIntent,
+        ...(message.aspect ? { aspect: message.aspect } : {}),
       });
+    case 'probe':
+      await waitForReady(message.tabId, current.timings.readyTimeoutMs);
+      return toTab(message.tabId, { type: 'cs-probe', provider: current });
     case 'find-image':
       await waitForReady(message.tabId, current.timings.readyTimeoutMs);
       return toTab(message.tabId, {

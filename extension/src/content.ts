@@ -8,21 +8,25 @@
 import {
   ContentCommandSchema,
   describeIssues,
+  type Aspect,
   type ContentEvent,
   type ContentReply,
   type ImageFound,
+  type ImageIntent,
+  type ProbeResult,
 } from '../../src/protocol/messages.js';
 import { isConversationUrl, toRegExp, type ProviderDescriptor } from '../../src/protocol/provider.js';
 import {
   ChallengeError,
   CooldownError,
+  DriftError,
   GenerationTimeoutError,
   LoginRequiredError,
   NoImageError,
   PolicyError,
   QuotaError,
+  StaleImageError,
   TransientError,
-  VerificationError,
   serializeError,
 } from '../../src/protocol/errors.js';
 
@@ -43,9 +47,11 @@ if (!window.__semantestContent) {
       sendResponse({ ok: true, data: location.href } satisfies ContentReply);
       return false;
     }
-    const work = command.type === 'cs-generate'
-      ? generate(command.provider, command.jobId, command.prompt, command.timeoutMs, command.sendGapMs, new Set(command.excludeFileIds))
-      : revisit(command.provider, command.jobId, command.prompt, new Set(command.excludeFileIds), command.timeoutMs);
+    const work: Promise<unknown> = command.type === 'cs-generate'
+      ? generate(command.provider, command)
+      : command.type === 'cs-find-image'
+        ? revisit(command.provider, command.jobId, command.prompt, new Set(command.excludeFileIds), command.timeoutMs)
+        : probe(command.provider);
     work.then(
       (data) => sendResponse({ ok: true, data } satisfies ContentReply),
       (error) => sendResponse({ ok: false, error: serializeError(error) } satisfies ContentReply),
@@ -88,11 +94,29 @@ async function nextChange(ms: number): Promise<void> {
 }
 
 function first(selectors: string[], root: ParentNode = document): HTMLElement | null {
-  for (const selector of selectors) {
+  return firstOf(selectors, root)?.element ?? null;
+}
+
+function firstOf(selectors: string[], root: ParentNode = document): { element: HTMLElement; index: number } | null {
+  for (const [index, selector] of selectors.entries()) {
     const element = root.querySelector<HTMLElement>(selector);
-    if (element) return element;
+    if (element) return { element, index };
   }
   return null;
+}
+
+/** Roles this page matched only by a fallback selector (index > 0), reported with each image. */
+const fallbacks: Record<string, number> = {};
+
+/** Looks a role up by its ordered selectors, remembering when only a fallback matched. */
+function role(p: ProviderDescriptor, name: keyof ProviderDescriptor['selectors']): HTMLElement | null {
+  const found = firstOf(p.selectors[name]);
+  if (found && found.index > 0) fallbacks[name] = Math.max(fallbacks[name] ?? 0, found.index);
+  return found?.element ?? null;
+}
+
+function driftError(p: ProviderDescriptor, name: keyof ProviderDescriptor['selectors']): DriftError {
+  return new DriftError(`the page no longer matches the ${p.name} descriptor: ${name} not found (tried ${p.selectors[name].map((s) => `\`${s}\``).join(', ')})`);
 }
 
 function all(selectors: string[], root: ParentNode = document): HTMLElement[] {
@@ -117,6 +141,7 @@ const normalize = (text: string) => text.replace(/\s+/g, ' ').trim();
 
 /** A login wall or challenge stops everything: we never work around it. */
 function checkBlockers(p: ProviderDescriptor): void {
+  if (/^\/auth(\/|$)/.test(location.pathname)) throw new LoginRequiredError('the site moved to its login page: log in to this profile (semantest-run login)');
   const text = visibleText(document.body);
   if (toRegExp(p.text.challenge).test(text) && !first(p.selectors.composer)) {
     throw new ChallengeError(`the site shows a challenge ("${excerpt(text, toRegExp(p.text.challenge))}")`);
@@ -137,9 +162,20 @@ function excerpt(text: string, pattern: RegExp): string {
   return text.slice(start, end === -1 ? undefined : end).trim().slice(0, 300);
 }
 
+/** The image's file id: from its src, or (blob: and data: srcs) from its container's id. */
 function fileIdOf(p: ProviderDescriptor, img: HTMLImageElement): string | undefined {
-  return toRegExp(p.imageSrc).exec(img.getAttribute('src') ?? '')?.[1];
+  const fromSrc = toRegExp(p.imageSrc).exec(img.getAttribute('src') ?? '')?.[1];
+  if (fromSrc) return fromSrc;
+  if (!/^(blob|data):/.test(img.getAttribute('src') ?? '')) return undefined;
+  const container = p.selectors.imageContainer.length ? img.closest<HTMLElement>(p.selectors.imageContainer.join(', ')) : null;
+  return container ? toRegExp(p.imageContainerId).exec(container.id)?.[1] : undefined;
 }
+
+/** The bytes of blob: and data: images can only be read inside the page. */
+const readableOnlyInPage = (img: HTMLImageElement) => /^(blob|data):/.test(img.getAttribute('src') ?? '');
+
+/** Hidden copies (backdrops) show the same picture; the visible one is the one to prove. */
+const hidden = (img: HTMLElement) => img.closest('[aria-hidden="true"]') !== null;
 
 function imageFileIds(p: ProviderDescriptor): Set<string> {
   const ids = new Set<string>();
@@ -229,23 +265,40 @@ function failOnPageText(p: ProviderDescriptor, turnText: string, errors: string[
 
 let markers = 0;
 
-function reportImage(p: ProviderDescriptor, img: HTMLImageElement, fileId: string, jobId: string): ImageFound {
-  // Marked so the runner screenshots this element, not a copy of the same src elsewhere on the page.
+function reportImage(p: ProviderDescriptor, img: HTMLImageElement, fileId: string, jobId: string, intent?: ImageFound['intent']): ImageFound {
+  // Marked so the runner screenshots (and, for blob: and data:, reads) this element, not a copy elsewhere.
   const marker = `${jobId.replace(/[^A-Za-z0-9]/g, '').slice(0, 40)}-${++markers}`;
   img.setAttribute('data-semantest-image', marker);
-  return { src: img.src, fileId, naturalWidth: img.naturalWidth, naturalHeight: img.naturalHeight, alt: img.alt, conversationUrl: location.href, marker };
+  const inPage = readableOnlyInPage(img);
+  return {
+    src: inPage ? img.src.slice(0, 200) : img.src,
+    ...(inPage ? { inPage: true } : {}),
+    fileId,
+    naturalWidth: img.naturalWidth,
+    naturalHeight: img.naturalHeight,
+    alt: img.alt,
+    conversationUrl: location.href,
+    marker,
+    ...(intent ? { intent } : {}),
+    ...(Object.keys(fallbacks).length ? { matched: { ...fallbacks } } : {}),
+  };
 }
 
-type Outcome = { image: ImageFound } | { ended: 'stale' | 'no-image' | 'no-answer'; detail: string };
+type Outcome = { image: HTMLImageElement; fileId: string } | { ended: 'stale' | 'no-image' | 'no-answer'; detail: string };
+
+/** Live regions (status, aria-live) whose text changed since the send, read for failure wordings only. */
+function noticeWatcher(p: ProviderDescriptor): () => string {
+  const before = new Map(all(p.selectors.notice).map((e) => [e, visibleText(e)]));
+  return () => all(p.selectors.notice).map((e) => (before.get(e) === visibleText(e) ? '' : visibleText(e))).filter(Boolean).join('\n');
+}
 
 /**
- * Reads the answer to `user` until it ends: the finished image (new, loaded, the largest of any
- * copies, generation over), a failure in the page's words (thrown), or an end without a usable image.
- * Returns undefined when `deadline` passes first.
+ * Reads the answer to `user` until it ends: the finished image (new, loaded, visible, the largest of
+ * any copies, generation over), a failure in the page's words (thrown), or an end without a usable
+ * image. Returns undefined when `deadline` passes first.
  */
 async function readAnswer(
   p: ProviderDescriptor,
-  jobId: string,
   user: () => HTMLElement | null,
   exclude: Set<string>,
   errorsBefore: Set<HTMLElement>,
@@ -254,6 +307,7 @@ async function readAnswer(
 ): Promise<Outcome | undefined> {
   const generating = toRegExp(p.text.generating);
   const done = toRegExp(p.text.done);
+  const notices = noticeWatcher(p);
   let signature = '';
   let quietSince = Date.now();
   for (;;) {
@@ -261,24 +315,29 @@ async function readAnswer(
     onChange();
     const mine = user();
     const answer = mine ? answerTo(p, mine) : { turns: [], text: '', images: [] };
-    failOnPageText(p, answer.text, newErrors(p, errorsBefore));
-    const stop = first(p.selectors.stop) !== null;
+    failOnPageText(p, `${answer.text}\n${notices()}`, newErrors(p, errorsBefore));
+    const stop = role(p, 'stop') !== null;
     const shown = answer.images
       .map((img) => ({ img, fileId: fileIdOf(p, img) }))
       .filter((c): c is { img: HTMLImageElement; fileId: string } => c.fileId !== undefined);
     const loaded = shown.filter(({ img }) => img.complete && img.naturalWidth > p.timings.minImageWidth);
-    const loading = shown.some(({ img }) => !img.complete);
+    // An image still loading its bytes, or a container with no image in it yet, is pending.
+    const scaffolds = answer.turns.flatMap((t) => all(p.selectors.imageContainer, t)).filter((c) => !c.querySelector('img'));
+    const loading = shown.some(({ img }) => !img.complete) || scaffolds.length > 0;
     const still = generating.test(answer.text) && !done.test(answer.text);
-    if (!stop && !still) {
-      let best: { img: HTMLImageElement; fileId: string } | undefined;
+    if (!stop && !still && !loading) {
+      let best: { img: HTMLImageElement; fileId: string; score: number } | undefined;
       for (const c of loaded) {
         if (exclude.has(c.fileId)) continue;
-        if (!best || c.img.naturalWidth * c.img.naturalHeight >= best.img.naturalWidth * best.img.naturalHeight) best = c;
+        const box = c.img.getBoundingClientRect();
+        // Visible before hidden copies, then the largest on screen, then the largest file.
+        const score = (hidden(c.img) ? 0 : 1e12) + box.width * box.height * 1e3 + c.img.naturalWidth * c.img.naturalHeight / 1e6;
+        if (!best || score > best.score) best = { ...c, score };
       }
-      if (best) return { image: reportImage(p, best.img, best.fileId, jobId) };
+      if (best) return { image: best.img, fileId: best.fileId };
     }
     const now = Date.now();
-    const nextSignature = `${stop}|${answer.turns.length}|${answer.text.length}|${shown.map((c) => `${c.fileId}:${c.img.complete}`).join(',')}`;
+    const nextSignature = `${stop}|${answer.turns.length}|${answer.text.length}|${scaffolds.length}|${shown.map((c) => `${c.fileId}:${c.img.complete}`).join(',')}`;
     if (nextSignature !== signature) {
       signature = nextSignature;
       quietSince = now;
@@ -290,7 +349,9 @@ async function readAnswer(
         const ids = [...new Set(loaded.map((c) => c.fileId))].join(', ');
         return { ended: 'stale', detail: `the finished answer shows only an image already used by another panel (file id ${ids}): the page showed an old image` };
       }
-      return { ended: 'no-image', detail: `the answer ended without an image: "${normalize(answer.text).slice(0, 300)}"` };
+      if (normalize(answer.text).length > 0) {
+        return { ended: 'no-image', detail: `the answer ended without an image: "${normalize(answer.text).slice(0, 300)}"` };
+      }
     }
     if (settled && mine && answer.turns.length === 0 && now - quietSince >= p.timings.settleMs * 2) {
       return { ended: 'no-answer', detail: 'the message has no answer and nothing is being generated' };
@@ -312,22 +373,108 @@ function conversationWatcher(p: ProviderDescriptor, jobId: string, known?: strin
   };
 }
 
-async function generate(p: ProviderDescriptor, jobId: string, prompt: string, timeoutMs: number, sendGapMs: number, excluded: Set<string>): Promise<ImageFound> {
+/** Waits briefly for something the page draws after a click (a menu, a pill); null if it does not come. */
+async function briefly<T>(p: ProviderDescriptor, ms: number, probe: () => T | null | undefined): Promise<T | null> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > deadline) return null;
+    await nextChange(Math.min(p.timings.pollMs, 100));
+  }
+}
+
+const MENU_WAIT_MS = 3_000;
+
+/**
+ * Presses a control as a person does: menus on the real site (Radix) open on pointerdown and
+ * ignore a bare click, items act on the click that follows.
+ */
+function press(element: HTMLElement): void {
+  const at = element.getBoundingClientRect();
+  const init = { bubbles: true, cancelable: true, composed: true, button: 0, clientX: at.x + at.width / 2, clientY: at.y + at.height / 2 };
+  element.dispatchEvent(new PointerEvent('pointerdown', { ...init, pointerType: 'mouse', isPrimary: true }));
+  element.dispatchEvent(new MouseEvent('mousedown', init));
+  element.dispatchEvent(new PointerEvent('pointerup', { ...init, pointerType: 'mouse', isPrimary: true }));
+  element.dispatchEvent(new MouseEvent('mouseup', init));
+  element.click();
+}
+
+/** The menu entry that turns the image tool on: an entry of the image-tool role whose text says so. */
+function imageToolEntry(p: ProviderDescriptor): HTMLElement | null {
+  const wording = toRegExp(p.text.imageTool);
+  return all(p.selectors.imageToolItem).find((e) => wording.test(visibleText(e))) ?? null;
+}
+
+function closeMenu(): void {
+  document.activeElement?.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true }));
+  document.body.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true }));
+}
+
+/** Turns the page's image tool on (the + menu, confirmed by the pill); false when the page offers none. */
+async function turnImageToolOn(p: ProviderDescriptor): Promise<boolean> {
+  if (role(p, 'imageToolOn')) return true;
+  const plus = p.selectors.plusButton.length ? role(p, 'plusButton') : null;
+  if (!plus) return false;
+  press(plus);
+  const entry = await briefly(p, MENU_WAIT_MS, () => imageToolEntry(p));
+  if (!entry) {
+    closeMenu();
+    return false;
+  }
+  press(entry);
+  const on = await briefly(p, MENU_WAIT_MS, () => role(p, 'imageToolOn'));
+  if (!on) closeMenu();
+  return on !== null;
+}
+
+/** Chooses the panel's shape in the page's aspect control, when it has one; the prompt states it too. */
+async function chooseAspect(p: ProviderDescriptor, aspect: Aspect): Promise<void> {
+  const control = p.selectors.aspectControl.length ? role(p, 'aspectControl') : null;
+  if (!control) return;
+  const label = aspect === 'auto' ? /^\s*Auto\b/i : new RegExp(`(^|\\D)${aspect.replace(':', '\\s*:\\s*')}(\\D|$)`);
+  if (label.test(visibleText(control))) return;
+  press(control);
+  const option = await briefly(p, MENU_WAIT_MS, () => all(p.selectors.aspectOption).find((e) => e !== control && label.test(visibleText(e))) ?? null);
+  if (!option) {
+    closeMenu();
+    return;
+  }
+  press(option);
+}
+
+async function generate(
+  p: ProviderDescriptor,
+  command: { jobId: string; prompt: string; timeoutMs: number; sendGapMs: number; excludeFileIds: string[]; imageIntent: ImageIntent; aspect?: Aspect },
+): Promise<ImageFound> {
+  const { jobId, timeoutMs, sendGapMs } = command;
   const deadline = Date.now() + timeoutMs;
-  const composer = await waitFor('the message box', p.timings.readyTimeoutMs, p, () => first(p.selectors.composer));
+  const composer = await waitFor('the message box', p.timings.readyTimeoutMs, p, () => role(p, 'composer')).catch((error) => {
+    throw error instanceof TransientError ? driftError(p, 'composer') : error;
+  });
+  // Image intent made explicit: the page's image tool when it offers one, else (or also) a prefix.
+  const tool = await turnImageToolOn(p);
+  const prefixed = !tool || command.imageIntent === 'tool-and-prefix';
+  const intent: ImageFound['intent'] = tool ? (prefixed ? 'tool+prefix' : 'tool') : 'prefix';
+  if (tool && command.aspect) await chooseAspect(p, command.aspect);
+  const prompt = prefixed && !command.prompt.toLowerCase().startsWith(p.imagePrefix.trim().toLowerCase()) ? `${p.imagePrefix}${command.prompt}` : command.prompt;
   // Anything on the page before the send (side bars, earlier turns) can never be this prompt's image.
-  const exclude = new Set([...excluded, ...imageFileIds(p)]);
+  const exclude = new Set([...command.excludeFileIds, ...imageFileIds(p)]);
   const errorsBefore = new Set(all(p.selectors.error));
   const usersBefore = new Set(all(p.selectors.userMessage));
 
-  fill(composer, prompt);
+  const box = role(p, 'composer') ?? composer;
+  fill(box, prompt);
   const head = prompt.slice(0, 40).replace(/\s+/g, ' ').trim();
-  if (!composerText(composer).replace(/\s+/g, ' ').includes(head)) throw new TransientError('the message box did not take the prompt');
+  if (!composerText(box).replace(/\s+/g, ' ').includes(head)) throw new TransientError('the message box did not take the prompt');
   void announce({ type: 'cs-progress', jobId, phase: 'filled' });
 
+  // The 2026 page has a send button only while the composer holds text.
   const send = await waitFor('an enabled send button', p.timings.sendTimeoutMs, p, () => {
-    const button = first(p.selectors.send) as HTMLButtonElement | null;
+    const button = role(p, 'send') as HTMLButtonElement | null;
     return button && !button.disabled ? button : null;
+  }).catch((error) => {
+    throw error instanceof TransientError ? driftError(p, 'send') : error;
   });
   if (sendGapMs > 0) await chrome.runtime.sendMessage({ type: 'cs-send-permit', sendGapMs } satisfies ContentEvent);
   const watchUrl = conversationWatcher(p, jobId, isConversationUrl(location.href, p) ? location.href : undefined);
@@ -336,22 +483,22 @@ async function generate(p: ProviderDescriptor, jobId: string, prompt: string, ti
   try {
     send.click();
     const sentMessage = () => {
-      const user = userMessageOf(p, prompt);
+      const user = userMessageOf(p, command.prompt);
       return user && !usersBefore.has(user) ? user : null;
     };
     await waitFor('the sent message', p.timings.sendTimeoutMs, p, () => {
       watchUrl();
-      if (sentMessage() || first(p.selectors.stop)) return true;
+      if (sentMessage() || role(p, 'stop')) return true;
       failOnPageText(p, '', newErrors(p, errorsBefore));
       return null;
     });
     void announce({ type: 'cs-progress', jobId, phase: 'sent', ...(isConversationUrl(location.href, p) ? { conversationUrl: location.href } : {}) });
-    const outcome = await readAnswer(p, jobId, sentMessage, exclude, errorsBefore, deadline, watchUrl);
+    const outcome = await readAnswer(p, sentMessage, exclude, errorsBefore, deadline, watchUrl);
     watchUrl();
     if (!outcome) throw new GenerationTimeoutError(`no finished image after ${Math.round(timeoutMs / 1000)} s`);
-    if ('image' in outcome) return outcome.image;
-    if (outcome.ended === 'stale') throw new VerificationError(outcome.detail);
-    if (outcome.ended === 'no-image') throw new NoImageError(outcome.detail);
+    if ('image' in outcome) return reportImage(p, outcome.image, outcome.fileId, jobId, intent);
+    if (outcome.ended === 'stale') throw new StaleImageError(outcome.detail);
+    if (outcome.ended === 'no-image') throw new NoImageError(`${outcome.detail} (asked by ${intent === 'tool' ? 'the image tool' : intent === 'prefix' ? `the prefix "${p.imagePrefix.trim()}"` : 'the image tool and the prefix'})`);
     throw new TransientError(outcome.detail);
   } finally {
     clearInterval(urlTimer);
@@ -365,11 +512,40 @@ async function generate(p: ProviderDescriptor, jobId: string, prompt: string, ti
  */
 async function revisit(p: ProviderDescriptor, jobId: string, prompt: string, exclude: Set<string>, timeoutMs: number): Promise<ImageFound | null> {
   const deadline = Date.now() + timeoutMs;
-  await waitFor('the conversation', p.timings.readyTimeoutMs, p, () => first(p.selectors.composer));
+  await waitFor('the conversation', p.timings.readyTimeoutMs, p, () => role(p, 'composer'));
   // The page draws the conversation after it loads; a conversation without our message is not ours.
   const user = await waitFor('this prompt in the conversation', Math.min(p.timings.readyTimeoutMs, timeoutMs), p, () => userMessageOf(p, prompt))
     .catch((error) => (error instanceof TransientError ? null : Promise.reject(error)));
   if (!user) return null;
-  const outcome = await readAnswer(p, jobId, () => userMessageOf(p, prompt), exclude, new Set(all(p.selectors.error)), deadline);
-  return outcome && 'image' in outcome ? outcome.image : null;
+  const outcome = await readAnswer(p, () => userMessageOf(p, prompt), exclude, new Set(all(p.selectors.error)), deadline);
+  return outcome && 'image' in outcome ? reportImage(p, outcome.image, outcome.fileId, jobId) : null;
+}
+
+/** Every role of the descriptor looked up on the live page, nothing sent (doctor). */
+async function probe(p: ProviderDescriptor): Promise<ProbeResult> {
+  const names: Array<keyof ProviderDescriptor['selectors']> = ['composer', 'send', 'stop', 'turn', 'userMessage', 'image', 'newChat', 'login', 'plusButton', 'imageToolOn', 'aspectControl', 'imageContainer'];
+  const roles = names.map((name) => {
+    const found = firstOf(p.selectors[name]);
+    return { role: name, found: found !== null, ...(found ? { index: found.index, selector: p.selectors[name][found.index] } : {}), tried: p.selectors[name] };
+  });
+  let page: ProbeResult['page'] = 'ready';
+  try {
+    checkBlockers(p);
+    if (!first(p.selectors.composer)) page = 'no-composer';
+  } catch (error) {
+    page = error instanceof ChallengeError ? 'challenge' : 'login';
+  }
+  // Whether the image tool is offered: open the + menu, look, close it again.
+  let imageTool: ProbeResult['imageTool'] = 'absent';
+  if (first(p.selectors.imageToolOn)) imageTool = 'offered';
+  else {
+    const plus = p.selectors.plusButton.length ? first(p.selectors.plusButton) : null;
+    if (plus) {
+      press(plus);
+      if (await briefly(p, MENU_WAIT_MS, () => imageToolEntry(p))) imageTool = 'offered';
+      closeMenu();
+      if (first(p.selectors.imageToolItem)) press(plus);
+    }
+  }
+  return { url: location.href, title: document.title, page, roles, imageTool };
 }

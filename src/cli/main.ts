@@ -10,6 +10,7 @@ import { loadPromptFile } from '../prompts/index.js';
 import { startMockSite } from '../mock/server.js';
 import { printStatus } from './status.js';
 import { runLogin } from './login.js';
+import { runDoctor } from './doctor.js';
 import { hooksFromEnv } from './test-hooks.js';
 
 async function execute(action: () => Promise<number | void>): Promise<never> {
@@ -45,7 +46,10 @@ function mockOptions<T>(y: Argv<T>) {
     })
     .option('mock-faults', { type: 'string', describe: 'mock: faults to inject, e.g. "error@2,cooldown:0.1,reload+policy@3"' })
     .option('mock-seed', { type: 'number', default: 1, describe: 'mock: seed for probabilistic faults' })
-    .option('mock-quota-reset', { type: 'string', describe: 'mock: the reset time its usage-cap message names, e.g. "5 seconds"' });
+    .option('mock-quota-reset', { type: 'string', describe: 'mock: the reset time its usage-cap message names, e.g. "5 seconds"' })
+    .option('mock-dom', { type: 'string', default: '2026', describe: 'mock: which page it renders: 2024 (the 2024–25 page), 2026, or 2026-blob (blob: image srcs)' })
+    .option('mock-churn', { type: 'string', default: 'none', describe: 'mock: markup drift: none, cosmetic (the contract\'s anchors stay) or breaking (the composer is gone)' })
+    .option('mock-image-tool', { type: 'string', default: 'on', describe: 'mock: whether the 2026 page offers the "Create image" tool: on or off' });
 }
 
 function mockSettings(args: {
@@ -54,13 +58,23 @@ function mockSettings(args: {
   'mock-faults'?: string;
   'mock-seed': number;
   'mock-quota-reset'?: string;
+  'mock-dom'?: string;
+  'mock-churn'?: string;
+  'mock-image-tool'?: string;
 }) {
+  const oneOf = <T extends string>(name: string, value: string, allowed: readonly T[]): T => {
+    if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${name} expects one of ${allowed.join(', ')}, got "${value}"`);
+    return value as T;
+  };
   return {
     latencyMs: nonNegative('mock-latency-ms', args['mock-latency-ms'])!,
     urlDelayMs: nonNegative('mock-url-delay-ms', args['mock-url-delay-ms'])!,
     faults: args['mock-faults'],
     seed: args['mock-seed'],
     quotaResetText: args['mock-quota-reset'],
+    dom: oneOf('mock-dom', String(args['mock-dom'] ?? '2026'), ['2024', '2026', '2026-blob'] as const),
+    churn: oneOf('mock-churn', String(args['mock-churn'] ?? 'none'), ['none', 'cosmetic', 'breaking'] as const),
+    imageTool: oneOf('mock-image-tool', String(args['mock-image-tool'] ?? 'on'), ['on', 'off'] as const) === 'on',
   };
 }
 
@@ -76,6 +90,7 @@ function runOptions(y: Argv) {
     .option('browser', { type: 'string', describe: 'path to a Chromium binary (also SEMANTEST_CHROMIUM)' })
     .option('mock', { type: 'boolean', default: false, describe: 'run against the built-in mock site instead of the real one' })
     .option('base-url', { type: 'string', describe: 'point the provider at another site with the same page contract' })
+    .option('provider-file', { type: 'string', describe: 'an updated provider descriptor (JSON) to use instead of the built-in one' })
     .option('limit', { type: 'number', describe: 'generate at most N images this run' })
     .option('only', { type: 'string', describe: 'only job ids matching this glob, e.g. "ch1/s2/*"' })
     .option('retry-failed', { type: 'boolean', default: false, describe: 'on --resume, also retry jobs that failed for policy or verification' })
@@ -135,6 +150,7 @@ async function run(args: RunArgs): Promise<number> {
     headless: args.headless,
     browser: args.browser,
     baseUrl: args['base-url'],
+    providerFile: args['provider-file'],
     mock: args.mock ? mockSettings(args) : undefined,
     resume: args.resume,
     limit,
@@ -173,14 +189,53 @@ const cli = yargs(hideBin(process.argv))
   )
   .command(
     'login',
-    'open a window on the provider so you can log in to the profile once',
+    'open a window on the provider so you can log in to the profile once; ends by itself when the chat shows',
     (y) =>
       y
-        .option('profile', { type: 'string', default: 'default' })
+        .option('profile', { type: 'string', default: 'default', describe: 'browser profile under profiles/' })
         .option('profiles-dir', { type: 'string', default: 'profiles', hidden: true })
-        .option('browser', { type: 'string' })
-        .option('base-url', { type: 'string' }),
-    (args) => execute(() => runLogin({ profile: args.profile, profilesDir: args['profiles-dir'], browser: args.browser, baseUrl: args['base-url'] })),
+        .option('browser', { type: 'string', describe: 'path to a Chromium binary (also SEMANTEST_CHROMIUM)' })
+        .option('base-url', { type: 'string', describe: 'log in to another site with the same page contract' })
+        .option('headless', { type: 'boolean', default: false, describe: 'refused: a log-in needs a window' })
+        .option('timeout', { type: 'number', default: 600, describe: 'seconds to wait for the log-in' }),
+    (args) =>
+      execute(() =>
+        runLogin({
+          profile: args.profile,
+          profilesDir: args['profiles-dir'],
+          browser: args.browser,
+          baseUrl: args['base-url'],
+          headless: args.headless,
+          timeoutSeconds: args.timeout,
+        }),
+      ),
+  )
+  .command(
+    'doctor',
+    'check that a run would work on the profile (browser, display, lock, disk, extension and hub, log-in, the page\'s selectors); sends nothing',
+    (y) =>
+      mockOptions(y)
+        .option('profile', { type: 'string', default: 'default', describe: 'browser profile under profiles/' })
+        .option('profiles-dir', { type: 'string', default: 'profiles', hidden: true })
+        .option('out', { type: 'string', default: 'output', describe: 'output folder whose free space is checked' })
+        .option('headless', { type: 'boolean', default: false, describe: 'no browser window' })
+        .option('browser', { type: 'string', describe: 'path to a Chromium binary (also SEMANTEST_CHROMIUM)' })
+        .option('mock', { type: 'boolean', default: false, describe: 'check against the built-in mock site instead of the real one' })
+        .option('base-url', { type: 'string', describe: 'check another site with the same page contract' })
+        .option('provider-file', { type: 'string', describe: 'check an updated provider descriptor (JSON) instead of the built-in one' }),
+    (args) =>
+      execute(() =>
+        runDoctor({
+          profile: args.profile,
+          profilesDir: args['profiles-dir'],
+          out: args.out,
+          headless: args.headless,
+          browser: args.browser,
+          baseUrl: args['base-url'],
+          providerFile: args['provider-file'],
+          mock: args.mock ? mockSettings(args) : undefined,
+        }),
+      ),
   )
   .command(
     'mock',
@@ -200,6 +255,7 @@ const cli = yargs(hideBin(process.argv))
   .example('$0 prompts/chapter1.yaml --resume', 'continue after a crash or Ctrl-C')
   .example('$0 prompts/chapter1.yaml --dry-run', 'print the final prompts')
   .example('$0 status prompts/chapter1.yaml', 'how far the book has got')
+  .example('$0 doctor', 'check that a run would work on profiles/default, sending nothing')
   .strict()
   .demandCommand(1)
   .help()

@@ -18,6 +18,7 @@ import {
   type ExtensionMessage,
   type RequestType,
   type RunnerMessage,
+  type RunnerMessageSchema,
 } from '../protocol/messages.js';
 import type { ProviderDescriptor } from '../protocol/provider.js';
 
@@ -42,7 +43,8 @@ type Pending = {
   timer: NodeJS.Timeout;
 };
 
-type OutgoingRequest = Extract<RunnerMessage, { type: RequestType }>;
+// The input shape: fields with a schema default may be left out by the caller.
+type OutgoingRequest = Extract<z.input<typeof RunnerMessageSchema>, { type: RequestType }>;
 type Payload<T extends RequestType> = Omit<Extract<OutgoingRequest, { type: T }>, 'id'>;
 
 export interface HubEvents {

@@ -19,11 +19,17 @@ export const MOCK_FAULT_KINDS = [
   'stale', // the page shows the previous prompt's image (its bytes) as this one's, under a new file id
   'stale-id', // the finished turn shows the previous image turn's image under its SAME file id (same src)
   'swap', // the bytes behind the image's URL are another picture than the one displayed
+  'text', // the answer is a text reply (a sentence about the scene), whatever was asked
+  'ignore-aspect', // the image comes back square (512×512) whatever shape was asked for
+  'busy', // "We are experiencing heavy server load…" as a toast; the answer never comes
+  'too-many', // the send fails: HTTP 429 "Too many requests. Please slow down." as a toast
+  'unusual', // the send fails: HTTP 403 "Unusual activity has been detected from your device…" as a toast
+  'account', // the send fails: a "We couldn't load your account. Reload" banner; the page works again once reloaded
 ] as const;
 export type MockFaultKind = (typeof MOCK_FAULT_KINDS)[number];
 
 /** Kinds that end the send itself (no generation starts), so there is nothing to reload before them. */
-const SEND_FAULTS: readonly MockFaultKind[] = ['network', 'login', 'challenge'];
+export const SEND_FAULTS: readonly MockFaultKind[] = ['network', 'login', 'challenge', 'too-many', 'unusual', 'account'];
 
 /** What a prompt meets: one kind, or `reload+KIND` (reload mid-generation, then end as KIND). */
 export type MockFault = MockFaultKind | `reload+${MockFaultKind}`;

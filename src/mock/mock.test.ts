@@ -140,7 +140,7 @@ describe('mock site', () => {
   }
 
   it('serves the page contract, listens on loopback and wants the session cookie for images', async () => {
-    site = await startMockSite({ latencyMs: 0 });
+    site = await startMockSite({ dom: '2024', latencyMs: 0 });
     expect(new URL(site.url).hostname).toBe('127.0.0.1');
     const page = await (await fetch(site.url)).text();
     for (const part of ['id="prompt-textarea"', 'class="ProseMirror"', 'contenteditable="true"', 'aria-label="Message ChatGPT"', 'data-testid="create-new-chat-button"']) {
@@ -159,7 +159,7 @@ describe('mock site', () => {
   });
 
   it('holds a login wall until someone logs in', async () => {
-    site = await startMockSite({ latencyMs: 0, faults: 'login@1' });
+    site = await startMockSite({ dom: '2024', latencyMs: 0, faults: 'login@1' });
     const cookie = await session(site.url);
     const sent = await prompt(site.url, cookie, 'anything');
     expect(sent.status).toBe(401);
@@ -171,7 +171,7 @@ describe('mock site', () => {
   });
 
   it('keeps a usage cap on every prompt until it resets, and says when', async () => {
-    site = await startMockSite({ latencyMs: 0, faults: 'quota@1', quotaResetText: '10 hours and 25 minutes' });
+    site = await startMockSite({ dom: '2024', latencyMs: 0, faults: 'quota@1', quotaResetText: '10 hours and 25 minutes' });
     const cookie = await session(site.url);
     for (let i = 0; i < 2; i++) {
       const { state } = (await (await prompt(site.url, cookie, `p${i}`)).json()) as { state: { turns: Array<{ message: string }> } };
@@ -181,7 +181,7 @@ describe('mock site', () => {
   });
 
   it('answers a network fault with 502', async () => {
-    site = await startMockSite({ latencyMs: 0, faults: 'network@1' });
+    site = await startMockSite({ dom: '2024', latencyMs: 0, faults: 'network@1' });
     const cookie = await session(site.url);
     expect((await prompt(site.url, cookie, 'x')).status).toBe(502);
     expect((await prompt(site.url, cookie, 'x')).status).toBe(200);
@@ -189,7 +189,7 @@ describe('mock site', () => {
   });
 
   it('counts a prompt and starts its clock when it arrives, but answers the send only urlDelayMs later', async () => {
-    site = await startMockSite({ latencyMs: 300 }); // urlDelayMs: the default, 700
+    site = await startMockSite({ dom: '2024', latencyMs: 300 }); // urlDelayMs: the default, 700
     const cookie = await session(site.url);
     let answered = false;
     const sent = prompt(site.url, cookie, 'a gull over the waves').then((res) => {
@@ -211,7 +211,7 @@ describe('mock site', () => {
   });
 
   it('answers at once with urlDelayMs 0, and delays a network fault like any answer', async () => {
-    site = await startMockSite({ latencyMs: 5000, urlDelayMs: 0, faults: 'network@2' });
+    site = await startMockSite({ dom: '2024', latencyMs: 5000, urlDelayMs: 0, faults: 'network@2' });
     const cookie = await session(site.url);
     const res = await prompt(site.url, cookie, 'x');
     const answeredAt = Date.now();
@@ -219,7 +219,7 @@ describe('mock site', () => {
     expect(((await res.json()) as { state: State }).state.turns[0].status).toBe('creating');
     await site.close();
 
-    site = await startMockSite({ latencyMs: 0, urlDelayMs: 400, faults: 'network@1' });
+    site = await startMockSite({ dom: '2024', latencyMs: 0, urlDelayMs: 400, faults: 'network@1' });
     const cookie2 = await session(site.url);
     const failed = await prompt(site.url, cookie2, 'x');
     expect(failed.status).toBe(502);
@@ -228,7 +228,7 @@ describe('mock site', () => {
   });
 
   it('lists the latest finished images of every conversation in the state and in the page, escaped', async () => {
-    site = await startMockSite({ latencyMs: 0, urlDelayMs: 0, faults: 'policy@2' });
+    site = await startMockSite({ dom: '2024', latencyMs: 0, urlDelayMs: 0, faults: 'policy@2' });
     const cookie = await session(site.url);
     const first = await sendPrompt(site.url, cookie, 'the first panel');
     await sendPrompt(site.url, cookie, 'refused', first.conversation_id);
@@ -260,7 +260,7 @@ describe('mock site', () => {
   });
 
   it('keeps an unfinished image out of the side bar', async () => {
-    site = await startMockSite({ latencyMs: 60_000, urlDelayMs: 0 });
+    site = await startMockSite({ dom: '2024', latencyMs: 60_000, urlDelayMs: 0 });
     const cookie = await session(site.url);
     const { state } = await sendPrompt(site.url, cookie, 'slow');
     expect(state.turns[0].status).toBe('creating');
@@ -269,7 +269,7 @@ describe('mock site', () => {
   });
 
   it('stale-id: the finished turn shows the previous image turn\'s image under its very file id', async () => {
-    site = await startMockSite({ latencyMs: 0, urlDelayMs: 0, faults: 'stale@2,stale-id@3' });
+    site = await startMockSite({ dom: '2024', latencyMs: 0, urlDelayMs: 0, faults: 'stale@2,stale-id@3' });
     const cookie = await session(site.url);
     const a = await sendPrompt(site.url, cookie, 'the lighthouse');
     const b = await sendPrompt(site.url, cookie, 'the keeper');
@@ -293,7 +293,7 @@ describe('mock site', () => {
 
   it('reload+policy: the reload is served once, mid-generation, and the refusal comes after it', async () => {
     const latencyMs = 1000;
-    site = await startMockSite({ latencyMs, urlDelayMs: 0, faults: 'reload+policy@1' });
+    site = await startMockSite({ dom: '2024', latencyMs, urlDelayMs: 0, faults: 'reload+policy@1' });
     const cookie = await session(site.url);
     const { conversation_id: id, state } = await sendPrompt(site.url, cookie, 'a forbidden picture');
     const arrivedAt = site.stats().lastPromptAt!;
@@ -319,7 +319,7 @@ describe('mock site', () => {
   });
 
   it('reload+error: after the reload, the error text with its toast', async () => {
-    site = await startMockSite({ latencyMs: 400, urlDelayMs: 0, faults: 'reload+error@1' });
+    site = await startMockSite({ dom: '2024', latencyMs: 400, urlDelayMs: 0, faults: 'reload+error@1' });
     const cookie = await session(site.url);
     const { conversation_id: id, state } = await sendPrompt(site.url, cookie, 'x');
     const reloading = await poll(site.url, cookie, id, state.signature);

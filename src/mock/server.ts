@@ -4,13 +4,33 @@
 // It is never kinder than the real site: the send is answered (and the URL becomes /c/<id>) only
 // `urlDelayMs` after the prompt arrived, and a "Recent images" side bar shows other panels' images
 // with the same alt text and src format as the turn's own.
-import { createHash, randomBytes } from 'node:crypto';
+// It renders either column of the contract (`dom`): the 2024–25 page or the 2026 one (image tool,
+// signed image URLs, optionally `blob:` srcs), with optional churn (`churn`) of the markup.
+import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UsageError } from '../protocol/errors.js';
+import {
+  MOCK_ASPECTS,
+  MOCK_CHURNS,
+  MOCK_DOMS,
+  NOTICES,
+  WORDINGS,
+  asksForImage,
+  describeScene,
+  imageShape,
+  quotaMessage,
+  ratioInText,
+  type MockAspect,
+  type MockChurn,
+  type MockDom,
+  type MockRatio,
+} from './answers.js';
 import { FaultPlan, faultKinds, faultParts, parseDuration, parseFaultSpec, type MockFault, type MockFaultKind } from './faults.js';
 import { CHALLENGE_BODY, LOGIN_BODY, appPage, recentAlt, type RecentImage } from './page.js';
 import { partialOf, renderPanelPng } from './render.js';
+
+export { MOCK_ASPECTS, MOCK_CHURNS, MOCK_DOMS, type MockAspect, type MockChurn, type MockDom };
 
 export interface MockSiteOptions {
   port?: number;
@@ -23,9 +43,16 @@ export interface MockSiteOptions {
   urlDelayMs?: number;
   faults?: string;
   seed?: number;
+  /** The long side of a finished image in pixels (default 512); the short side follows its aspect. */
   imageSize?: number;
   /** What the usage-cap message says, e.g. "10 hours and 25 minutes". */
   quotaResetText?: string;
+  /** Which column of the page contract the page renders (default '2026', the page users meet). */
+  dom?: MockDom;
+  /** Markup drift: 'cosmetic' keeps every anchor the contract names, 'breaking' drops the composer's. */
+  churn?: MockChurn;
+  /** Whether the 2026 page's "+" menu offers "Create image" (default true). */
+  imageTool?: boolean;
 }
 
 export interface MockStats {
@@ -37,7 +64,7 @@ export interface MockStats {
   minPromptGapMs: number | null;
   /** When the last prompt arrived (epoch ms, Date.now()); its send is answered `urlDelayMs` later. */
   lastPromptAt: number | null;
-  /** Fetches of image bytes from outside an <img> (a download). */
+  /** Fetches of image bytes other than the page's own (its <img> loads, the 2026-blob page's fetch): downloads. */
   downloads: number;
   faults: Partial<Record<MockFaultKind, number>>;
   conversations: number;
@@ -49,10 +76,20 @@ export interface MockSite {
   close(): Promise<void>;
 }
 
+/** How a turn's answer ends. */
+type Answer = 'image' | 'reply' | 'message' | 'notice' | 'timeout';
+
 interface Turn {
   n: number;
   prompt: string;
   createdAt: number;
+  /** `data-turn-id` of the user and the assistant turn (the client chose the user's). */
+  userId: string;
+  answerId: string;
+  answer: Answer;
+  /** The finished image's pixel size (its shape). */
+  width: number;
+  height: number;
   /** How the turn ends (undefined: a normal image). */
   fault?: MockFaultKind;
   /** The page is told to reload once, half way through the generation (`reload`, `reload+KIND`). */
@@ -71,7 +108,9 @@ interface Conversation {
 }
 
 interface MockFile {
-  /** What an <img> in the page receives. */
+  /** The `ts` its signed URL carries (seconds). */
+  ts: number;
+  /** What an <img> in the page (or the page's own fetch in blob mode) receives. */
   display(): Promise<Buffer>;
   /** What a download (context request, fetch) receives; `n` counts this file's downloads from 1. */
   download(n: number): Promise<Buffer>;
@@ -82,34 +121,35 @@ const COOKIE = 'mock_session';
 const LONG_POLL_MS = 15_000;
 const RECENT_MAX = 6;
 const TEXT_FAULTS: readonly MockFaultKind[] = ['cooldown', 'quota', 'policy', 'error'];
-const NO_IMAGE_FAULTS: readonly MockFaultKind[] = [...TEXT_FAULTS, 'timeout'];
-
-const MESSAGES = {
-  cooldown:
-    "You're generating images too quickly. To ensure the best experience for everyone, we have rate limits in place. Please wait a short while before generating more images.",
-  policy: "I wasn't able to generate that image because this request violates our content policy. Feel free to try a different idea.",
-  error: 'Something went wrong while generating the response. If this issue persists please contact us through our help center.',
-};
-
-function quotaMessage(remainingMs: number): string {
-  const s = Math.max(1, Math.ceil(remainingMs / 1000));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const text = h > 0 ? `${h} hours and ${m} minutes` : m > 0 ? `${m} minutes${s % 60 ? ` and ${s % 60} seconds` : ''}` : `${s} seconds`;
-  return `You've hit the Plus plan limit for image generation requests. You can create more images when the limit resets in ${text}.`;
-}
+/** The header the mock page's own fetch of image bytes carries (blob mode): it sees what an <img> sees. */
+const PAGE_VIEW_HEADER = 'x-mock-view';
+/** What the POST answers when the account fault hits; the page shows its "Reload" banner. */
+const ACCOUNT_CODE = 'account_unavailable';
 
 export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSite> {
   const latencyMs = opts.latencyMs ?? 1500;
   if (!(latencyMs >= 0)) throw new UsageError('--mock-latency-ms must be 0 or more');
   const urlDelayMs = opts.urlDelayMs ?? 700;
   if (!(urlDelayMs >= 0)) throw new UsageError('--mock-url-delay-ms must be 0 or more');
+  const dom: MockDom = opts.dom ?? '2026';
+  if (!(MOCK_DOMS as readonly string[]).includes(dom)) throw new UsageError(`--mock-dom: "${dom}" is not one of ${MOCK_DOMS.join(', ')}`);
+  const churn: MockChurn = opts.churn ?? 'none';
+  if (!(MOCK_CHURNS as readonly string[]).includes(churn)) throw new UsageError(`--mock-churn: "${churn}" is not one of ${MOCK_CHURNS.join(', ')}`);
+  const imageTool = opts.imageTool ?? true;
+  if (typeof imageTool !== 'boolean') throw new UsageError(`--mock-image-tool: expects on or off, got ${String(imageTool)}`);
+  /** The 2026 column (signed URLs, image tool, new wordings); '2024' is the 2024–25 one. */
+  const modern = dom !== '2024';
+  const wordings = WORDINGS[modern ? '2026' : '2024'];
   const size = opts.imageSize ?? 512;
   const plan = new FaultPlan(parseFaultSpec(opts.faults), opts.seed ?? 1);
   const quotaResetMs = parseDuration(opts.quotaResetText ?? '2 minutes');
+  /** Signs the 2026 image URLs; a URL without its `sig` (or with another's) is refused with 403. */
+  const signingKey = randomBytes(32);
   const sessions = new Set<string>();
   const conversations = new Map<string, Conversation>();
   const files = new Map<string, MockFile>();
+  /** The `#image-<uuid>` of each file id a turn shows (a stale-id turn shows the previous one's, uuid and all). */
+  const imageUuids = new Map<string, string>();
   const waiters = new Set<() => void>();
   /** Sends held back until their answer is due; woken (answered at once) when the site closes. */
   const sleepers = new Set<() => void>();
@@ -130,37 +170,58 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
   let quotaUntil = 0;
   let lastImageTurn: Turn | undefined;
   const cache = new Map<string, Promise<Buffer>>();
-  const render = (prompt: string, variant: 'final' | 'partial' | 'blank'): Promise<Buffer> => {
-    const key = `${variant}\n${prompt}`;
+  const render = (prompt: string, variant: 'final' | 'partial' | 'blank', width: number, height: number): Promise<Buffer> => {
+    const key = `${variant}\n${width}x${height}\n${prompt}`;
     let png = cache.get(key);
     if (!png) {
       // A partial is cut from the (cached) final rather than drawn again.
-      png = variant === 'partial' ? render(prompt, 'final').then(partialOf) : renderPanelPng(prompt, size, variant);
+      png = variant === 'partial' ? render(prompt, 'final', width, height).then(partialOf) : renderPanelPng(prompt, width, variant, height);
       cache.set(key, png);
       if (cache.size > 400) cache.delete(cache.keys().next().value!);
     }
     return png;
   };
 
+  function sign(id: string, ts: string): string {
+    return createHmac('sha256', signingKey).update(`${id}\n${ts}`).digest('hex');
+  }
+  function validSignature(id: string, ts: string | null, sig: string | null): boolean {
+    if (!ts || !sig || !/^[0-9a-f]{64}$/.test(sig)) return false;
+    return timingSafeEqual(Buffer.from(sign(id, ts), 'hex'), Buffer.from(sig, 'hex'));
+  }
+  /** The URL the page gets for a file: bare on the 2024–25 page, signed (and needing the sig) on the 2026 one. */
+  function urlOf(id: string): string {
+    const bare = `/backend-api/estuary/content?id=${encodeURIComponent(id)}`;
+    if (!modern) return bare;
+    const ts = String(files.get(id)?.ts ?? Math.floor(Date.now() / 1000));
+    return `${bare}&ts=${ts}&p=fs&cid=1&sig=${sign(id, ts)}&v=0`;
+  }
+  function uuidOf(fileId: string): string {
+    let uuid = imageUuids.get(fileId);
+    if (!uuid) imageUuids.set(fileId, (uuid = randomUUID()));
+    return uuid;
+  }
+
   function addFiles(turn: Turn, previous: Turn | undefined): void {
     // Every generation is a new picture, as on the real site (the seed includes the turn's file id):
     // the same prompt sent again must not come back with bytes another panel already saved.
-    const own = () => render(`${turn.prompt}\n#${turn.fileId}`, 'final');
+    const { width, height } = turn;
+    const own = () => render(`${turn.prompt}\n#${turn.fileId}`, 'final', width, height);
     let display = own;
     let download = (_n: number) => own();
     switch (turn.fault) {
       case 'blank':
-        display = () => render('', 'blank');
+        display = () => render('', 'blank', width, height);
         download = display;
         break;
       case 'stale':
         if (previous) {
-          display = () => render(`${previous.prompt}\n#${previous.fileId}`, 'final');
+          display = () => render(`${previous.prompt}\n#${previous.fileId}`, 'final', previous.width, previous.height);
           download = display;
         }
         break;
       case 'swap':
-        download = () => render(`${turn.prompt}\n#${turn.fileId} (swapped)`, 'final');
+        download = () => render(`${turn.prompt}\n#${turn.fileId} (swapped)`, 'final', width, height);
         break;
       case 'corrupt':
         download = async () => {
@@ -169,13 +230,14 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
         };
         break;
       case 'partial':
-        download = (n) => (n === 1 ? render(`${turn.prompt}\n#${turn.fileId}`, 'partial') : own());
+        download = (n) => (n === 1 ? render(`${turn.prompt}\n#${turn.fileId}`, 'partial', width, height) : own());
         break;
     }
-    files.set(turn.fileId, { display, download, downloads: 0 });
+    const ts = Math.floor(turn.createdAt / 1000);
+    files.set(turn.fileId, { ts, display, download, downloads: 0 });
     for (let k = 1; k <= 3; k++) {
-      const partial = () => render(`${turn.prompt}\n#${turn.fileId}`, 'partial');
-      files.set(`${turn.fileId}-partial${k}`, { display: partial, download: partial, downloads: 0 });
+      const partial = () => render(`${turn.prompt}\n#${turn.fileId}`, 'partial', width, height);
+      files.set(`${turn.fileId}-partial${k}`, { ts, display: partial, download: partial, downloads: 0 });
     }
   }
 
@@ -185,8 +247,8 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
   function view(turn: Turn, now: number): View {
     const v = ending(turn, now);
     // The reload fault (alone or before another ending): once, half way through the generation,
-    // while the turn still says "Creating image".
-    if (turn.reload && !turn.reloadServed && v.state.status === 'creating') {
+    // while the turn still says "Creating image" (or, for a text answer, is still being written).
+    if (turn.reload && !turn.reloadServed && (v.state.status === 'creating' || v.state.status === 'thinking')) {
       const reloadAt = turn.createdAt + latencyMs / 2;
       if (now >= reloadAt) return { ...v, reload: true };
       v.nextAt = Math.min(v.nextAt ?? Infinity, reloadAt);
@@ -194,30 +256,67 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
     return v;
   }
 
+  /** A picture as the page gets it: file id, URL (signed on the 2026 page) and pixel size. */
+  function pic(id: string, width: number, height: number) {
+    return { id, url: urlOf(id), width, height };
+  }
+
   /** The turn without the reload: "Creating image" with partials, then its image or its message. */
   function ending(turn: Turn, now: number): View {
     const t = now - turn.createdAt;
     const quarter = latencyMs / 4;
-    const base = { n: turn.n, prompt: turn.prompt };
-    const creating = (partials: number) => ({
-      ...base,
-      status: 'creating',
-      partials: Array.from({ length: partials }, (_, k) => `${turn.fileId}-partial${k + 1}`),
-    });
-    if (turn.fault && TEXT_FAULTS.includes(turn.fault)) {
-      // After a reload the message must come later than the reload point: at the full latency.
-      const textAfter = turn.reload ? latencyMs : latencyMs / 2;
-      if (t < textAfter) return { state: creating(0), nextAt: turn.createdAt + textAfter };
-      const message = turn.fault === 'quota' ? turn.quotaText! : MESSAGES[turn.fault as 'cooldown' | 'policy' | 'error'];
-      return { state: { ...base, status: 'message', message, error: turn.fault === 'error', toast: turn.fault === 'error' } };
+    const eighth = Math.max(latencyMs / 8, 1);
+    const base = { n: turn.n, prompt: turn.prompt, userId: turn.userId, answerId: turn.answerId };
+    /** "Creating image": `partials` of them so far; on the 2026 page the latest one and a percentage. */
+    const creating = (partials: number, percent?: number) => {
+      const ids = Array.from({ length: partials }, (_, k) => `${turn.fileId}-partial${k + 1}`);
+      const state: Record<string, unknown> = { ...base, status: 'creating', partials: ids };
+      if (modern) {
+        state.uuid = uuidOf(turn.imageId);
+        state.width = turn.width;
+        state.height = turn.height;
+        state.partial = partials > 0 ? pic(ids[partials - 1], Math.round(turn.width / 2), Math.round(turn.height / 2)) : null;
+        if (partials > 0 && percent !== undefined) state.percent = percent;
+      }
+      return state;
+    };
+    const thinking = () => ({ ...base, status: 'thinking' });
+    // After a reload a message must come later than the reload point: at the full latency.
+    const textAfter = turn.reload ? latencyMs : latencyMs / 2;
+    switch (turn.answer) {
+      case 'message': {
+        if (t < textAfter) return { state: creating(0), nextAt: turn.createdAt + textAfter };
+        const kind = turn.fault as 'cooldown' | 'quota' | 'policy' | 'error';
+        const message = kind === 'quota' ? turn.quotaText! : wordings[kind];
+        return { state: { ...base, status: 'message', message, error: kind === 'error', toast: kind === 'error' && !modern } };
+      }
+      case 'reply':
+        if (t < textAfter) return { state: thinking(), nextAt: turn.createdAt + textAfter };
+        return { state: { ...base, status: 'message', message: describeScene(turn.prompt), error: false, reply: true } };
+      case 'notice':
+        if (t < textAfter) return { state: creating(0), nextAt: turn.createdAt + textAfter };
+        return { state: { ...base, status: 'notice', message: NOTICES.busy, toast: true } };
+      case 'timeout':
+        // The image never finishes: one partial, the stop button forever.
+        return t < quarter ? { state: creating(0), nextAt: turn.createdAt + quarter } : { state: creating(1, 18) };
+      case 'image':
+        break;
     }
-    if (turn.fault === 'timeout') {
-      // The image never finishes: one partial, the stop button forever.
-      return t < quarter ? { state: creating(0), nextAt: turn.createdAt + quarter } : { state: creating(1) };
+    if (t >= latencyMs) {
+      const state: Record<string, unknown> = { ...base, status: 'done', image: turn.imageId, width: turn.width, height: turn.height };
+      if (modern) {
+        state.uuid = uuidOf(turn.imageId);
+        state.pic = pic(turn.imageId, turn.width, turn.height);
+      } else {
+        state.url = urlOf(turn.imageId);
+      }
+      return { state };
     }
-    if (t >= latencyMs) return { state: { ...base, status: 'done', image: turn.imageId } };
     const partials = Math.min(3, Math.floor(t / Math.max(quarter, 1)));
-    return { state: creating(partials), nextAt: turn.createdAt + Math.min(latencyMs, (partials + 1) * quarter) };
+    if (!modern) return { state: creating(partials), nextAt: turn.createdAt + Math.min(latencyMs, (partials + 1) * quarter) };
+    // The 2026 page counts up in steps of an eighth: "Creating image 6%", 18%, 30%, 42% …
+    const step = Math.min(7, Math.floor(t / eighth));
+    return { state: creating(partials, 6 + 12 * step), nextAt: turn.createdAt + Math.min(latencyMs, (step + 1) * eighth) };
   }
 
   /** The side bar: the latest finished images of any conversation, newest first, one entry per file. */
@@ -228,7 +327,9 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       const turn = imageTurns[i];
       if (now - turn.createdAt < latencyMs || seen.has(turn.imageId)) continue;
       seen.add(turn.imageId);
-      recent.push({ fileId: turn.imageId, alt: recentAlt(turn.prompt) });
+      const entry: RecentImage = { fileId: turn.imageId, alt: recentAlt(turn.prompt) };
+      if (modern) entry.url = urlOf(turn.imageId);
+      recent.push(entry);
     }
     return recent;
   }
@@ -254,17 +355,43 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
     for (const kind of faultKinds(fault)) stats.faults[kind] = (stats.faults[kind] ?? 0) + 1;
   }
 
+  /** What the page asked for besides the text: the image tool (2026) and its aspect choice, its own message id. */
+  interface Ask {
+    userId?: string;
+    tool: boolean;
+    aspect: MockAspect;
+  }
+
   /** Records a prompt's turn and starts its generation clock; `fault` was chosen when the prompt arrived. */
-  function newPrompt(conversation: Conversation, prompt: string, fault: MockFault | undefined): Turn {
+  function newPrompt(conversation: Conversation, prompt: string, fault: MockFault | undefined, ask: Ask): Turn {
     const now = Date.now();
     const { reload, ending: kind } = faultParts(fault);
     if (kind === 'quota' && now >= quotaUntil) quotaUntil = now + quotaResetMs;
     const fileId = `file_${randomBytes(12).toString('base64url')}`;
-    const producesImage = !(kind && NO_IMAGE_FAULTS.includes(kind));
+    // The 2024–25 page drew whatever was described; the 2026 one only with the tool on or when asked in words.
+    const intent = !modern || ask.tool || asksForImage(prompt);
+    const answer: Answer =
+      kind && TEXT_FAULTS.includes(kind)
+        ? 'message'
+        : kind === 'busy'
+          ? 'notice'
+          : kind === 'timeout'
+            ? 'timeout'
+            : kind === 'text' || !intent
+              ? 'reply'
+              : 'image';
+    // The shape: the aspect control's choice, else a ratio the prompt states, else square.
+    const asked: MockRatio = (ask.tool && ask.aspect !== 'auto' ? ask.aspect : undefined) ?? ratioInText(prompt) ?? '1:1';
+    const { width, height } = imageShape(kind === 'ignore-aspect' ? '1:1' : asked, size);
     const turn: Turn = {
       n: conversation.turns.length + 1,
       prompt,
       createdAt: now,
+      userId: ask.userId ?? randomUUID(),
+      answerId: randomUUID(),
+      answer,
+      width,
+      height,
       fault: kind,
       reload,
       reloadServed: false,
@@ -273,9 +400,9 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       // With no image before it, the turn shows its own.
       imageId: kind === 'stale-id' && lastImageTurn ? lastImageTurn.imageId : fileId,
     };
-    if (kind === 'quota') turn.quotaText = quotaMessage(quotaUntil - now);
-    if (producesImage) {
-      addFiles(turn, lastImageTurn);
+    if (kind === 'quota') turn.quotaText = quotaMessage(quotaUntil - now, dom);
+    if (answer === 'image' || answer === 'timeout') addFiles(turn, lastImageTurn);
+    if (answer === 'image') {
       lastImageTurn = turn;
       imageTurns.push(turn);
       if (imageTurns.length > 1000) imageTurns.splice(0, imageTurns.length - 100);
@@ -331,6 +458,7 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
     const route = `${req.method} ${url.pathname}`;
 
     if (route === 'GET /__mock/stats') return json(res, 200, stats);
+    if (route === 'GET /favicon.ico') return void res.writeHead(204, { 'cache-control': 'max-age=3600' }).end();
     if (route === 'GET /__mock/blocker') return json(res, 200, { blocker: blocker ?? null });
     if (route === 'POST /__mock/login' || route === 'POST /__mock/challenge') {
       const id = randomBytes(16).toString('base64url');
@@ -351,12 +479,15 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       const id = url.pathname.startsWith('/c/') ? url.pathname.slice(3) : null;
       // Like the real site: an unknown conversation is an empty chat (composer, no turns).
       const recent = recentImages(Date.now());
-      if (id && !conversations.has(id) && !blocker) return send(res, 404, appPage(null, undefined, recent), 'text/html; charset=utf-8', headers);
+      const page = { dom, churn, imageTool };
+      if (id && !conversations.has(id) && !blocker) return send(res, 404, appPage(null, undefined, recent, page), 'text/html; charset=utf-8', headers);
       const blockerBody = blocker === 'login' ? LOGIN_BODY : blocker === 'challenge' ? CHALLENGE_BODY : undefined;
-      return send(res, 200, appPage(id, blockerBody, recent), 'text/html; charset=utf-8', headers);
+      return send(res, 200, appPage(id, blockerBody, recent, page), 'text/html; charset=utf-8', headers);
     }
 
     if (url.pathname.startsWith('/backend-api/') && !sessionOf(req)) return json(res, 401, { detail: 'Unauthorized' });
+
+    if (route === 'GET /backend-api/images/recent') return json(res, 200, { recent: recentImages(Date.now()) });
 
     if (route === 'POST /backend-api/conversation') {
       const body = await readJson(req);
@@ -364,6 +495,12 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       if (!prompt.trim()) return json(res, 400, { detail: 'empty prompt' });
       const requested = typeof body.conversation_id === 'string' ? conversations.get(body.conversation_id) : undefined;
       const conversation = requested ?? { id: randomBytes(16).toString('hex').replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-'), turns: [] };
+      const ask: Ask = {
+        userId: typeof body.message_id === 'string' && /^[A-Za-z0-9-]{8,64}$/.test(body.message_id) ? body.message_id : undefined,
+        // Only the 2026 page has the tool, and only when it offers it.
+        tool: modern && imageTool && body.tool === 'image',
+        aspect: (MOCK_ASPECTS as readonly unknown[]).includes(body.aspect) ? (body.aspect as MockAspect) : 'auto',
+      };
       stats.prompts += 1;
       const arrived = performance.now();
       const arrivedAt = Date.now();
@@ -378,17 +515,26 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       // only `urlDelayMs` later, as on the real site, where the URL becomes /c/<id> a moment after
       // the user message and the stop button appeared.
       const answerAt = arrivedAt + urlDelayMs;
-      if (fault === 'network' || fault === 'login' || fault === 'challenge') {
-        if (fault !== 'network') blocker = fault;
-        await until(answerAt);
-        if (fault === 'network') return json(res, 502, { detail: 'Bad gateway' });
-        return json(res, 401, { blocker: fault === 'login' ? LOGIN_BODY : CHALLENGE_BODY });
+      switch (fault) {
+        case 'network':
+        case 'login':
+        case 'challenge':
+        case 'too-many':
+        case 'unusual':
+        case 'account':
+          if (fault === 'login' || fault === 'challenge') blocker = fault;
+          await until(answerAt);
+          if (fault === 'network') return json(res, 502, { detail: 'Bad gateway' });
+          if (fault === 'too-many') return json(res, 429, { detail: NOTICES['too-many'] });
+          if (fault === 'unusual') return json(res, 403, { detail: NOTICES.unusual });
+          if (fault === 'account') return json(res, 500, { detail: NOTICES.account, code: ACCOUNT_CODE });
+          return json(res, 401, { blocker: fault === 'login' ? LOGIN_BODY : CHALLENGE_BODY });
       }
       if (!requested) {
         conversations.set(conversation.id, conversation);
         stats.conversations += 1;
       }
-      newPrompt(conversation, prompt, fault);
+      newPrompt(conversation, prompt, fault, ask);
       wake();
       await until(answerAt);
       if (res.destroyed || closing) return;
@@ -425,11 +571,17 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
     }
 
     if (route === 'GET /backend-api/estuary/content') {
-      const file = files.get(url.searchParams.get('id') ?? '');
+      const id = url.searchParams.get('id') ?? '';
+      // The 2026 URLs are signed: without the sig (or with another URL's) the answer is 403, cookie or not.
+      if (modern && !validSignature(id, url.searchParams.get('ts'), url.searchParams.get('sig'))) {
+        return json(res, 403, { detail: 'You do not have permission to access this file: the signature is missing or invalid.' });
+      }
+      const file = files.get(id);
       if (!file) return json(res, 404, { detail: 'File not found' });
-      const isImageElement = req.headers['sec-fetch-dest'] === 'image';
+      // What the page itself shows: an <img> load, or (blob mode) the page's own fetch of the bytes.
+      const isPageView = req.headers['sec-fetch-dest'] === 'image' || req.headers[PAGE_VIEW_HEADER] === 'page';
       let bytes: Buffer;
-      if (isImageElement) bytes = await file.display();
+      if (isPageView) bytes = await file.display();
       else {
         file.downloads += 1;
         stats.downloads += 1;

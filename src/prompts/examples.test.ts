@@ -16,6 +16,16 @@ describe('the example prompt files', () => {
     // The mock site draws from the prompt, so distinct prompts keep every demo image distinct.
     expect(new Set(book.jobs.map((j) => j.finalPrompt)).size).toBe(12);
     expect(book.jobs.every((j) => !/\{\w+\}/.test(j.finalPrompt) && j.finalPrompt.includes('Style: graphic novel style'))).toBe(true);
+    // A few shapes: two panels set their own, chapter 2 is square except the panel that overrides it.
+    expect(book.jobs.filter((j) => j.aspect).map((j) => [j.id, j.aspect])).toEqual([
+      ['ch1/s1/p1', '16:9'],
+      ['ch1/s1/p3', '9:16'],
+      ['ch2/s1/p1', '1:1'],
+      ['ch2/s1/p2.en', '1:1'],
+      ['ch2/s1/p2.ja', '1:1'],
+      ['ch2/s1/p3', '4:3'],
+    ]);
+    expect(book.jobs.every((j) => (j.aspect ? j.finalPrompt.includes(`Aspect ratio ${j.aspect} (`) : !j.finalPrompt.includes('Aspect ratio')))).toBe(true);
   });
 
   it('chapter1.yaml gives 42 jobs from 40 panels in 5 strips, at a careful human pace', async () => {

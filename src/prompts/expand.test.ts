@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PACING, parsePromptText, type PromptBook } from './index.js';
+import { composePrompt, DEFAULT_PACING, parsePromptText, type PromptBook } from './index.js';
 
 const STORY = `book: the-lighthouse
 style: "graphic novel style, high contrast"
@@ -58,6 +58,7 @@ describe('expansion', () => {
     expect(byId(book)['ch1/s2/p1.ja~2']).toMatchObject({ chapter: 'ch1', strip: 's2', panel: 'p1', locale: 'ja', variant: '2', outputPath: 'ch1/s2/p1.ja~2.png' });
     expect(byId(book)['ch1/s1/p2']).not.toHaveProperty('locale');
     expect(byId(book)['ch1/s1/p2']).not.toHaveProperty('variant');
+    expect(book.jobs.some((j) => 'aspect' in j || j.finalPrompt.includes('Aspect ratio'))).toBe(false);
   });
 
   it('builds the final prompt: references, modifiers, speech bubble in the job locale, style', () => {
@@ -148,5 +149,120 @@ describe('ids and hashes', () => {
       expect(restyled[i].promptHash).not.toBe(job.promptHash);
       expect(otherProvider[i].promptHash).not.toBe(job.promptHash);
     });
+  });
+});
+
+const SHAPED = `book: shaped
+style: ink
+aspect: "4:3"
+locales: [en, ja]
+chapters:
+  - id: ch1
+    aspect: "9:16"
+    strips:
+      - id: s1
+        panels:
+          - id: p1
+            prompt: "A tall tower"
+          - id: p2
+            prompt: "The sea"
+            aspect: 16:9
+            text: { en: "Look.", ja: "見て。" }
+          - id: p3
+            prompt: "A face"
+            aspect: auto
+  - id: ch2
+    strips:
+      - id: s1
+        panels:
+          - id: p1
+            prompt: "A gull"
+          - id: p2
+            prompt: "A cup"
+            aspect: 1:1
+`;
+
+describe('aspect', () => {
+  it('takes the panel aspect, else the chapter one, else the book one', () => {
+    const book = load(SHAPED);
+    expect(book.jobs.map((j) => [j.id, j.aspect])).toEqual([
+      ['ch1/s1/p1', '9:16'],
+      ['ch1/s1/p2.en', '16:9'],
+      ['ch1/s1/p2.ja', '16:9'],
+      ['ch1/s1/p3', 'auto'],
+      ['ch2/s1/p1', '4:3'],
+      ['ch2/s1/p2', '1:1'],
+    ]);
+  });
+
+  it('leaves the job without an aspect when no level sets one', () => {
+    const book = load('book: a\nchapters:\n  - id: ch1\n    strips: [{ id: s1, panels: [{ id: p1, prompt: x }, { id: p2, prompt: y, aspect: "3:4" }] }]\n');
+    expect(book.jobs[0]).not.toHaveProperty('aspect');
+    expect(book.jobs[0].finalPrompt).toBe('x.');
+    expect(book.jobs[1].aspect).toBe('3:4');
+  });
+
+  it('applies a book aspect to a flat prompts list', () => {
+    const book = load('book: quick\naspect: 3:4\nprompts: [a cat, a dog]\n');
+    expect(book.jobs.map((j) => [j.aspect, j.finalPrompt])).toEqual([
+      ['3:4', 'a cat. Aspect ratio 3:4 (portrait).'],
+      ['3:4', 'a dog. Aspect ratio 3:4 (portrait).'],
+    ]);
+  });
+
+  it('states the aspect after the speech bubble and before the style, and says nothing for auto', () => {
+    const jobs = byId(load(SHAPED));
+    expect(jobs['ch1/s1/p1'].finalPrompt).toBe('A tall tower. Aspect ratio 9:16 (tall portrait). Style: ink.');
+    expect(jobs['ch1/s1/p2.ja'].finalPrompt).toBe('The sea. Speech bubble text (ja): "見て。". Aspect ratio 16:9 (wide landscape). Style: ink.');
+    expect(jobs['ch1/s1/p3'].finalPrompt).toBe('A face. Style: ink.');
+    expect(jobs['ch2/s1/p1'].finalPrompt).toBe('A gull. Aspect ratio 4:3 (landscape). Style: ink.');
+    expect(jobs['ch2/s1/p2'].finalPrompt).toBe('A cup. Aspect ratio 1:1 (square). Style: ink.');
+  });
+
+  it('words every ratio with its literal ratio string', () => {
+    const sentences = (['auto', '1:1', '3:4', '9:16', '4:3', '16:9'] as const).map((aspect) => composePrompt('a', [], undefined, '', aspect));
+    expect(sentences).toEqual([
+      'a.',
+      'a. Aspect ratio 1:1 (square).',
+      'a. Aspect ratio 3:4 (portrait).',
+      'a. Aspect ratio 9:16 (tall portrait).',
+      'a. Aspect ratio 4:3 (landscape).',
+      'a. Aspect ratio 16:9 (wide landscape).',
+    ]);
+    expect(composePrompt('a', ['b'], { locale: 'en', text: 'Hi' }, 'ink', undefined)).toBe('a, b. Speech bubble text (en): "Hi". Style: ink.');
+  });
+
+  it('hashes the aspect with the final prompt, auto included', () => {
+    const job = byId(load(SHAPED))['ch1/s1/p3'];
+    const expected = createHash('sha256')
+      .update(JSON.stringify({ finalPrompt: job.finalPrompt, provider: 'chatgpt', locale: undefined, variant: undefined, aspect: 'auto' }))
+      .digest('hex');
+    expect(job.promptHash).toBe(expected);
+  });
+
+  it('marks a panel stale when its aspect changes, even from auto or to auto, and only that panel', () => {
+    const changedIds = (edited: string) => {
+      const before = byId(load(SHAPED));
+      const after = byId(load(edited));
+      expect(Object.keys(after)).toEqual(Object.keys(before));
+      return Object.keys(after).filter((id) => after[id].promptHash !== before[id].promptHash);
+    };
+    // auto → 9:16 (the prompt text changes too).
+    expect(changedIds(SHAPED.replace('aspect: auto', 'aspect: "9:16"'))).toEqual(['ch1/s1/p3']);
+    // auto removed: the panel now inherits the chapter's 9:16.
+    expect(changedIds(SHAPED.replace('            aspect: auto\n', ''))).toEqual(['ch1/s1/p3']);
+    // The book aspect reaches only the panels that inherit it.
+    expect(changedIds(SHAPED.replace('aspect: "4:3"', 'aspect: "3:4"'))).toEqual(['ch2/s1/p1']);
+    // The chapter aspect reaches only its panels that do not set their own.
+    expect(changedIds(SHAPED.replace('aspect: "9:16"', 'aspect: "1:1"'))).toEqual(['ch1/s1/p1']);
+  });
+
+  it('keeps the hashes of panels without an aspect as they were before aspects existed, and tells auto from none', () => {
+    const job = load('book: a\nprompts: [x]\n').jobs[0];
+    expect(job.promptHash).toBe(createHash('sha256').update(JSON.stringify({ finalPrompt: 'x.', provider: 'chatgpt' })).digest('hex'));
+    // Same prompt text, but auto sets the page's aspect control and no aspect leaves it alone.
+    const auto = load('book: a\naspect: auto\nprompts: [x]\n').jobs[0];
+    expect(auto.finalPrompt).toBe(job.finalPrompt);
+    expect(auto.promptHash).not.toBe(job.promptHash);
   });
 });

@@ -1,7 +1,9 @@
 // Turns a validated prompt file into jobs. Pure: the same file always gives the same ids and
-// hashes, and a job's hash depends only on its own panel (plus style and provider), so editing one
-// panel marks only that panel's jobs as changed on --resume.
+// hashes, and a job's hash depends only on its own panel (plus style, provider and the aspect it
+// inherits), so editing one panel marks only that panel's jobs as changed on --resume.
 import { createHash } from 'node:crypto';
+import type { Aspect } from '../protocol/messages.js';
+import { describeAspect } from '../verify/aspect.js';
 import { REFERENCE, type Path } from './check.js';
 import type { PanelSpec, PromptFile } from './schema.js';
 import { DEFAULT_PACING, type Job, type PromptBook } from './types.js';
@@ -11,6 +13,8 @@ interface PanelAt {
   strip: string;
   panel: PanelSpec;
   path: Path;
+  /** The chapter's aspect, if it sets one. */
+  chapterAspect?: Aspect;
 }
 
 /** One line, no runs of spaces: a chat composer may treat a newline as "send". */
@@ -26,19 +30,26 @@ export interface Bubble {
 
 /**
  * The prompt sent to the site:
- * `<prompt>, <modifier>, <modifier>. Speech bubble text (<locale>): "<text>". Style: <style>.`
- * Character references are already expanded in `prompt` and `modifiers`; the bubble and style
- * sentences are left out when the panel has no text or the file no style.
+ * `<prompt>, <modifier>, <modifier>. Speech bubble text (<locale>): "<text>". Aspect ratio <ratio> (<shape>). Style: <style>.`
+ * Character references are already expanded in `prompt` and `modifiers`; the bubble, aspect and
+ * style sentences are left out when the panel has no text, no aspect (or `auto`), or the file no
+ * style. The aspect sentence keeps the literal ratio (`9:16`), which sites read.
  */
-export function composePrompt(prompt: string, modifiers: readonly string[], bubble: Bubble | undefined, style: string): string {
+export function composePrompt(prompt: string, modifiers: readonly string[], bubble: Bubble | undefined, style: string, aspect?: Aspect): string {
   const sentences = [[prompt, ...modifiers].map(clause).filter(Boolean).join(', ')];
   if (bubble) sentences.push(`Speech bubble text${bubble.locale ? ` (${bubble.locale})` : ''}: "${squash(bubble.text)}"`);
+  if (aspect && aspect !== 'auto') sentences.push(`Aspect ratio ${describeAspect(aspect)}`);
   if (clause(style)) sentences.push(`Style: ${clause(style)}`);
   return sentences.map(sentence).join(' ');
 }
 
-export function hashPrompt(finalPrompt: string, provider: string, locale?: string, variant?: string): string {
-  return createHash('sha256').update(JSON.stringify({ finalPrompt, provider, locale, variant })).digest('hex');
+/**
+ * The aspect is hashed on its own as well as in the final prompt: `auto` adds nothing to the text
+ * but is still a different request from no aspect (the page's aspect control is set), and it keeps
+ * hashes of panels without an aspect what they were before aspects existed (JSON drops undefined).
+ */
+export function hashPrompt(finalPrompt: string, provider: string, locale?: string, variant?: string, aspect?: Aspect): string {
+  return createHash('sha256').update(JSON.stringify({ finalPrompt, provider, locale, variant, aspect })).digest('hex');
 }
 
 function panelsOf(data: PromptFile): PanelAt[] {
@@ -47,7 +58,13 @@ function panelsOf(data: PromptFile): PanelAt[] {
   }
   return (data.chapters ?? []).flatMap((chapter, c) =>
     chapter.strips.flatMap((strip, s) =>
-      strip.panels.map((panel, p) => ({ chapter: chapter.id, strip: strip.id, panel, path: ['chapters', c, 'strips', s, 'panels', p] })),
+      strip.panels.map((panel, p) => ({
+        chapter: chapter.id,
+        strip: strip.id,
+        panel,
+        path: ['chapters', c, 'strips', s, 'panels', p],
+        chapterAspect: chapter.aspect,
+      })),
     ),
   );
 }
@@ -73,11 +90,13 @@ export function expandPromptFile(data: PromptFile, file: string, lineOf: (path: 
   const characters = data.characters ?? {};
   const expand = (s: string) => s.replace(REFERENCE, (_, name: string) => clause(characters[name]));
   const jobs: Job[] = [];
-  for (const { chapter, strip, panel, path } of panelsOf(data)) {
+  for (const { chapter, strip, panel, path, chapterAspect } of panelsOf(data)) {
     const modifiers = (panel.modifiers ?? []).map(expand);
     const source = { file, line: lineOf(path) };
+    // The nearest level that says wins: panel, then chapter, then book.
+    const aspect = panel.aspect ?? chapterAspect ?? data.aspect;
     for (const bubble of bubblesOf(panel, data.locales ?? [])) {
-      const finalPrompt = composePrompt(expand(panel.prompt), modifiers, bubble, style);
+      const finalPrompt = composePrompt(expand(panel.prompt), modifiers, bubble, style, aspect);
       for (const variant of variantsOf(panel)) {
         const locale = bubble?.locale;
         const id = `${chapter}/${strip}/${panel.id}${locale ? `.${locale}` : ''}${variant ? `~${variant}` : ''}`;
@@ -89,9 +108,10 @@ export function expandPromptFile(data: PromptFile, file: string, lineOf: (path: 
           panel: panel.id,
           ...(locale ? { locale } : {}),
           ...(variant ? { variant } : {}),
+          ...(aspect ? { aspect } : {}),
           prompt: panel.prompt,
           finalPrompt,
-          promptHash: hashPrompt(finalPrompt, provider, locale, variant),
+          promptHash: hashPrompt(finalPrompt, provider, locale, variant, aspect),
           outputPath: `${id}.png`,
           source,
         });

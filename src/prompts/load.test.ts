@@ -69,7 +69,7 @@ describe('reading the file', () => {
     const error = errorOf('book: ok\nprompts: [a]\nextra: 1\n');
     expect(error).toBeInstanceOf(PromptFileError);
     expect(error).toMatchObject({ file: FILE, line: 3, column: 1, exitCode: 2, name: 'PromptFileError' });
-    expect(error.detail).toBe('extra: unknown key (a prompt file takes book, provider, style, characters, locales, pacing, chapters, prompts)');
+    expect(error.detail).toBe('extra: unknown key (a prompt file takes book, provider, style, aspect, characters, locales, pacing, chapters, prompts)');
   });
 });
 
@@ -108,7 +108,7 @@ describe('schema', () => {
   it('points at an unknown panel key, naming the keys a panel takes', () => {
     const text = withPanels('- id: p1', '  promt: "{mara} climbs"');
     expect(firstLine(text)).toBe(
-      'story.yaml:13:13: chapters[0].strips[0].panels[0].promt: unknown key (a panel takes id, prompt, modifiers, text, variants)',
+      'story.yaml:13:13: chapters[0].strips[0].panels[0].promt: unknown key (a panel takes id, prompt, modifiers, text, variants, aspect)',
     );
   });
 
@@ -209,6 +209,58 @@ describe('schema', () => {
   });
 });
 
+describe('aspect', () => {
+  const ALLOWED = 'must be one of auto, 1:1, 3:4, 9:16, 4:3, 16:9';
+
+  it('points at a panel aspect that is not one of the allowed values, and lists them', () => {
+    expect(firstLine(withPanels('- id: p1', '  prompt: a', '  aspect: 2:3'))).toBe(`story.yaml:14:21: chapters[0].strips[0].panels[0].aspect: ${ALLOWED}, not "2:3"`);
+    expect(firstLine(withPanels('- id: p1', '  prompt: a', '  aspect: portrait'))).toBe(
+      `story.yaml:14:21: chapters[0].strips[0].panels[0].aspect: ${ALLOWED}, not "portrait"`,
+    );
+  });
+
+  it('points at a bad chapter aspect and a bad book aspect, in the chapters and the flat form', () => {
+    const chapter = 'book: a\nchapters:\n  - id: ch1\n    aspect: 5:4\n    strips: [{ id: s1, panels: [{ id: p1, prompt: x }] }]\n';
+    expect(firstLine(chapter)).toBe(`story.yaml:4:13: chapters[0].aspect: ${ALLOWED}, not "5:4"`);
+    expect(firstLine('book: a\naspect: wide\nchapters:\n  - { id: ch1, strips: [{ id: s1, panels: [{ id: p1, prompt: x }] }] }\n')).toBe(
+      `story.yaml:2:9: aspect: ${ALLOWED}, not "wide"`,
+    );
+    expect(firstLine('book: a\naspect: "21:9"\nprompts: [x]\n')).toBe(`story.yaml:2:9: aspect: ${ALLOWED}, not "21:9"`);
+  });
+
+  it('suggests the allowed spelling of a near miss', () => {
+    expect(firstLine(withPanels('- id: p1', '  prompt: a', '  aspect: 9x16'))).toBe(
+      `story.yaml:14:21: chapters[0].strips[0].panels[0].aspect: ${ALLOWED}, not "9x16" (write 9:16)`,
+    );
+    expect(firstLine('book: a\naspect: "16 / 9"\nprompts: [x]\n')).toBe(`story.yaml:2:9: aspect: ${ALLOWED}, not "16 / 9" (write 16:9)`);
+    expect(firstLine('book: a\naspect: Auto\nprompts: [x]\n')).toBe(`story.yaml:2:9: aspect: ${ALLOWED}, not "Auto" (write auto)`);
+  });
+
+  it('explains a number and an empty value', () => {
+    expect(firstLine('book: a\naspect: 1.5\nprompts: [x]\n')).toBe(`story.yaml:2:9: aspect: ${ALLOWED}, not the number 1.5 (write a ratio such as 16:9)`);
+    // YAML 1.1 reads an unquoted 16:9 as the base-60 number 969.
+    expect(firstLine('%YAML 1.1\n---\nbook: a\naspect: 16:9\nprompts: [x]\n')).toBe(
+      `story.yaml:4:9: aspect: ${ALLOWED}, not the number 969 (write a ratio such as 16:9)`,
+    );
+    expect(firstLine(withPanels('- id: p1', '  prompt: a', '  aspect:'))).toMatch(
+      /^story\.yaml:14:\d+: chapters\[0\]\.strips\[0\]\.panels\[0\]\.aspect: is empty \(expected one of auto, 1:1, 3:4, 9:16, 4:3, 16:9, or leave aspect out\)$/,
+    );
+  });
+
+  it('is not a strip key', () => {
+    const text = 'book: a\nchapters:\n  - id: ch1\n    strips:\n      - id: s1\n        aspect: 1:1\n        panels: [{ id: p1, prompt: x }]\n';
+    expect(firstLine(text)).toBe('story.yaml:6:9: chapters[0].strips[0].aspect: unknown key (a strip takes id, title, panels)');
+  });
+
+  it('lists a bad aspect among the other problems in file order', () => {
+    const text = withPanels('- id: p1', '  aspect: "3:2"', '  prompt: ""');
+    expect(errorOf(text).message.split('\n')).toEqual([
+      `story.yaml:13:21: chapters[0].strips[0].panels[0].aspect: ${ALLOWED}, not "3:2"`,
+      'story.yaml:14:21: chapters[0].strips[0].panels[0].prompt: is empty',
+    ]);
+  });
+});
+
 describe('rules', () => {
   it('points at an unknown character reference and lists the known ones', () => {
     const text = withPanels('- id: p1', '  prompt: "{mara} climbs"', '- id: p2', '  prompt: "{mara} waves at {marra}"');
@@ -285,14 +337,14 @@ describe('several problems', () => {
       'story.yaml:13:22: chapters[0].strips[0].panels[0].prompt: unknown character reference {nobody} (known: mara, tom)',
       'story.yaml:14:17: chapters[0].strips[0].panels[1].id: must use only letters, digits, "-" and "_" (it becomes part of a file path)',
       'story.yaml:15:21: chapters[0].strips[0].panels[1].prompt: is empty',
-      'story.yaml:16:13: chapters[0].strips[0].panels[1].colour: unknown key (a panel takes id, prompt, modifiers, text, variants)',
+      'story.yaml:16:13: chapters[0].strips[0].panels[1].colour: unknown key (a panel takes id, prompt, modifiers, text, variants, aspect)',
     ]);
   });
 
   it('reports a misspelt key before the required key it stands for', () => {
     const text = withPanels('- id: p1', '  modifiers: [wide]', '  promt: a');
     expect(errorOf(text).message.split('\n')).toEqual([
-      'story.yaml:14:13: chapters[0].strips[0].panels[0].promt: unknown key (a panel takes id, prompt, modifiers, text, variants)',
+      'story.yaml:14:13: chapters[0].strips[0].panels[0].promt: unknown key (a panel takes id, prompt, modifiers, text, variants, aspect)',
       'story.yaml:12:13: chapters[0].strips[0].panels[0].prompt: is required',
     ]);
   });

@@ -1,6 +1,7 @@
 // The prompt file as written (ARCHITECTURE §8, v1). Messages are phrased to follow "<field path>: ",
 // so every schema-specific message reads as the end of a sentence.
 import { z } from 'zod';
+import { ASPECTS } from '../protocol/messages.js';
 
 /** Book slugs name output and checkpoint folders. */
 export const SLUG = /^[a-z0-9][a-z0-9-]*$/;
@@ -25,6 +26,28 @@ const Id = z
   .regex(ID, ID_RULE);
 const Seconds = z.number().min(0).optional();
 
+/** `16x9`, `9/16`, `9 : 16`, `Auto` → the allowed spelling, when a slip is that close to one. */
+function aspectSpelling(input: unknown): string | undefined {
+  if (typeof input !== 'string') return undefined;
+  const spelt = input.trim().toLowerCase().replace(/\s*[x×/]\s*|\s*:\s*/g, ':');
+  return (ASPECTS as readonly string[]).includes(spelt) ? spelt : undefined;
+}
+
+/** A panel's shape; `auto` lets the site choose. Absent = say nothing about the shape. */
+const AspectField = z
+  .enum(ASPECTS, {
+    error: (iss) => {
+      const allowed = `must be one of ${ASPECTS.join(', ')}`;
+      if (iss.input === undefined) return undefined;
+      if (iss.input === null) return `is empty (expected one of ${ASPECTS.join(', ')}, or leave aspect out)`;
+      if (typeof iss.input === 'number') return `${allowed}, not the number ${iss.input} (write a ratio such as 16:9)`;
+      const spelt = aspectSpelling(iss.input);
+      if (spelt) return `${allowed}, not ${describeValue(iss.input)} (write ${spelt})`;
+      return `${allowed}, not ${describeValue(iss.input)}`;
+    },
+  })
+  .optional();
+
 const Panel = strict('a panel', {
   id: Id,
   prompt: Text,
@@ -39,10 +62,11 @@ const Panel = strict('a panel', {
       error: 'must be a whole number of at least 1 or a list of variant names',
     })
     .optional(),
+  aspect: AspectField,
 });
 
 const Strip = strict('a strip', { id: Id, title: z.string().optional(), panels: z.array(Panel).min(1) });
-const Chapter = strict('a chapter', { id: Id, title: z.string().optional(), strips: z.array(Strip).min(1) });
+const Chapter = strict('a chapter', { id: Id, title: z.string().optional(), aspect: AspectField, strips: z.array(Strip).min(1) });
 
 const PacingFields = strict('pacing', {
   concurrency: z.number().int().min(1).optional(),
@@ -56,6 +80,7 @@ export const PromptFileSchema = strict('a prompt file', {
   book: z.string().regex(SLUG, 'must be a slug: lowercase letters, digits and "-", not starting with "-" (it names folders)'),
   provider: z.string().regex(SLUG, 'must be a provider name such as chatgpt').optional(),
   style: z.string().optional(),
+  aspect: AspectField,
   characters: z.record(z.string().regex(ID, 'must be a character name of letters, digits, "-" and "_" (used as {name})'), Text).optional(),
   locales: z.array(z.string().regex(LOCALE, 'must be a locale code such as en, ja or pt-BR')).min(1).optional(),
   pacing: PacingFields.optional(),

@@ -1,4 +1,5 @@
 // The expanded form of a prompt file: what the scheduler, store and output code consume.
+import type { Aspect } from '../protocol/messages.js';
 
 export interface Pacing {
   /** Jobs in flight at once (one page each). */
@@ -30,11 +31,13 @@ export interface Job {
   panel: string;
   locale?: string;
   variant?: string;
+  /** The panel's shape: its own `aspect`, else its chapter's, else the book's; absent when none says. */
+  aspect?: Aspect;
   /** The panel prompt exactly as written in the file. */
   prompt: string;
-  /** What is sent to the site: characters expanded, modifiers, speech bubble, style. */
+  /** What is sent to the site: characters expanded, modifiers, speech bubble, aspect, style. */
   finalPrompt: string;
-  /** sha256 hex of the final prompt and the parameters that change the image. */
+  /** sha256 hex of the final prompt and the parameters that change the image (provider, locale, variant, aspect). */
   promptHash: string;
   /** Output path relative to `<out>/<book>/`, e.g. `ch1/s2/p3.ja.png`. */
   outputPath: string;

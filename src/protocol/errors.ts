@@ -16,6 +16,8 @@ export const FAILURE_KINDS = [
   'timeout',
   /** The answer to the prompt ended with text and no image. */
   'no-image',
+  /** The page no longer matches the provider descriptor (a role is not found): the run stops. */
+  'drift',
   /** Not a job's failure: bad input, a missing browser, a lock; the run stops with a sentence. */
   'fatal',
 ] as const;
@@ -86,6 +88,13 @@ export class DisconnectError extends SemantestError {
 export class VerificationError extends SemantestError {
   override readonly kind = 'verify' as const;
 }
+/** The answer shows an image another panel owns: that conversation's answer is spent, send afresh. */
+export class StaleImageError extends VerificationError {}
+
+/** The page no longer matches the descriptor; the message names the role and the selectors tried. */
+export class DriftError extends SemantestError {
+  override readonly kind = 'drift' as const;
+}
 
 // ── Run-level errors: the run (or the command) stops with a sentence and an exit code. ──
 
@@ -148,7 +157,9 @@ const CLASSES = {
   ChallengeError,
   DisconnectError,
   VerificationError,
+  StaleImageError,
   NoImageError,
+  DriftError,
   FatalError,
 } as const;
 
@@ -183,6 +194,7 @@ function classForKind(kind: FailureKind): new (message: string) => SemantestErro
     case 'verify': return VerificationError;
     case 'timeout': return GenerationTimeoutError;
     case 'no-image': return NoImageError;
+    case 'drift': return DriftError;
     case 'fatal': return FatalError;
     default: return TransientError;
   }

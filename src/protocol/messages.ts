@@ -28,9 +28,20 @@ export const SerializedErrorSchema = z.object({
   resetInMs: z.number().nonnegative().optional(),
 });
 
+/** A panel's shape (ARCHITECTURE §8). */
+export const ASPECTS = ['auto', '1:1', '3:4', '9:16', '4:3', '16:9'] as const;
+export type Aspect = (typeof ASPECTS)[number];
+
+/** How the prompt asks for an image: the page's image tool when it offers one, else a prefix; or both. */
+export const IMAGE_INTENTS = ['tool-or-prefix', 'tool-and-prefix'] as const;
+export type ImageIntent = (typeof IMAGE_INTENTS)[number];
+
 /** What the content script reports for a finished image. */
 export const ImageFoundSchema = z.object({
-  src: z.string().url(),
+  /** An http(s) URL the runner may fetch; `blob:`/`data:` (or `inPage`) means only the page can read the bytes. */
+  src: z.string().min(1).max(8192),
+  /** Read the bytes inside the page, from the marked element (blob: and data: sources, never sent over the hub). */
+  inPage: z.boolean().optional(),
   fileId: z.string().min(1),
   naturalWidth: z.number().int().positive(),
   naturalHeight: z.number().int().positive(),
@@ -39,7 +50,29 @@ export const ImageFoundSchema = z.object({
   /** The value of the `data-semantest-image` attribute the content script put on the chosen <img>,
    * so the runner screenshots that element and not a copy of it elsewhere on the page. */
   marker: z.string().max(64).optional(),
+  /** How the image was asked for. */
+  intent: z.enum(['tool', 'prefix', 'tool+prefix']).optional(),
+  /** Roles the page matched only by a fallback selector: role → index in its list (0 = first). */
+  matched: z.record(z.string(), z.number().int().nonnegative()).optional(),
 });
+
+/** One role of the descriptor looked up on the live page (doctor). */
+export const RoleProbeSchema = z.object({
+  role: z.string(),
+  found: z.boolean(),
+  /** Which selector matched (0 = the first of its list). */
+  index: z.number().int().nonnegative().optional(),
+  selector: z.string().optional(),
+  tried: z.array(z.string()),
+});
+export const ProbeResultSchema = z.object({
+  url: z.string(),
+  title: z.string(),
+  page: z.enum(['ready', 'login', 'challenge', 'no-composer']),
+  roles: z.array(RoleProbeSchema),
+  imageTool: z.enum(['offered', 'absent']),
+});
+export type ProbeResult = z.infer<typeof ProbeResultSchema>;
 export type ImageFound = z.infer<typeof ImageFoundSchema>;
 
 export const GenerateRequestSchema = z.object({
@@ -50,6 +83,9 @@ export const GenerateRequestSchema = z.object({
   sendGapMs: z.number().int().nonnegative().default(0),
   /** File ids other panels have claimed: an answer showing only these is stale, failed at once. */
   excludeFileIds: z.array(z.string()).default([]),
+  imageIntent: z.enum(IMAGE_INTENTS).default('tool-or-prefix'),
+  /** Chosen in the page's aspect control when it has one; absent = leave the page's default. */
+  aspect: z.enum(ASPECTS).optional(),
 });
 
 /** Phases the content script reports for the job in flight; `conversation` carries the page's new URL. */
@@ -89,6 +125,8 @@ export const RunnerMessageSchema = z.discriminatedUnion('type', [
     excludeFileIds: z.array(z.string()),
     timeoutMs: z.number().int().positive(),
   }),
+  /** Looks up every role of the descriptor on the tab's page without sending anything (doctor). */
+  z.object({ type: z.literal('probe'), id, tabId: z.number().int() }),
   z.object({ type: z.literal('heartbeat-ack'), t: z.number() }),
   z.object({ type: z.literal('invalid'), id: id.optional(), message: z.string() }),
 ]);
@@ -99,6 +137,7 @@ export const ReplySchemas = {
   'open-tab': z.object({ tabId: z.number().int() }),
   generate: ImageFoundSchema,
   'find-image': ImageFoundSchema.nullable(),
+  probe: ProbeResultSchema,
 } as const;
 export type RequestType = keyof typeof ReplySchemas;
 
@@ -113,6 +152,7 @@ export const ContentCommandSchema = z.discriminatedUnion('type', [
     excludeFileIds: z.array(z.string()),
     timeoutMs: z.number().int().positive(),
   }),
+  z.object({ type: z.literal('cs-probe'), provider: ProviderDescriptorSchema }),
   z.object({ type: z.literal('cs-ping') }),
 ]);
 export type ContentCommand = z.infer<typeof ContentCommandSchema>;

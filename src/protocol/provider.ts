@@ -3,6 +3,8 @@
 import { z } from 'zod';
 
 const selectors = z.array(z.string().min(1)).min(1);
+/** A role a page may not have at all (the image tool, an aspect control): none is fine. */
+const optionalSelectors = z.array(z.string().min(1)).default([]);
 const pattern = z.object({ source: z.string().min(1), flags: z.string().default('i') }).strict();
 
 export const ProviderDescriptorSchema = z
@@ -23,8 +25,25 @@ export const ProviderDescriptorSchema = z
         newChat: selectors,
         login: selectors,
         error: selectors,
+        /** Live regions (status, aria-live) whose text is read for the failure wordings only. */
+        notice: optionalSelectors,
+        /** The composer's "+" button that opens the tools menu. */
+        plusButton: optionalSelectors,
+        /** The "Create image" entry of that menu. */
+        imageToolItem: optionalSelectors,
+        /** Shown in the composer while the image tool is on (the pill). */
+        imageToolOn: optionalSelectors,
+        /** "Choose image aspect ratio" and its choices (each choice's text names its ratio, e.g. "Story 9:16"). */
+        aspectControl: optionalSelectors,
+        aspectOption: optionalSelectors,
+        /** The container of one generated image (its id names the image when the src does not). */
+        imageContainer: optionalSelectors,
       })
       .strict(),
+    /** Put before the prompt when the image tool cannot be turned on, so the answer is an image. */
+    imagePrefix: z.string().default('Create an image: '),
+    /** Group 1 of the image container's id is the file id when the src carries none (blob: and data: srcs). */
+    imageContainerId: pattern.default({ source: '^image-([A-Za-z0-9_-]+)$', flags: '' }),
     /** The `src` of a generated image must match this; group 1 is the file id. */
     imageSrc: pattern,
     /** The path of one conversation's page (where a late image can be looked for). */
@@ -41,6 +60,8 @@ export const ProviderDescriptorSchema = z
         error: pattern,
         login: pattern,
         challenge: pattern,
+        /** The text of the tools menu entry that turns image generation on. */
+        imageTool: pattern.default({ source: '^\\s*Create image', flags: 'i' }),
       })
       .strict(),
     timings: z

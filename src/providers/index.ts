@@ -8,13 +8,28 @@ import { ProviderDescriptorSchema, type ProviderDescriptor } from '../protocol/p
 
 export const PROVIDERS = ['chatgpt'] as const;
 
-/** Loads and validates a provider descriptor, pointing it at `baseUrl` when given. */
-export function loadProvider(name: string, baseUrl?: string): ProviderDescriptor {
-  if (!(PROVIDERS as readonly string[]).includes(name)) {
+/**
+ * Loads and validates a provider descriptor, pointing it at `baseUrl` when given. `providerFile` is
+ * an updated descriptor a user supplies (`--provider-file`), so a changed site needs no rebuild.
+ */
+export function loadProvider(name: string, baseUrl?: string, providerFile?: string): ProviderDescriptor {
+  if (providerFile === undefined && !(PROVIDERS as readonly string[]).includes(name)) {
     throw new UsageError(`unknown provider "${name}" (known: ${PROVIDERS.join(', ')})`);
   }
-  const file = path.join(packageRoot, 'src', 'providers', `${name}.json`);
-  const data = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  const file = providerFile ?? path.join(packageRoot, 'src', 'providers', `${name}.json`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--provider-file ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  let data: Record<string, unknown>;
+  try {
+    data = JSON.parse(text) as Record<string, unknown>;
+  } catch (error) {
+    throw new UsageError(`${file}: not valid JSON: ${(error as Error).message}`);
+  }
+  if (!data || typeof data !== 'object' || Array.isArray(data)) throw new UsageError(`${file}: a provider descriptor is a JSON object`);
   if (baseUrl !== undefined) {
     let url: URL;
     try {
@@ -27,5 +42,17 @@ export function loadProvider(name: string, baseUrl?: string): ProviderDescriptor
   }
   const parsed = ProviderDescriptorSchema.safeParse(data);
   if (!parsed.success) throw new UsageError(`${file}: invalid provider descriptor: ${describeIssues(parsed.error)}`);
+  // Patterns are compiled in the page; a bad one must fail here, naming its field.
+  for (const [field, value] of Object.entries({ imageSrc: parsed.data.imageSrc, conversationPath: parsed.data.conversationPath, imageContainerId: parsed.data.imageContainerId, ...prefixed('text.', parsed.data.text) })) {
+    try {
+      new RegExp(value.source, value.flags);
+    } catch (error) {
+      throw new UsageError(`${file}: invalid provider descriptor: ${field}: ${(error as Error).message}`);
+    }
+  }
   return parsed.data;
+}
+
+function prefixed<T>(prefix: string, record: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [`${prefix}${k}`, v]));
 }

@@ -6,10 +6,10 @@ import path from 'node:path';
 import pRetry, { AbortError } from 'p-retry';
 import type { BrowserContext, Page } from 'playwright';
 import type { Hub } from '../hub/hub.js';
-import { DisconnectError, TransientError, VerificationError } from '../protocol/errors.js';
-import type { ImageFound } from '../protocol/messages.js';
+import { DisconnectError, LoginRequiredError, StaleImageError, TransientError, VerificationError } from '../protocol/errors.js';
+import type { ImageFound, ImageIntent } from '../protocol/messages.js';
 import { isConversationUrl, type ProviderDescriptor } from '../protocol/provider.js';
-import { compareWithScreenshot, inspectImage, type CompareResult, type ImageFacts } from '../verify/index.js';
+import { checkAspect, compareWithScreenshot, inspectImage, type CompareResult, type ImageFacts } from '../verify/index.js';
 import type { RunHooks } from './hooks.js';
 import type { ImageClaims } from './image-claims.js';
 import type { JobLifecycle } from './job-lifecycle.js';
@@ -40,6 +40,8 @@ export interface JobMemory {
   /** Verification failures per page file id: the first is refetched, after two the image is given up. */
   readonly verifyFailures: Map<string, number>;
   readonly rejectedFileIds: Set<string>;
+  /** After an answer in words, the next send asks with the image tool and the prefix both. */
+  imageIntent: ImageIntent;
 }
 
 export interface AttemptResult {
@@ -47,9 +49,13 @@ export interface AttemptResult {
   bytes: number;
   sha256: string;
   conversationUrl: string;
+  /** Roles the page matched only by a fallback selector (role → index), for the drift report. */
+  matched: Record<string, number>;
 }
 
 const NAVIGATION_TIMEOUT_MS = 30_000;
+/** How far (relative) the file's ratio may be from the panel's before it is the wrong shape. */
+const ASPECT_TOLERANCE = 0.2;
 const FETCH_TIMEOUT_MS = 60_000;
 /** How long a revisited conversation may still be generating before we give up on it. */
 const LATE_IMAGE_WAIT_MS = 60_000;
@@ -104,6 +110,8 @@ async function sendPrompt(deps: AttemptDeps, tab: Tab, job: JobLifecycle, memory
         timeoutMs: deps.generationTimeoutMs,
         sendGapMs: deps.sendGapMs,
         excludeFileIds: excluded(deps, job, memory),
+        imageIntent: memory.imageIntent,
+        ...(job.job.aspect ? { aspect: job.job.aspect } : {}),
       },
       deps.generationTimeoutMs + deps.provider.timings.readyTimeoutMs + 30_000,
     );
@@ -122,6 +130,45 @@ async function navigate(page: Page, url: string): Promise<void> {
   } catch (error) {
     if (page.isClosed()) throw new DisconnectError('the tab was closed');
     throw new TransientError(`could not open ${url}: ${(error as Error).message.split('\n')[0]}`);
+  }
+  // A session that ended sends the page to the login site (auth.openai.com, /auth/login).
+  const landed = new URL(page.url());
+  if (landed.host !== new URL(url).host || /^\/auth(\/|$)/.test(landed.pathname)) {
+    throw new LoginRequiredError(`the site sent the page to ${landed.origin}${landed.pathname}: log in to this profile (semantest-run login)`);
+  }
+}
+
+/** Bytes only the page can read (blob: and data: srcs, or a URL that refuses us): fetched inside the page. */
+async function readInPage(page: Page, found: ImageFound): Promise<Buffer> {
+  const selector = `img[data-semantest-image="${(found.marker ?? '').replace(/[^A-Za-z0-9-]/g, '')}"]`;
+  let base64: string | null;
+  try {
+    base64 = await page.evaluate(async (sel) => {
+      const img = document.querySelector<HTMLImageElement>(sel);
+      if (!img) return null;
+      const response = await fetch(img.currentSrc || img.src, { credentials: 'include' });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      let binary = '';
+      for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+      return btoa(binary);
+    }, selector);
+  } catch (error) {
+    throw new TransientError(`could not read the image inside the page: ${(error as Error).message.split('\n')[0]}`);
+  }
+  if (base64 === null) throw new VerificationError('the image is no longer on the page, so its bytes cannot be read');
+  return Buffer.from(base64, 'base64');
+}
+
+/** The image's bytes however the page shows them: a direct fetch with the profile's cookies, else read in the page. */
+async function downloadImage(deps: AttemptDeps, page: Page, found: ImageFound): Promise<Buffer> {
+  if (found.inPage || !/^https?:/.test(found.src)) return readInPage(page, found);
+  try {
+    return await fetchImage(deps.context, found.src);
+  } catch (error) {
+    // A signed URL the context may not fetch (HTTP 403) is still one the page itself could load.
+    if (error instanceof TransientError && /HTTP 40[13]/.test(error.message) && found.marker) return readInPage(page, found);
+    throw error;
   }
 }
 
@@ -177,12 +224,12 @@ async function saveImage(deps: AttemptDeps, tab: Tab, job: JobLifecycle, found: 
   // The element screenshot and the download run side by side: both need only the finished image.
   const shotTask = screenshotImage(deps, tab.page, found);
   shotTask.catch(() => undefined); // awaited below; a failed fetch must not leave it unhandled
-  const bytes = await fetchImage(deps.context, found.src);
+  const bytes = await downloadImage(deps, tab.page, found);
   const hash = sha256(bytes);
   const key = { fileId: found.fileId, sha256: hash };
   // Checked and claimed in one step, across every job in flight: the loser showed an old image.
   const taken = deps.claims.claim(id, key);
-  if (taken) throw new VerificationError(`the page showed an old image: it has the same ${taken.by} as ${taken.owner}'s`);
+  if (taken) throw new StaleImageError(`the page showed an old image: it has the same ${taken.by} as ${taken.owner}'s`);
   let facts: ImageFacts;
   let comparison: CompareResult;
   try {
@@ -190,6 +237,9 @@ async function saveImage(deps: AttemptDeps, tab: Tab, job: JobLifecycle, found: 
     await job.downloaded(part, hash, found.fileId);
     const [inspected, shot] = await Promise.all([inspectImage(bytes), shotTask]);
     facts = inspected;
+    // Only a clear mismatch fails: the real site answers "3:4" with 1024×1536 (2:3), close enough.
+    const shape = checkAspect(facts.width, facts.height, job.job.aspect, ASPECT_TOLERANCE);
+    if (!shape.ok) throw new VerificationError(shape.message);
     [comparison] = await Promise.all([compareWithScreenshot(bytes, shot), writeDurably(evidence, shot)]);
     if (!comparison.match) {
       if (comparison.distance <= comparison.threshold) {
@@ -225,9 +275,11 @@ async function saveImage(deps: AttemptDeps, tab: Tab, job: JobLifecycle, found: 
     width: facts.width,
     height: facts.height,
     evidence: path.relative(path.dirname(file), evidence),
+    ...(job.job.aspect ? { aspect: job.job.aspect } : {}),
+    ...(found.intent ? { intent: found.intent } : {}),
     verification: { ...comparison, decoded: true, notBlank: true, uniqueBytes: true, uniqueFileId: true },
     source: job.job.source,
   });
   await job.verified(file, hash, found.fileId);
-  return { file, bytes: facts.bytes, sha256: hash, conversationUrl: found.conversationUrl };
+  return { file, bytes: facts.bytes, sha256: hash, conversationUrl: found.conversationUrl, matched: found.matched ?? {} };
 }

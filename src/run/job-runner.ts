@@ -5,7 +5,7 @@
 import { setMaxListeners } from 'node:events';
 import type { BrowserContext } from 'playwright';
 import type { Hub } from '../hub/hub.js';
-import { DisconnectError, SemantestError, TransientError, serializeError } from '../protocol/errors.js';
+import { DisconnectError, SemantestError, StaleImageError, TransientError, serializeError } from '../protocol/errors.js';
 import { isConversationUrl, type ProviderDescriptor } from '../protocol/provider.js';
 import type { Job, PromptBook } from '../prompts/types.js';
 import type { RunEvents } from '../report/events.js';
@@ -46,6 +46,8 @@ export interface JobsOutcome {
   humanNeeded?: { kind: string; message: string };
   /** A fatal error (the journal cannot be written, say) that stopped the run. */
   fatal?: SemantestError;
+  /** Roles the page matched only by a fallback selector: role → the highest index seen. */
+  drift: Record<string, number>;
 }
 
 export function runJobs(opts: JobRunnerOptions, jobs: Job[]): Promise<JobsOutcome> {
@@ -54,7 +56,7 @@ export function runJobs(opts: JobRunnerOptions, jobs: Job[]): Promise<JobsOutcom
 
 class JobRunner {
   readonly #opts: JobRunnerOptions;
-  readonly #outcome: JobsOutcome = { verified: 0, failed: [], attempts: 0 };
+  readonly #outcome: JobsOutcome = { verified: 0, failed: [], attempts: 0, drift: {} };
   /** Stopping for a human, a lost browser or a fatal error aborts every waiting job at once. */
   readonly #stop = new AbortController();
   readonly #stopSignal: AbortSignal;
@@ -131,7 +133,8 @@ class JobRunner {
 
   async #runJob(job: Job): Promise<void> {
     const lifecycle = new JobLifecycle(job, this.#opts.store, this.#opts.events, this.#deps.hooks);
-    const memory: JobMemory = { verifyFailures: new Map(), rejectedFileIds: new Set() };
+    const memory: JobMemory = { verifyFailures: new Map(), rejectedFileIds: new Set(), imageIntent: 'tool-or-prefix' };
+    const failuresByKind = new Map<string, number>();
     let failures = 0;
     let notBefore: number | undefined;
     for (;;) {
@@ -146,7 +149,7 @@ class JobRunner {
       const tab = this.#tabs.take();
       try {
         await this.#opts.store.record({ t: 'pacing', pacing: this.#opts.gate.state() });
-        const next = await this.#attempt(job, lifecycle, memory, tab, failures + 1);
+        const next = await this.#attempt(job, lifecycle, memory, tab, failures + 1, failuresByKind);
         if (next === 'done') return;
         if (next.countsAsAttempt) failures += 1;
         notBefore = next.notBefore;
@@ -158,7 +161,7 @@ class JobRunner {
   }
 
   /** One attempt and what follows it: 'done', or when and how to go again. */
-  async #attempt(job: Job, lifecycle: JobLifecycle, memory: JobMemory, tab: Tab, failuresIfCounted: number): Promise<'done' | { countsAsAttempt: boolean; notBefore?: number }> {
+  async #attempt(job: Job, lifecycle: JobLifecycle, memory: JobMemory, tab: Tab, failuresIfCounted: number, failuresByKind: Map<string, number>): Promise<'done' | { countsAsAttempt: boolean; notBefore?: number }> {
     const { events } = this.#opts;
     const startedAt = Date.now();
     let attempt: number;
@@ -176,6 +179,7 @@ class JobRunner {
       await this.#evidence.endAttempt(job.id, attempt, false);
       this.#consecutiveCooldowns = 0;
       this.#outcome.verified += 1;
+      for (const [role, index] of Object.entries(result.matched)) this.#outcome.drift[role] = Math.max(this.#outcome.drift[role] ?? 0, index);
       events.emitEvent({ type: 'job-verified', id: job.id, path: result.file, attempt, ms: Date.now() - startedAt, bytes: result.bytes, ...this.#finish() });
       return 'done';
     } catch (raw) {
@@ -184,9 +188,12 @@ class JobRunner {
       if (this.#opts.interrupt.hard.aborted || this.#outcome.stopReason === 'browser-lost') return 'done';
       const error = raw instanceof SemantestError ? raw : classifyUnknown(raw);
       if (error.kind === 'cooldown') this.#consecutiveCooldowns += 1;
+      failuresByKind.set(error.kind, (failuresByKind.get(error.kind) ?? 0) + 1);
+      // An answer in words: the next send asks with the image tool and the prefix both.
+      if (error.kind === 'no-image') memory.imageIntent = 'tool-and-prefix';
       const decision = decideRetry(
-        { kind: error.kind, resetInMs: 'resetInMs' in error ? (error.resetInMs as number | undefined) : undefined },
-        { failures: failuresIfCounted, consecutiveCooldowns: this.#consecutiveCooldowns },
+        { kind: error.kind, resetInMs: 'resetInMs' in error ? (error.resetInMs as number | undefined) : undefined, answerSpent: error instanceof StaleImageError },
+        { failures: failuresIfCounted, sameKind: failuresByKind.get(error.kind)!, consecutiveCooldowns: this.#consecutiveCooldowns },
         this.#opts,
       );
       const evidence = [await this.#evidence.endAttempt(job.id, attempt, true), ...(await this.#evidence.firstOfKind(error.kind, job.id, tab.page))];
@@ -213,7 +220,7 @@ class JobRunner {
         events.emitEvent({ type: 'job-failed', id: job.id, kind: error.kind, message: error.message, ...this.#finish() });
         return 'done';
       case 'stop-run':
-        if (error.kind === 'fatal') return this.#fatal(error);
+        if (error.kind === 'fatal' || error.kind === 'drift') return this.#fatal(error);
         this.#outcome.humanNeeded ??= { kind: error.kind, message: error.message };
         events.emitEvent({ type: 'human-needed', kind: error.kind, message: error.message, waiting: false });
         this.#halt('human-needed');

@@ -11,7 +11,7 @@ describe('retry policy', () => {
   });
 
   it('retries counted failures with doubling, jittered backoff, then fails after the last retry', () => {
-    for (const kind of ['transient', 'timeout', 'disconnect', 'verify', 'no-image'] as FailureKind[]) {
+    for (const kind of ['transient', 'timeout', 'disconnect', 'verify'] as FailureKind[]) {
       const delays = [1, 2, 3].map((failures) => decideRetry({ kind }, { failures, consecutiveCooldowns: 0 }, options));
       expect(delays.map((d) => d.action)).toEqual(['retry', 'retry', 'retry']);
       expect(delays.map((d) => d.delayMs)).toEqual([10_000, 20_000, 40_000]);
@@ -25,6 +25,16 @@ describe('retry policy', () => {
       expect(decideRetry({ kind }, first, options).forgetConversation).toBe(false);
     }
     expect(decideRetry({ kind: 'no-image' }, first, options).forgetConversation).toBe(true);
+    expect(decideRetry({ kind: 'verify', answerSpent: true }, first, options).forgetConversation).toBe(true);
+  });
+
+  it('retries an answer in words once, then fails it', () => {
+    expect(decideRetry({ kind: 'no-image' }, { failures: 1, sameKind: 1, consecutiveCooldowns: 0 }, options).action).toBe('retry');
+    expect(decideRetry({ kind: 'no-image' }, { failures: 2, sameKind: 2, consecutiveCooldowns: 0 }, options).action).toBe('fail');
+  });
+
+  it('stops the run when the page no longer matches the descriptor', () => {
+    expect(decideRetry({ kind: 'drift' }, first, options)).toMatchObject({ action: 'stop-run', countsAsAttempt: false });
   });
 
   it('with no retries, the first counted failure is final', () => {

@@ -25,11 +25,16 @@ export interface FailureFacts {
   readonly kind: FailureKind;
   /** quota: when the site says the limit resets. */
   readonly resetInMs?: number;
+  /** The answer in that conversation is used up (it showed another panel's image): send afresh. */
+  readonly answerSpent?: boolean;
 }
 
 export interface JobHistory {
   /** Counted failures of this job in this run, this one included. */
   readonly failures: number;
+  /** Failures of this job of this one's kind in this run, this one included.
+   * @default failures */
+  readonly sameKind?: number;
   /** Cooldowns in a row across the profile, this one included. */
   readonly consecutiveCooldowns: number;
 }
@@ -94,13 +99,17 @@ export function decideRetry(failure: FailureFacts, history: JobHistory, options:
         forgetConversation: true,
       };
     case 'fatal':
+    case 'drift':
+      // A page that no longer matches the descriptor fails every job the same way: stop and say so.
       return { action: 'stop-run', delayMs: 0, countsAsAttempt: false, forgetConversation: false };
     default: {
       if (!COUNTED.has(failure.kind)) throw new TypeError(`Unknown failure kind \`${failure.kind}\`.`);
       // A text answer or a stale image ends that conversation; a timeout or a lost page may still
       // hold a late image there, so the next attempt looks first.
-      const forgetConversation = failure.kind === 'no-image';
-      if (history.failures > options.retries) return { action: 'fail', delayMs: 0, countsAsAttempt: true, forgetConversation };
+      const forgetConversation = failure.kind === 'no-image' || failure.answerSpent === true;
+      // An answer in words is retried once, asking the other way; twice means the page will not draw it.
+      const exhausted = history.failures > options.retries || (failure.kind === 'no-image' && (history.sameKind ?? history.failures) > 1);
+      if (exhausted) return { action: 'fail', delayMs: 0, countsAsAttempt: true, forgetConversation };
       return {
         action: 'retry',
         delayMs: backoffMs(Math.max(1, history.failures), { baseMs: options.backoffBaseMs, random }),

@@ -10,7 +10,7 @@ import { closeOrphanBrowser } from '../browser/orphans.js';
 import { HumanNeededError } from '../protocol/errors.js';
 import type { RunHooks } from './hooks.js';
 import { Hub } from '../hub/hub.js';
-import { startMockSite, type MockSite } from '../mock/server.js';
+import { startMockSite, type MockSite, type MockSiteOptions } from '../mock/server.js';
 import { loadPromptFile } from '../prompts/index.js';
 import type { Pacing } from '../prompts/types.js';
 import { loadProvider } from '../providers/index.js';
@@ -30,7 +30,10 @@ export interface RunOptions extends PlanOptions {
   readonly headless: boolean;
   readonly browser?: string;
   readonly baseUrl?: string;
-  readonly mock?: { latencyMs: number; urlDelayMs?: number; faults?: string; seed?: number; quotaResetText?: string };
+  /** An updated provider descriptor (JSON) used instead of the built-in one. */
+  readonly providerFile?: string;
+  /** Start the built-in mock site with these settings and run against it. */
+  readonly mock?: MockSiteOptions;
   readonly pacing: Partial<Pacing>;
   readonly retries: number;
   readonly backoffBaseMs: number;
@@ -88,7 +91,7 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
         const site = mock;
         cleanup.push(() => site.close());
       }
-      const provider = loadProvider(book.provider, mock?.url ?? opts.baseUrl);
+      const provider = loadProvider(book.provider, mock?.url ?? opts.baseUrl, opts.providerFile);
       const profileDir = path.resolve(opts.profilesDir, opts.profile);
       await mkdir(profileDir, { recursive: true });
       const profileLock = await acquireLock(path.join(profileDir, '.semantest.lock'), `profile "${opts.profile}"`);
@@ -127,7 +130,7 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
       const gateOptions = { ...pacingToGateOptions(pacing), concurrency: browser.tabs.length };
       const gate = new Gate(gateOptions, store.state().pacing);
       await store.record({ t: 'run', event: 'start', pid: process.pid, argv: process.argv.slice(2) });
-      const outcome: JobsOutcome = { verified: 0, failed: [], attempts: 0 };
+      const outcome: JobsOutcome = { verified: 0, failed: [], attempts: 0, drift: {} };
       let remaining = plan.toRun;
       for (let relaunches = 0; ; relaunches++) {
         const jobOptions: JobRunnerOptions = {
@@ -158,6 +161,7 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
         outcome.stopReason = part.stopReason;
         outcome.humanNeeded = part.humanNeeded;
         outcome.fatal = part.fatal;
+        for (const [role, index] of Object.entries(part.drift)) outcome.drift[role] = Math.max(outcome.drift[role] ?? 0, index);
         if (part.stopReason !== 'browser-lost') break;
         // Whatever this browser did not finish runs in the next one; a job it had sent is first
         // looked for in its conversation, as after any crash.
@@ -185,8 +189,20 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
       const gap = mock?.stats().minPromptGapMs;
       if (gap != null) summary.siteMinPromptGapMs = gap;
       summary.stopReason = outcome.stopReason === 'browser-lost' ? undefined : outcome.stopReason;
-      if (outcome.fatal) throw outcome.fatal;
-      await store.record({ t: 'run', event: 'stop', pid: process.pid, reason: outcome.stopReason ?? 'done' });
+      // Drift is visible before it breaks a run: a role found only by a fallback selector.
+      for (const [role, index] of Object.entries(outcome.drift)) {
+        const selector = provider.selectors[role as keyof typeof provider.selectors]?.[index];
+        opts.events.emitEvent({ type: 'note', message: `the page drifts from the ${provider.name} descriptor: ${role} matched by its ${ordinal(index + 1)} selector${selector ? ` (${selector})` : ''}; update the descriptor before it breaks (--provider-file)` });
+      }
+      await store.record({ t: 'run', event: 'stop', pid: process.pid, reason: outcome.stopReason ?? 'done' }).catch((error) => {
+        if (!outcome.fatal) throw error;
+      });
+      if (outcome.fatal) {
+        // The run stopped for the error: the summary says what was done, the error what to fix.
+        summary.elapsedMs = Date.now() - startedAt;
+        opts.events.emitEvent({ type: 'run-end', summary });
+        throw outcome.fatal;
+      }
       if (outcome.humanNeeded) {
         summary.elapsedMs = Date.now() - startedAt;
         opts.events.emitEvent({ type: 'run-end', summary });
@@ -217,6 +233,10 @@ async function openTabs(context: BrowserContext, hub: Hub, url: string, count: n
   }
   for (const page of initial) if (page.url() === 'about:blank') await page.close().catch(() => undefined);
   return tabs;
+}
+
+function ordinal(n: number): string {
+  return `${n}${n % 10 === 1 && n % 100 !== 11 ? 'st' : n % 10 === 2 && n % 100 !== 12 ? 'nd' : n % 10 === 3 && n % 100 !== 13 ? 'rd' : 'th'}`;
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {
