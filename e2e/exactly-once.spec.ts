@@ -68,7 +68,7 @@ test('a page that reloads mid-generation and then shows a refusal: failed (polic
   );
   expect(run.code).toBe(1);
   expect(run.stdout).toContain('3 verified, 1 failed');
-  expect(run.stdout).toMatch(/failed ch1\/s1\/p2 \(policy\): .*content policy/);
+  expect(run.stdout).toMatch(/failed ch1\/s1\/p2 \(policy\): .*(content policy|guardrails)/);
   expect(promptsSent(run.stdout)).toBe(4);
   const pngs = (await listFiles(path.join(cwd, 'out', 'once'), '.png')).map((f) => path.basename(f));
   expect(pngs).toEqual(['p1.png', 'p3.png', 'p4.png']);

@@ -46,7 +46,7 @@ test('a policy refusal is not retried: the job fails with the page\'s words and 
   const run = await runCli([await book(cwd), ...FAST, '--mock-faults', 'policy@2', '--out', 'out'], cwd);
   expect(run.code).toBe(1);
   expect(run.stdout).toContain('3 verified, 1 failed');
-  expect(run.stdout).toMatch(/failed ch1\/s1\/p2 \(policy\): .*content policy/);
+  expect(run.stdout).toMatch(/failed ch1\/s1\/p2 \(policy\): .*(content policy|guardrails)/);
   expect(promptsSent(run.stdout)).toBe(4);
   const status = await runCli(['status', path.join(cwd, 'faults.yaml')], cwd);
   expect(status.stdout).toMatch(/ch1\/s1\/p2 failed \(policy\)/);

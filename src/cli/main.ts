@@ -4,11 +4,15 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { SemantestError, UsageError } from '../protocol/errors.js';
 import { RunEvents } from '../report/events.js';
-import { attachConsole } from '../report/console.js';
+import { attachConsole, liveStatusWanted } from '../report/console.js';
 import { runBook } from '../run/run-book.js';
+import { evaluateValidation } from '../run/validation.js';
+import { formatValidationReport } from '../report/validation-report.js';
 import { loadPromptFile } from '../prompts/index.js';
 import { startMockSite } from '../mock/server.js';
 import { printStatus } from './status.js';
+import { runReject } from './reject.js';
+import { runReport } from './report.js';
 import { runLogin } from './login.js';
 import { runDoctor } from './doctor.js';
 import { hooksFromEnv } from './test-hooks.js';
@@ -93,6 +97,11 @@ function runOptions(y: Argv) {
     .option('provider-file', { type: 'string', describe: 'an updated provider descriptor (JSON) to use instead of the built-in one' })
     .option('limit', { type: 'number', describe: 'generate at most N images this run' })
     .option('only', { type: 'string', describe: 'only job ids matching this glob, e.g. "ch1/s2/*"' })
+    .option('validate', {
+      type: 'string',
+      describe: 'a validation batch: run N (default 10) jobs not yet verified, spread over chapters, strips and locales, then say whether they clear --validate-bar (exit 0) or not (exit 1); after the file, e.g. `book.yaml --validate 10`',
+    })
+    .option('validate-bar', { type: 'string', describe: 'with --validate: the share of the sample that must be verified, in percent (default 90)' })
     .option('retry-failed', { type: 'boolean', default: false, describe: 'on --resume, also retry jobs that failed for policy or verification' })
     .option('regenerate-changed', { type: 'boolean', default: false, describe: 'on --resume, redo verified panels whose prompt changed' })
     .option('dry-run', { type: 'boolean', default: false, describe: 'print the jobs and their final prompts, open nothing' })
@@ -106,7 +115,9 @@ function runOptions(y: Argv) {
     .option('quota-margin', { type: 'number', default: 120, describe: 'seconds added to a usage cap\'s announced reset time' })
     .option('rate-limit-pause', { type: 'number', default: 300, describe: 'seconds of the first pause when the site says to slow down (grows, jittered)' })
     .option('generation-timeout', { type: 'number', default: 180, describe: 'seconds to wait for one image' })
-    .option('json', { type: 'boolean', default: false, describe: 'print progress as JSON lines' });
+    .option('json', { type: 'boolean', default: false, describe: 'print progress as JSON lines' })
+    .option('dashboard', { type: 'boolean', default: true, describe: 'serve the live dashboard on 127.0.0.1 (--no-dashboard: none)' })
+    .option('dashboard-port', { type: 'number', describe: 'port of the dashboard (default: any free one)' });
 }
 
 type RunArgs = Awaited<ReturnType<ReturnType<typeof runOptions>['parseAsync']>>;
@@ -122,11 +133,12 @@ async function run(args: RunArgs): Promise<number> {
   const concurrency = nonNegative('concurrency', args.concurrency);
   if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) throw new UsageError(`--concurrency expects a whole number ≥ 1, got ${concurrency}`);
   const limit = nonNegative('limit', args.limit);
+  const validation = validationOptions(args.validate, args['validate-bar'], limit);
   const generationTimeout = nonNegative('generation-timeout', args['generation-timeout'])!;
   if (generationTimeout === 0) throw new UsageError('--generation-timeout must be more than 0 seconds');
 
   const events = new RunEvents();
-  attachConsole(events, { json: args.json });
+  attachConsole(events, { json: args.json, live: liveStatusWanted(process.stdout) });
   const soft = new AbortController();
   const hard = new AbortController();
   const onSigint = () => {
@@ -157,6 +169,7 @@ async function run(args: RunArgs): Promise<number> {
     only: args.only,
     retryFailed: args['retry-failed'],
     regenerateChanged: args['regenerate-changed'],
+    validate: validation?.size,
     pacing: {
       concurrency,
       minGapSeconds: nonNegative('min-gap', args['min-gap']),
@@ -172,9 +185,41 @@ async function run(args: RunArgs): Promise<number> {
     events,
     interrupt: { soft: soft.signal, hard: hard.signal },
     hooks: hooksFromEnv(),
+    dashboard: args.dashboard,
+    dashboardPort: nonNegative('dashboard-port', args['dashboard-port']),
   });
+  if (validation) {
+    // Judged on the sample alone: failures listed from earlier runs are in the summary above.
+    const result = evaluateValidation(summary, validation.bar);
+    process.stdout.write(`${args.json ? JSON.stringify({ at: new Date().toISOString(), type: 'validation', ...result }) : formatValidationReport(result)}\n`);
+    if (summary.stopReason === 'interrupted') return 130;
+    return result.clears ? 0 : 1;
+  }
   if (summary.stopReason === 'interrupted') return 130;
   return summary.failed.length > 0 ? 1 : 0;
+}
+
+/** `--validate [N]` (N defaults to 10) and `--validate-bar PCT` (default 90); undefined without --validate. */
+function validationOptions(validate: unknown, bar: unknown, limit: number | undefined): { size: number; bar: number } | undefined {
+  // A repeated option arrives as a list: the last one counts, as for every other option.
+  const last = (value: unknown) => (Array.isArray(value) ? value[value.length - 1] : value);
+  const rawSize = last(validate);
+  const rawBar = last(bar);
+  if (rawSize === undefined) {
+    if (rawBar !== undefined) throw new UsageError('--validate-bar applies only to a validation batch: add --validate [N]');
+    return undefined;
+  }
+  const sizeText = String(rawSize).trim();
+  const size = sizeText === '' ? 10 : Number(sizeText);
+  if (!Number.isInteger(size) || size < 1) throw new UsageError(`--validate expects a whole number of jobs ≥ 1 (or nothing, for 10), got "${String(rawSize)}"`);
+  if (limit !== undefined) throw new UsageError('--validate N already sets how many jobs run: drop --limit');
+  let pct = 90;
+  if (rawBar !== undefined) {
+    const barText = String(rawBar).trim().replace(/\s*%$/, '');
+    pct = barText === '' ? Number.NaN : Number(barText);
+    if (!Number.isFinite(pct) || pct < 0 || pct > 100) throw new UsageError(`--validate-bar expects a percentage from 0 to 100, got "${String(rawBar)}"`);
+  }
+  return { size, bar: pct };
 }
 
 const cli = yargs(hideBin(process.argv))
@@ -186,6 +231,39 @@ const cli = yargs(hideBin(process.argv))
     'show how far a book has got: counts per state, failures, ETA',
     (y) => y.positional('file', { type: 'string', demandOption: true }).option('checkpoints-dir', { type: 'string', default: 'checkpoints', hidden: true }),
     (args) => execute(() => printStatus(String(args.file), args['checkpoints-dir'])),
+  )
+  .command(
+    'report <file>',
+    'write <out>/<book>/contact-sheet.html: every panel in book order with its thumbnail and state, and a reject-command builder; opens from disk',
+    (y) =>
+      y
+        .positional('file', { type: 'string', demandOption: true, describe: 'the prompt file (YAML)' })
+        .option('out', { type: 'string', describe: 'output folder the images are in (default: where the checkpoint says, else output)' })
+        .option('open', { type: 'boolean', default: false, describe: 'open the page in the default browser' })
+        .option('checkpoints-dir', { type: 'string', default: 'checkpoints', hidden: true }),
+    (args) => execute(() => runReport({ file: String(args.file), out: args.out, open: args.open, checkpointsDir: args['checkpoints-dir'] })),
+  )
+  .command(
+    'reject <file> <ids..>',
+    'reject verified panels (ids or globs): each image is moved aside under <out>/<book>/.rejected/ and the next --resume generates it again',
+    (y) =>
+      y
+        .positional('file', { type: 'string', demandOption: true })
+        .positional('ids', { type: 'string', array: true, demandOption: true, describe: 'job ids or globs, e.g. ch1/s1/p2 "ch1/s2/*"' })
+        .option('reason', { type: 'string', describe: 'why, kept with the rejection and in the new image\'s sidecar' })
+        .option('out', { type: 'string', describe: 'the output folder the run wrote to (default: where the checkpoint says each image is)' })
+        .option('checkpoints-dir', { type: 'string', default: 'checkpoints', hidden: true }),
+    (args) =>
+      execute(() =>
+        runReject({
+          file: String(args.file),
+          patterns: (args.ids ?? []).map(String),
+          // A repeated --reason arrives as a list: the last one counts, as for every other option.
+          reason: args.reason === undefined ? undefined : String([args.reason].flat().pop()),
+          out: args.out,
+          checkpointsDir: args['checkpoints-dir'],
+        }),
+      ),
   )
   .command(
     'login',

@@ -22,18 +22,27 @@ export async function printStatus(file: string, checkpointsDir: string, write = 
   try {
     const counts = new Map<string, number>();
     const failures: string[] = [];
+    const rejections: string[] = [];
     let stale = 0;
     for (const job of book.jobs) {
       const record = store.get(job.id);
       const state = record?.state ?? 'pending';
       counts.set(state, (counts.get(state) ?? 0) + 1);
       if (record?.state === 'verified' && record.promptHash && record.promptHash !== job.promptHash) stale += 1;
+      // A rejection stays on the record while the panel is being generated again (until verified).
+      if (record?.rejection) {
+        const { reason, keptAs } = record.rejection;
+        const being = record.state === 'rejected' ? 'rejected' : `rejected, being generated again (${record.state})`;
+        rejections.push(`  ${job.id} ${being}: ${reason || 'no reason given'} — old image kept as ${path.relative(process.cwd(), keptAs) || keptAs}`);
+      }
       if (record?.state === 'failed') failures.push(`  ${job.id} failed (${record.failure?.kind}): ${record.failure?.message ?? ''}${record.failure?.evidence?.length ? ` — evidence: ${record.failure.evidence.join(', ')}` : ''}`);
     }
-    const order = ['verified', 'downloaded', 'submitted', 'started', 'failed', 'pending'];
+    const order = ['verified', 'rejected', 'downloaded', 'submitted', 'started', 'failed', 'pending'];
     write(`${book.book}: ${book.jobs.length} jobs — ${order.filter((s) => counts.get(s)).map((s) => `${counts.get(s)} ${s}`).join(', ')}`);
     if (stale) write(`  ${stale} verified panels have changed prompts since (re-run with --resume --regenerate-changed)`);
     for (const line of failures) write(line);
+    for (const line of rejections) write(line);
+    if (counts.get('rejected')) write(`  ${counts.get('rejected')} rejected panels are generated again by the next run with --resume`);
     const remaining = book.jobs.length - (counts.get('verified') ?? 0);
     const measured = await measuredImageMs(book.jobs.map((job) => store.get(job.id)));
     const imageMs = measured ?? TYPICAL_IMAGE_MS;

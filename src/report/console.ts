@@ -1,20 +1,14 @@
-// Turns run events into the lines a user reads in a terminal (or JSON lines with --json).
+// Turns run events into the lines a user reads in a terminal (or JSON lines with --json). On a
+// terminal the lines scroll above a live status block (`live.ts`, `status-block.ts`).
 import path from 'node:path';
 import type { RunEvent, RunEvents } from './events.js';
+import { clockTime as clock, formatDuration } from './format.js';
+import { LiveStatus, terminalScreen } from './live.js';
 
-export function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
-}
+export { formatDuration } from './format.js';
 
-function clock(at: number): string {
-  return new Date(at).toLocaleTimeString('en-GB', { hour12: false });
-}
-
-export function formatEvent(event: RunEvent, cwd = process.cwd()): string | undefined {
+/** `eta: false` leaves the ETA off the per-image lines (the status block shows a better one). */
+export function formatEvent(event: RunEvent, cwd = process.cwd(), opts: { eta?: boolean } = {}): string | undefined {
   switch (event.type) {
     case 'run-start':
       return `semantest: ${event.book}: ${event.toRun} to generate, ${event.skipped} already verified (of ${event.total}) · ${event.baseUrl} · profile ${event.profile} · ${event.headless ? 'headless' : 'window'} · concurrency ${event.concurrency}`;
@@ -26,7 +20,7 @@ export function formatEvent(event: RunEvent, cwd = process.cwd()): string | unde
     case 'job-state':
       return undefined;
     case 'job-verified': {
-      const eta = event.etaMs && event.done < event.toRun ? `, done in ~${formatDuration(event.etaMs)} (${clock(Date.now() + event.etaMs)})` : '';
+      const eta = opts.eta !== false && event.etaMs && event.done < event.toRun ? `, done in ~${formatDuration(event.etaMs)} (${clock(Date.now() + event.etaMs)})` : '';
       return `  ✓ [${event.done}/${event.toRun}] ${event.id} verified in ${formatDuration(event.ms)}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''} → ${path.relative(cwd, event.path)}${eta}`;
     }
     case 'job-retry':
@@ -39,6 +33,9 @@ export function formatEvent(event: RunEvent, cwd = process.cwd()): string | unde
       return `  ! a person is needed (${event.kind}): ${event.message}`;
     case 'stopping':
       return `  ■ ${event.reason}`;
+    case 'pacing':
+    case 'gate-wait':
+      return undefined;
     case 'run-end': {
       const s = event.summary;
       const lines = [
@@ -51,7 +48,25 @@ export function formatEvent(event: RunEvent, cwd = process.cwd()): string | unde
   }
 }
 
-export function attachConsole(events: RunEvents, opts: { json: boolean; write?: (line: string) => void }): void {
+/** Whether `stream` is a terminal that can show the live status block. */
+export function liveStatusWanted(stream: NodeJS.WriteStream = process.stdout): boolean {
+  return stream.isTTY === true && process.env.TERM !== 'dumb';
+}
+
+export interface ConsoleOptions {
+  json: boolean;
+  /** Where plain lines go (tests); default stdout. */
+  write?: (line: string) => void;
+  /**
+   * Draw the live status block at the bottom of stdout, the lines scrolling above it (main passes
+   * `liveStatusWanted()`: stdout is a terminal). Ignored with `json` or `write`.
+   * @default false
+   */
+  live?: boolean;
+}
+
+export function attachConsole(events: RunEvents, opts: ConsoleOptions): void {
+  if (opts.live && !opts.json && !opts.write) return attachLive(events, process.stdout);
   // A reader that goes away (`| head`, a closed dashboard pipe) must not end a long run: its
   // output stops, the run and its checkpoint go on.
   let gone = false;
@@ -67,4 +82,32 @@ export function attachConsole(events: RunEvents, opts: { json: boolean; write?: 
     const line = formatEvent(event);
     if (line !== undefined) write(line);
   });
+}
+
+/**
+ * The terminal: the status block at the bottom of `stream`. Whatever else reaches the terminal
+ * through stderr while the block shows (an error message, a warning) is written above it, and the
+ * block is taken off the screen however the process ends.
+ */
+function attachLive(events: RunEvents, stream: NodeJS.WriteStream): void {
+  // A terminal that goes away must not end a long run either.
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE' && error.code !== 'EIO') throw error;
+  });
+  const screen = terminalScreen(stream);
+  const live = new LiveStatus(screen, { format: (event) => formatEvent(event, process.cwd(), { eta: false }) });
+  events.on('event', (event) => live.handle(event));
+  stream.on('resize', () => live.resume());
+  if (process.stderr.isTTY) {
+    const stderr = process.stderr;
+    const write = stderr.write;
+    stderr.write = function (this: NodeJS.WriteStream, ...args: Parameters<typeof write>) {
+      if (!live.active) return write.apply(this, args);
+      live.suspend();
+      const written = write.apply(this, args);
+      live.resume();
+      return written;
+    } as typeof write;
+  }
+  process.once('exit', () => live.close());
 }

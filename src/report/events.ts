@@ -15,6 +15,14 @@ export interface RunSummary {
   /** With --mock: the shortest time between two prompts arriving at the site. */
   siteMinPromptGapMs?: number;
   stopReason?: 'interrupted' | 'human-needed' | 'fatal';
+  /**
+   * Each job this run set out to do, in the order planned, and how it went: whether it ended
+   * verified, the attempts made in this run, the time of its verified attempt, and the last failure
+   * seen (its kind and the page's or the check's words).
+   */
+  jobs?: Array<{ id: string; verified: boolean; attempts: number; ms?: number; kind?: string; message?: string }>;
+  /** With --validate: how many jobs not yet verified the sample (`jobs`) was drawn from. */
+  sampledFrom?: number;
 }
 
 export type RunEvent =
@@ -30,6 +38,10 @@ export type RunEvent =
   | { type: 'pause'; until: number; reason: string }
   | { type: 'human-needed'; kind: string; message: string; waiting: boolean }
   | { type: 'stopping'; reason: string }
+  /** The gate's pacing, once after `run-start` (concurrency = tabs), with its restored state: the status block's ETA counts it. */
+  | { type: 'pacing'; concurrency: number; minGapMs: number; jitterMs: number; cooldownEvery: number; cooldownMs: number; startsSinceCooldown: number; lastStartAt?: number }
+  /** The gate holds the next start until `until` (its `wait` event): the gap, a cooldown, a pause, a retry's backoff, or (`slot`) a job ending. */
+  | { type: 'gate-wait'; until: number; reason: 'gap' | 'cooldown' | 'pause' | 'backoff' | 'slot' }
   | { type: 'run-end'; summary: RunSummary };
 
 export class RunEvents extends EventEmitter<{ event: [RunEvent] }> {

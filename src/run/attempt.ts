@@ -277,6 +277,9 @@ async function saveImage(deps: AttemptDeps, tab: Tab, job: JobLifecycle, found: 
     evidence: path.relative(path.dirname(file), evidence),
     ...(job.job.aspect ? { aspect: job.job.aspect } : {}),
     ...(found.intent ? { intent: found.intent } : {}),
+    // The image a person rejected, which this one replaces: the store keeps the record's `rejection`
+    // through the regenerating attempts and drops it on the `verified` written just below.
+    ...(job.record?.rejection ? { replaces: { file: path.relative(deps.bookDir, job.record.rejection.keptAs), sha256: job.record.rejection.sha256, reason: job.record.rejection.reason } } : {}),
     verification: { ...comparison, decoded: true, notBlank: true, uniqueBytes: true, uniqueFileId: true },
     source: job.job.source,
   });

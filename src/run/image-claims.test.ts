@@ -11,7 +11,7 @@ describe('image claims', () => {
   });
 
   it('starts with the images verified in the checkpoint', () => {
-    const claims = new ImageClaims([{ id: 'p1', fileId: 'file_a', sha256: 'x' }]);
+    const claims = new ImageClaims([{ id: 'p1', state: 'verified', fileId: 'file_a', sha256: 'x' }]);
     expect(claims.claim('p2', { fileId: 'file_z', sha256: 'x' })).toEqual({ owner: 'p1', by: 'bytes' });
     expect(claims.fileIdsNotOf('p2')).toEqual(['file_a']);
     expect(claims.fileIdsNotOf('p1')).toEqual([]);
@@ -24,5 +24,16 @@ describe('image claims', () => {
     expect(claims.claim('p2', { fileId: 'file_a', sha256: 'x' })).toEqual({ owner: 'p1', by: 'file id' });
     claims.release('p1', { fileId: 'file_a', sha256: 'x' });
     expect(claims.claim('p2', { fileId: 'file_a', sha256: 'x' })).toBeUndefined();
+  });
+
+  it('never gives a rejected image back, to another panel or to its own', () => {
+    const fromCheckpoint = new ImageClaims([{ id: 'p1', state: 'rejected', fileId: 'file_a', sha256: 'new', rejection: { sha256: 'old' } }]);
+    expect(fromCheckpoint.claim('p1', { fileId: 'file_a', sha256: 'z' })).toEqual({ owner: 'p1 (rejected)', by: 'file id' });
+    expect(fromCheckpoint.claim('p1', { fileId: 'file_b', sha256: 'old' })).toEqual({ owner: 'p1 (rejected)', by: 'bytes' });
+    const live = new ImageClaims();
+    live.claim('p1', { fileId: 'file_a', sha256: 'x' });
+    live.retire('p1');
+    expect(live.claim('p1', { fileId: 'file_a', sha256: 'x' })).toEqual({ owner: 'p1 (rejected)', by: 'file id' });
+    expect(live.fileIdsNotOf('p1')).toEqual(['file_a']);
   });
 });

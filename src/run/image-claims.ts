@@ -11,11 +11,27 @@ export class ImageClaims {
   readonly #byFileId = new Map<string, string>();
   readonly #bySha = new Map<string, string>();
 
-  /** Images already verified (from the checkpoint) belong to their jobs for good. */
-  constructor(verified: Iterable<{ id: string; fileId?: string; sha256?: string }> = []) {
-    for (const record of verified) {
-      if (record.fileId) this.#byFileId.set(record.fileId, record.id);
-      if (record.sha256) this.#bySha.set(record.sha256, record.id);
+  /**
+   * Images already verified (from the checkpoint) belong to their jobs for good; a rejected image
+   * belongs to nobody who may take it again, its own panel included.
+   */
+  constructor(records: Iterable<{ id: string; state?: string; fileId?: string; sha256?: string; rejection?: { sha256?: string } }> = []) {
+    for (const record of records) {
+      if (record.state === 'verified') {
+        if (record.fileId) this.#byFileId.set(record.fileId, record.id);
+        if (record.sha256) this.#bySha.set(record.sha256, record.id);
+      } else if (record.rejection) {
+        const owner = retired(record.id);
+        if (record.fileId) this.#byFileId.set(record.fileId, owner);
+        if (record.rejection.sha256) this.#bySha.set(record.rejection.sha256, owner);
+      }
+    }
+  }
+
+  /** The job's image was rejected: it keeps no claim it could take again, and nobody else may take it. */
+  retire(jobId: string): void {
+    for (const map of [this.#byFileId, this.#bySha]) {
+      for (const [key, owner] of map) if (owner === jobId) map.set(key, retired(jobId));
     }
   }
 
@@ -42,4 +58,9 @@ export class ImageClaims {
     for (const [fileId, owner] of this.#byFileId) if (owner !== jobId) ids.push(fileId);
     return ids;
   }
+}
+
+/** The owner of a rejected image: no job has this name, so no job passes a claim on it. */
+function retired(jobId: string): string {
+  return `${jobId} (rejected)`;
 }

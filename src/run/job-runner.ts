@@ -17,6 +17,7 @@ import type { RunHooks } from './hooks.js';
 import { ImageClaims } from './image-claims.js';
 import { JobLifecycle } from './job-lifecycle.js';
 import { checkRetryPolicyOptions, decideRetry, type RetryDecision, type RetryPolicyOptions } from './retry-policy.js';
+import type { RunControl } from './run-control.js';
 import { TabPool } from './tab-pool.js';
 
 export interface JobRunnerOptions extends RetryPolicyOptions {
@@ -36,6 +37,8 @@ export interface JobRunnerOptions extends RetryPolicyOptions {
   readonly events: RunEvents;
   readonly interrupt: { soft: AbortSignal; hard: AbortSignal };
   readonly hooks?: RunHooks;
+  /** A person's pause, resume and requeues (the dashboard). */
+  readonly control?: RunControl;
 }
 
 export interface JobsOutcome {
@@ -65,6 +68,8 @@ class JobRunner {
   readonly #evidence: EvidenceKeeper;
   /** The lifecycle of each job with an attempt under way, for the page's events about it. */
   readonly #active = new Map<string, JobLifecycle>();
+  /** Jobs of this run with their loop going (a requeue of one of these is not started twice). */
+  readonly #running = new Map<string, Promise<void>>();
   #done = 0;
   #toRun = 0;
   #firstStart = Date.now();
@@ -77,7 +82,7 @@ class JobRunner {
     // Every waiting job listens on this one signal; thousands of listeners are expected.
     setMaxListeners(0, this.#stopSignal);
     this.#tabs = new TabPool(opts.tabs);
-    const verified = Object.values(opts.store.state().jobs).filter((r) => r.state === 'verified');
+    const records = Object.values(opts.store.state().jobs);
     this.#deps = {
       context: opts.context,
       hub: opts.hub,
@@ -87,7 +92,7 @@ class JobRunner {
       profile: opts.profile,
       generationTimeoutMs: opts.generationTimeoutMs,
       sendGapMs: opts.sendGapMs,
-      claims: new ImageClaims(verified),
+      claims: new ImageClaims(records),
       hooks: opts.hooks ?? {},
     };
     this.#evidence = new EvidenceKeeper(opts.context, opts.bookDir);
@@ -101,18 +106,37 @@ class JobRunner {
     // the caller relaunches and runs what is left.
     const onBrowserGone = () => this.#halt('browser-lost');
     const onProgress = (message: { jobId: string; phase: string; conversationUrl?: string }) => this.#onProgress(message);
+    const byId = new Map(this.#opts.book.jobs.map((job) => [job.id, job]));
+    const onRequeue = (id: string) => {
+      const job = byId.get(id);
+      if (!job || this.#running.has(id) || this.#stopSignal.aborted) return;
+      // A rejected image may never come back as this panel's new one.
+      if (this.#opts.store.get(id)?.state === 'rejected') this.#deps.claims.retire(id);
+      this.#outcome.failed = this.#outcome.failed.filter((f) => f.id !== id);
+      this.#toRun += 1;
+      this.#start(job);
+    };
     context.on('close', onBrowserGone);
     hub.on('progress', onProgress);
+    this.#opts.control?.on('requeue', onRequeue);
     await this.#evidence.start();
     try {
-      await Promise.all(jobs.map((job) => this.#runJob(job)));
+      for (const job of jobs) this.#start(job);
+      // Requeued jobs join while others run; the run ends when none is left.
+      while (this.#running.size > 0) await Promise.all([...this.#running.values()]);
     } finally {
       context.off('close', onBrowserGone);
       hub.off('progress', onProgress);
+      this.#opts.control?.off('requeue', onRequeue);
       await this.#evidence.stop();
     }
     if (!this.#outcome.stopReason && this.#opts.interrupt.soft.aborted) this.#outcome.stopReason = 'interrupted';
     return this.#outcome;
+  }
+
+  #start(job: Job): void {
+    const task = this.#runJob(job).finally(() => this.#running.delete(job.id));
+    this.#running.set(job.id, task);
   }
 
   #halt(reason: 'browser-lost' | 'human-needed' | 'fatal'): void {
@@ -140,15 +164,27 @@ class JobRunner {
     for (;;) {
       let slot: Slot;
       try {
+        // Paused by a person: no new prompt starts until they resume (the ones in flight finish).
+        await this.#opts.control?.whenRunning(this.#stopSignal);
         // A job waiting out a backoff holds no tab and no slot. One tried before goes ahead of fresh
         // ones, so a book fills in order instead of leaving its retries to the end.
         slot = await this.#opts.gate.acquire({ signal: this.#stopSignal, priority: lifecycle.attempt, ...(notBefore !== undefined ? { notBefore } : {}) });
       } catch {
         return; // stopped while waiting: nothing was sent, so nothing failed
       }
+      if (this.#opts.control?.paused) {
+        // Paused while it waited for its turn: it gives the turn back and waits for the resume.
+        slot.release();
+        continue;
+      }
       const tab = this.#tabs.take();
       try {
-        await this.#opts.store.record({ t: 'pacing', pacing: this.#opts.gate.state() });
+        try {
+          await this.#opts.store.record({ t: 'pacing', pacing: this.#opts.gate.state() });
+        } catch (error) {
+          this.#fatal(error);
+          return;
+        }
         const next = await this.#attempt(job, lifecycle, memory, tab, failures + 1, failuresByKind);
         if (next === 'done') return;
         if (next.countsAsAttempt) failures += 1;

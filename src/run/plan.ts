@@ -4,7 +4,8 @@ import { createReadStream, existsSync } from 'node:fs';
 import picomatch from 'picomatch';
 import { UsageError } from '../protocol/errors.js';
 import type { Job, PromptBook } from '../prompts/types.js';
-import type { JobRecord, JobStore } from '../store/index.js';
+import { applyValidationSample } from './validation.js';
+import { repairRejection, type JobRecord, type JobStore } from '../store/index.js';
 
 export interface PlanOptions {
   readonly resume: boolean;
@@ -12,6 +13,8 @@ export interface PlanOptions {
   readonly limit?: number;
   readonly retryFailed: boolean;
   readonly regenerateChanged: boolean;
+  /** --validate N: run a spread sample of N of the jobs not yet verified (validation.ts). */
+  readonly validate?: number;
 }
 
 export interface Plan {
@@ -23,6 +26,8 @@ export interface Plan {
   /** Failed earlier with a kind that is not retried without --retry-failed. */
   failedBefore: Array<{ job: Job; record: JobRecord }>;
   notes: string[];
+  /** With --validate: how many jobs not yet verified the sample in `toRun` was drawn from. */
+  sampledFrom?: number;
 }
 
 /** Kinds a plain resume does not try again: the site refused, or the proof failed every time. */
@@ -40,12 +45,22 @@ export async function planJobs(book: PromptBook, store: JobStore, opts: PlanOpti
   const started = records.filter((r) => r.state !== 'pending');
   if (started.length > 0 && !opts.resume) {
     const verified = started.filter((r) => r.state === 'verified').length;
+    const rejected = started.filter((r) => r.state === 'rejected').length;
     throw new UsageError(
-      `${store.dir} holds an earlier run of "${book.book}" (${verified} verified, ${started.length - verified} unfinished): add --resume to continue it, or move that folder away to start over`,
+      `${store.dir} holds an earlier run of "${book.book}" (${verified} verified, ${rejected ? `${rejected} rejected, ` : ''}${started.length - verified - rejected} unfinished): add --resume to continue it, or move that folder away to start over`,
     );
   }
   const plan: Plan = { toRun: [], skipped: [], stale: [], failedBefore: [], notes: [] };
   if (opts.resume && started.length === 0) plan.notes.push('nothing to resume: starting fresh');
+
+  // A rejection is journalled before its files are moved aside; a crash between left them at their
+  // old paths. Under the book's lock, finish the move before anything can write a new image there.
+  for (const job of book.jobs) {
+    const record = store.get(job.id);
+    if (record?.state !== 'rejected') continue;
+    const moved = await repairRejection(record, job.outputPath);
+    if (moved.length > 0) plan.notes.push(`${job.id}: moved its rejected ${moved.map((m) => m.what).join(', ')} aside to ${record.rejection?.keptAs} (the rejection had stopped before moving ${moved.length === 1 ? 'it' : 'them'})`);
+  }
 
   const matches = opts.only ? picomatch(opts.only) : undefined;
   for (const job of book.jobs) {
@@ -64,6 +79,9 @@ export async function planJobs(book: PromptBook, store: JobStore, opts: PlanOpti
         }
         plan.notes.push(`${job.id}: its verified file is ${actual === undefined ? 'missing' : 'changed on disk'}, generating it again`);
       }
+    } else if (record?.state === 'rejected') {
+      // Always generated again (even with a changed prompt); the attempts go on counting.
+      plan.notes.push(`${job.id}: rejected (${record.rejection?.reason || 'no reason given'}), generating it again`);
     } else if (record?.state === 'failed' && FINAL_KINDS.has(record.failure?.kind ?? '') && record.failure?.final !== false && !opts.retryFailed) {
       // (An attempt that failed verification and was waiting for its retry when the run stopped is not final.)
       plan.failedBefore.push({ job, record });
@@ -71,6 +89,7 @@ export async function planJobs(book: PromptBook, store: JobStore, opts: PlanOpti
     }
     plan.toRun.push(job);
   }
+  if (opts.validate !== undefined) applyValidationSample(plan, opts.validate);
   if (opts.limit !== undefined && plan.toRun.length > opts.limit) plan.toRun = plan.toRun.slice(0, opts.limit);
   if (matches && plan.toRun.length + plan.skipped.length + plan.stale.length + plan.failedBefore.length === 0) {
     throw new UsageError(`--only ${opts.only}: no job id matches (ids look like ${book.jobs[0]?.id ?? 'ch1/s1/p1'})`);

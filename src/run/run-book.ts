@@ -9,6 +9,10 @@ import { launchBrowser } from '../browser/launch.js';
 import { closeOrphanBrowser } from '../browser/orphans.js';
 import { HumanNeededError } from '../protocol/errors.js';
 import type { RunHooks } from './hooks.js';
+import { RunControl } from './run-control.js';
+import { startDashboard } from '../dashboard/server.js';
+import { ThumbnailCache } from '../report/thumbnails.js';
+import { rejectImage } from '../store/rejection.js';
 import { Hub } from '../hub/hub.js';
 import { startMockSite, type MockSite, type MockSiteOptions } from '../mock/server.js';
 import { loadPromptFile } from '../prompts/index.js';
@@ -20,6 +24,7 @@ import { Gate, pacingToGateOptions } from '../schedule/gate.js';
 import type { Tab } from './attempt.js';
 import { runJobs, type JobRunnerOptions, type JobsOutcome } from './job-runner.js';
 import { planJobs, type PlanOptions } from './plan.js';
+import { collectJobOutcomes } from './validation.js';
 
 export interface RunOptions extends PlanOptions {
   readonly file: string;
@@ -45,6 +50,11 @@ export interface RunOptions extends PlanOptions {
   readonly interrupt: { soft: AbortSignal; hard: AbortSignal };
   /** Test hooks (crash points); production runs pass none. */
   readonly hooks?: RunHooks;
+  /** Serve the live dashboard on 127.0.0.1 (the URL, with its token, is printed).
+   * @default true */
+  readonly dashboard?: boolean;
+  /** @default 0 (any free port) */
+  readonly dashboardPort?: number;
 }
 
 /** A run relaunches a browser that went away at most this many times. */
@@ -55,6 +65,8 @@ const CLEANUP_STEP_MS = 20_000;
 export async function runBook(opts: RunOptions): Promise<RunSummary> {
   const startedAt = Date.now();
   const book = await loadPromptFile(opts.file);
+  // An updated descriptor is checked before anything starts, so a mistake in it costs nothing.
+  if (opts.providerFile !== undefined) loadProvider(book.provider, opts.baseUrl, opts.providerFile);
   const pacing: Pacing = { ...book.pacing, ...definedOnly(opts.pacing) };
   const checkpointDir = path.join(opts.checkpointsDir, book.book);
   await mkdir(checkpointDir, { recursive: true });
@@ -70,6 +82,9 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
     cleanup.push(() => store.close());
     const plan = await planJobs(book, store, opts);
     for (const message of plan.notes) opts.events.emitEvent({ type: 'note', message });
+    // How each planned job goes, from the events the run emits anyway (the validation report reads it).
+    const outcomes = collectJobOutcomes(opts.events, plan.toRun);
+    cleanup.push(async () => outcomes.stop());
     // Under the book's lock no `.part` is being written: any left is from a run that was killed.
     const leftovers = await removePartFiles(path.join(opts.out, book.book));
     if (leftovers > 0) opts.events.emitEvent({ type: 'note', message: `removed ${leftovers} unfinished download${leftovers === 1 ? '' : 's'} (.part) left by an earlier run` });
@@ -83,8 +98,33 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
       notRun: 0,
       elapsedMs: 0,
       promptsSent: 0,
+      jobs: outcomes.jobs,
+      ...(plan.sampledFrom !== undefined ? { sampledFrom: plan.sampledFrom } : {}),
     };
     if (plan.toRun.length > 0) {
+      const bookDir = path.resolve(opts.out, book.book);
+      const control = new RunControl();
+      if (opts.dashboard !== false) {
+        const thumbnails = await ThumbnailCache.open(bookDir);
+        const dashboard = await startDashboard({
+          book,
+          store,
+          events: opts.events,
+          control,
+          bookDir,
+          port: opts.dashboardPort,
+          thumbnail: async (png) => {
+            const thumb = await thumbnails.thumbnailFor(png);
+            if (thumb.made) await thumbnails.save();
+            return thumb.file;
+          },
+          reject: async (job, reason) => {
+            await rejectImage(store, { id: job.id, bookDir, outputPath: job.outputPath, reason });
+          },
+        });
+        cleanup.push(() => dashboard.close());
+        opts.events.emitEvent({ type: 'note', message: `dashboard: ${dashboard.url}` });
+      }
       let mock: MockSite | undefined;
       if (opts.mock) {
         mock = await startMockSite({ ...opts.mock });
@@ -129,6 +169,22 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
       });
       const gateOptions = { ...pacingToGateOptions(pacing), concurrency: browser.tabs.length };
       const gate = new Gate(gateOptions, store.state().pacing);
+      // The pacing rules and every wait the gate imposes reach the status block's ETA.
+      const restored = gate.state();
+      opts.events.emitEvent({
+        type: 'pacing',
+        concurrency: gateOptions.concurrency,
+        minGapMs: gateOptions.minGapMs,
+        jitterMs: gateOptions.jitterMs,
+        cooldownEvery: gateOptions.cooldownEvery,
+        cooldownMs: gateOptions.cooldownMs,
+        startsSinceCooldown: restored.startsSinceCooldown,
+        ...(restored.lastStartAt !== undefined ? { lastStartAt: restored.lastStartAt } : {}),
+      });
+      const stopGateEvents = gate.onChange((event) => {
+        if (event.type === 'wait') opts.events.emitEvent({ type: 'gate-wait', until: event.until, reason: event.reason });
+      });
+      cleanup.push(async () => stopGateEvents());
       await store.record({ t: 'run', event: 'start', pid: process.pid, argv: process.argv.slice(2) });
       const outcome: JobsOutcome = { verified: 0, failed: [], attempts: 0, drift: {} };
       let remaining = plan.toRun;
@@ -141,7 +197,7 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
           gate,
           tabs: browser.tabs,
           book,
-          bookDir: path.resolve(opts.out, book.book),
+          bookDir,
           profile: opts.profile,
           headless: opts.headless,
           hooks: opts.hooks,
@@ -153,6 +209,7 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
           sendGapMs: Math.round(gateOptions.minGapMs),
           events: opts.events,
           interrupt: opts.interrupt,
+          control,
         };
         const part = await runJobs(jobOptions, remaining);
         outcome.verified += part.verified;

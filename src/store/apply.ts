@@ -22,6 +22,10 @@ export function applyLine(state: StoreSnapshot, line: JournalLine): void {
     // A failure describes the failed state only; a retried or finished job must not look failed.
     if (line.state === 'failed' && line.failure !== undefined) next.failure = line.failure;
     else if (line.state !== 'failed') delete next.failure;
+    // A rejection outlives the attempts that regenerate the panel (the sidecar of the image that
+    // replaces it names it) and ends with the next verified image; only a `rejected` line sets one.
+    if (line.state === 'rejected' && line.rejection !== undefined) next.rejection = line.rejection;
+    else if (line.state === 'verified') delete next.rejection;
     state.jobs[line.id] = next;
   }
 }

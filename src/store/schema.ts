@@ -3,8 +3,9 @@
 import { z } from 'zod';
 import type { JournalLine } from './types.js';
 
-const jobState = z.enum(['pending', 'started', 'submitted', 'downloaded', 'verified', 'failed']);
+const jobState = z.enum(['pending', 'started', 'submitted', 'downloaded', 'verified', 'failed', 'rejected']);
 const failure = z.object({ kind: z.string(), message: z.string(), evidence: z.array(z.string()).optional(), final: z.boolean().optional() });
+const rejection = z.object({ reason: z.string(), at: z.string(), keptAs: z.string().min(1), sha256: z.string() });
 const pacing = z.object({
   lastStartAt: z.number().optional(),
   startsSinceCooldown: z.number(),
@@ -28,6 +29,7 @@ export const JournalLineSchema = z.discriminatedUnion('t', [
     path: z.string().optional(),
     sha256: z.string().optional(),
     failure: failure.optional(),
+    rejection: rejection.optional(),
   }),
   z.object({ seq, at, t: z.literal('pacing'), pacing }),
   z.object({ seq, at, t: z.literal('run'), event: z.enum(['start', 'stop']), pid: z.number().int(), argv: z.array(z.string()).optional(), reason: z.string().optional() }),

@@ -32,6 +32,10 @@ export function parseSnapshot(value: unknown): StoreSnapshot {
       const evidence = failure.evidence;
       if (evidence !== undefined && !(Array.isArray(evidence) && evidence.every((e) => typeof e === 'string'))) fail(`${where}.failure.evidence`, 'expected a list of strings');
     }
+    if (job.rejection !== undefined) {
+      const rejection = objectAt(job.rejection, `${where}.rejection`);
+      for (const key of ['reason', 'at', 'keptAs', 'sha256'] as const) if (typeof rejection[key] !== 'string') fail(`${where}.rejection.${key}`, 'expected a string');
+    }
   }
   return value as StoreSnapshot;
 }

@@ -13,7 +13,7 @@ type Op =
   | { op: 'reopen' };
 
 const STEPS: readonly CompactionStep[] = COMPACTION_STEPS;
-const STATES: JobState[] = ['pending', 'started', 'submitted', 'downloaded', 'verified', 'failed'];
+const STATES: JobState[] = ['pending', 'started', 'submitted', 'downloaded', 'verified', 'failed', 'rejected'];
 const text = fc.string({ unit: 'binary', maxLength: 12 });
 const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
 
@@ -28,6 +28,7 @@ const jobEvent: fc.Arbitrary<JournalEvent> = fc.record({
   path: maybe(text),
   sha256: maybe(fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), maxLength: 8 })),
   failure: maybe(fc.record({ kind: fc.constantFrom('transient', 'policy', 'verify'), message: text, evidence: maybe(fc.array(text, { maxLength: 2 })) })),
+  rejection: maybe(fc.record({ reason: text, at: text, keptAs: text.map((t) => `/out/.rejected/${t}`), sha256: text })),
 });
 const pacingEvent: fc.Arbitrary<JournalEvent> = fc.record({
   t: fc.constant('pacing' as const),
@@ -59,6 +60,9 @@ function modelApply(model: StoreSnapshot, seq: number, at: string, event: Journa
   for (const key of ['promptHash', 'conversationUrl', 'fileId', 'path', 'sha256'] as const) if (event[key] !== undefined) record[key] = event[key];
   if (event.state !== 'failed') delete record.failure;
   else if (event.failure) record.failure = defined(event.failure);
+  // A rejection is set by a rejected line, outlives the attempts after it, and ends with a verified one.
+  if (event.state === 'rejected' && event.rejection) record.rejection = { ...event.rejection };
+  else if (event.state === 'verified') delete record.rejection;
   model.jobs[event.id] = record;
 }
 

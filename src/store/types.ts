@@ -1,8 +1,8 @@
 // The store's vocabulary (ARCHITECTURE §6): what a job goes through, what the journal holds, what a load gives.
 
-export type JobState = 'pending' | 'started' | 'submitted' | 'downloaded' | 'verified' | 'failed';
+export type JobState = 'pending' | 'started' | 'submitted' | 'downloaded' | 'verified' | 'failed' | 'rejected';
 
-export const JOB_STATES: readonly JobState[] = ['pending', 'started', 'submitted', 'downloaded', 'verified', 'failed'];
+export const JOB_STATES: readonly JobState[] = ['pending', 'started', 'submitted', 'downloaded', 'verified', 'failed', 'rejected'];
 
 export interface JobFailure {
   /** transient, cooldown, quota, policy, login, challenge, disconnect, verify, timeout… */
@@ -12,6 +12,21 @@ export interface JobFailure {
   evidence?: string[];
   /** false: the attempt failed and the job will be tried again; true: the job has failed for good. */
   final?: boolean;
+}
+
+/**
+ * A person said a verified image is not right (`semantest-run reject`, or the dashboard). The file,
+ * its sidecar and its evidence screenshot were moved aside, never overwritten or deleted; the next
+ * run generates the panel again, and the new image's sidecar names this one (`replaces`).
+ */
+export interface JobRejection {
+  reason: string;
+  /** ISO time of the rejection. */
+  at: string;
+  /** Absolute path the rejected image was moved to: `<out>/<book>/.rejected/<relative path without .png>.<n>.png`. */
+  keptAs: string;
+  /** sha256 of the rejected file: the record's own `sha256` is the new download's once a retry gets that far. */
+  sha256: string;
 }
 
 export interface JobRecord {
@@ -27,6 +42,13 @@ export interface JobRecord {
   sha256?: string;
   /** Present only while the job is `failed`. */
   failure?: JobFailure;
+  /**
+   * Set by a `rejected` line and kept through the attempts that regenerate the panel (`started`,
+   * `submitted`, `downloaded`, `failed`), so the attempt that saves the new image can name the one
+   * it replaces in its sidecar; cleared by the next `verified`. While it is set, `path` and
+   * `sha256` are the rejected image's until a new download replaces them.
+   */
+  rejection?: JobRejection;
   /** ISO time of the journal line that last changed this job. */
   updatedAt: string;
 }
@@ -53,6 +75,8 @@ export type JournalEvent =
       path?: string;
       sha256?: string;
       failure?: JobFailure;
+      /** Only on a `rejected` line. */
+      rejection?: JobRejection;
     }
   | { t: 'pacing'; pacing: PacingState }
   | { t: 'run'; event: 'start' | 'stop'; pid: number; argv?: string[]; reason?: string };

@@ -1,0 +1,275 @@
+// The live dashboard (issue 11): served by the runner on 127.0.0.1 at a path carrying the run's
+// token; without the token nothing is served. It shows progress, the profile's state, every panel
+// in book order (thumbnails made once per image), failures with their evidence, and takes four
+// commands: pause, resume, retry a failed panel, reject a verified one. Updates go out as
+// server-sent events; every command is a POST whose Origin must be the dashboard's own.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Job, PromptBook } from '../prompts/types.js';
+import type { RunEvent, RunEvents } from '../report/events.js';
+import type { JobStore } from '../store/index.js';
+import type { RunControl } from '../run/run-control.js';
+import { dashboardPage } from './page.js';
+
+export interface DashboardOptions {
+  readonly book: PromptBook;
+  readonly store: JobStore;
+  readonly events: RunEvents;
+  readonly control: RunControl;
+  /** `<out>/<book>`: images, thumbnails and evidence are served from under it only. */
+  readonly bookDir: string;
+  /** Makes (once) and returns the thumbnail file of an image. */
+  readonly thumbnail: (png: string) => Promise<string>;
+  /** Rejects a verified panel (journalled, file kept aside); the runner then generates it again. */
+  readonly reject: (job: Job, reason: string) => Promise<void>;
+  /** @default 0 (any free port) */
+  readonly port?: number;
+}
+
+export interface Dashboard {
+  /** The address to open, token included. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** What the page needs to draw itself; sent on load and whenever a job changes. */
+interface Snapshot {
+  book: string;
+  paused: boolean;
+  profile: { state: string; until?: number; reason?: string };
+  progress: { verified: number; failed: number; total: number; inFlight: string[]; etaMs?: number };
+  panels: Array<{
+    id: string;
+    chapter: string;
+    strip: string;
+    panel: string;
+    label: string;
+    state: string;
+    attempts: number;
+    kind?: string;
+    message?: string;
+    evidence?: number[];
+    thumb?: boolean;
+  }>;
+}
+
+const MAX_BODY = 16 * 1024;
+
+export async function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
+  const token = randomBytes(24).toString('base64url');
+  const base = `/${token}/`;
+  const clients = new Set<http.ServerResponse>();
+  const byId = new Map(opts.book.jobs.map((job) => [job.id, job]));
+  const profile: Snapshot['profile'] = { state: 'starting' };
+  const inFlight = new Set<string>();
+  let etaMs: number | undefined;
+
+  const onEvent = (event: RunEvent) => {
+    switch (event.type) {
+      case 'job-start':
+        inFlight.add(event.id);
+        if (profile.state !== 'paused') Object.assign(profile, { state: 'working', until: undefined, reason: undefined });
+        break;
+      case 'job-verified':
+        inFlight.delete(event.id);
+        etaMs = event.etaMs;
+        break;
+      case 'job-failed':
+      case 'job-retry':
+        inFlight.delete(event.id);
+        break;
+      case 'pause':
+        Object.assign(profile, { state: /usage cap/.test(event.reason) ? 'quota' : 'cooling down', until: event.until, reason: event.reason });
+        break;
+      case 'human-needed':
+        Object.assign(profile, { state: 'waiting for a login', until: undefined, reason: event.message });
+        break;
+      case 'run-end':
+        Object.assign(profile, { state: 'finished', until: undefined, reason: undefined });
+        inFlight.clear();
+        break;
+    }
+    broadcast('run', event);
+  };
+  opts.events.on('event', onEvent);
+  const onControl = () => {
+    if (opts.control.paused) Object.assign(profile, { state: 'paused', reason: 'paused from the dashboard: no new prompt starts' });
+    else if (profile.state === 'paused') Object.assign(profile, { state: 'working', reason: undefined });
+    broadcast('control', { paused: opts.control.paused });
+  };
+  opts.control.on('change', onControl);
+
+  function snapshot(): Snapshot {
+    let verified = 0;
+    let failed = 0;
+    const panels = opts.book.jobs.map((job) => {
+      const record = opts.store.get(job.id);
+      const state = record?.state ?? 'pending';
+      if (state === 'verified') verified += 1;
+      if (state === 'failed' && record?.failure?.final !== false) failed += 1;
+      const evidence = (record?.failure?.evidence ?? []).map((file, i) => (file.endsWith('.png') ? i : -1)).filter((i) => i >= 0);
+      return {
+        id: job.id,
+        chapter: job.chapter,
+        strip: job.strip,
+        panel: job.panel,
+        label: `${job.panel}${job.locale ? `.${job.locale}` : ''}${job.variant ? `~${job.variant}` : ''}`,
+        state: inFlight.has(job.id) && state !== 'verified' ? 'in flight' : state,
+        attempts: record?.attempts ?? 0,
+        ...(record?.failure ? { kind: record.failure.kind, message: record.failure.message } : {}),
+        ...(evidence.length ? { evidence } : {}),
+        ...(state === 'verified' && record?.path ? { thumb: true } : {}),
+      };
+    });
+    return {
+      book: opts.book.book,
+      paused: opts.control.paused,
+      profile: { ...profile },
+      progress: { verified, failed, total: opts.book.jobs.length, inFlight: [...inFlight], ...(etaMs !== undefined ? { etaMs } : {}) },
+      panels,
+    };
+  }
+
+  function broadcast(type: string, data: unknown): void {
+    const frame = `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+    for (const client of clients) client.write(frame);
+  }
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((error: Error) => {
+      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', `error: ${error.message}`);
+      else res.destroy();
+    });
+  });
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://dashboard');
+    // Without the token nothing is served, not even a hint that something is here.
+    if (!hasToken(url.pathname, base)) return send(res, 404, 'text/plain; charset=utf-8', 'not found');
+    const route = `${req.method} ${url.pathname.slice(base.length - 1)}`;
+    if (route === 'GET /') return send(res, 200, 'text/html; charset=utf-8', dashboardPage(opts.book.book));
+    if (route === 'GET /state') return send(res, 200, 'application/json', JSON.stringify(snapshot()));
+    if (route === 'GET /events') {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+      res.write(`event: hello\ndata: {}\n\n`);
+      clients.add(res);
+      req.on('close', () => clients.delete(res));
+      return;
+    }
+    const thumb = /^GET \/thumb\/(.+)$/.exec(route);
+    if (thumb) {
+      const record = opts.store.get(decodeURIComponent(thumb[1]));
+      if (record?.state !== 'verified' || !record.path) return send(res, 404, 'text/plain; charset=utf-8', 'no image yet');
+      return sendFile(res, await opts.thumbnail(record.path), 'image/jpeg');
+    }
+    const shot = /^GET \/evidence\/(.+)\/(\d+)$/.exec(route);
+    if (shot) {
+      const file = opts.store.get(decodeURIComponent(shot[1]))?.failure?.evidence?.[Number(shot[2])];
+      // Only files the journal lists as evidence, and only under the book's folder.
+      if (!file || !file.endsWith('.png') || !inside(opts.bookDir, file)) return send(res, 404, 'text/plain; charset=utf-8', 'no such evidence');
+      return sendFile(res, file, 'image/png');
+    }
+    if (req.method === 'POST') {
+      if (req.headers.origin !== `http://${req.headers.host}`) return send(res, 403, 'text/plain; charset=utf-8', 'commands come from the dashboard page only');
+      const body = await readJson(req);
+      const job = typeof body.id === 'string' ? byId.get(body.id) : undefined;
+      switch (url.pathname.slice(base.length - 1)) {
+        case '/pause':
+          opts.control.pause();
+          return reply(res, { paused: true });
+        case '/resume':
+          opts.control.resume();
+          return reply(res, { paused: false });
+        case '/retry': {
+          if (!job) return reply(res, { error: 'no such panel' }, 400);
+          if (opts.store.get(job.id)?.state !== 'failed') return reply(res, { error: `${job.id} has not failed` }, 409);
+          opts.control.requeue(job.id);
+          return reply(res, { retrying: job.id });
+        }
+        case '/reject': {
+          if (!job) return reply(res, { error: 'no such panel' }, 400);
+          if (opts.store.get(job.id)?.state !== 'verified') return reply(res, { error: `${job.id} is not verified` }, 409);
+          const reason = typeof body.reason === 'string' && body.reason.trim() ? body.reason.trim().slice(0, 500) : 'rejected from the dashboard';
+          await opts.reject(job, reason);
+          opts.control.requeue(job.id);
+          broadcast('run', { type: 'note', message: `${job.id} rejected: ${reason}` });
+          return reply(res, { rejected: job.id });
+        }
+      }
+    }
+    return send(res, 404, 'text/plain; charset=utf-8', 'not found');
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const heartbeat = setInterval(() => broadcast('ping', {}), 15_000);
+  heartbeat.unref();
+  return {
+    url: `http://127.0.0.1:${port}${base}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        clearInterval(heartbeat);
+        opts.events.off('event', onEvent);
+        opts.control.off('change', onControl);
+        for (const client of clients) client.end();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function hasToken(pathname: string, base: string): boolean {
+  const given = Buffer.from(pathname.slice(0, base.length));
+  const wanted = Buffer.from(base);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
+}
+
+function inside(root: string, file: string): boolean {
+  const resolved = path.resolve(file);
+  return resolved.startsWith(path.resolve(root) + path.sep);
+}
+
+function send(res: http.ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, {
+    'content-type': type,
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'content-security-policy': "default-src 'self'; img-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'",
+  });
+  res.end(body);
+}
+
+function reply(res: http.ServerResponse, value: unknown, status = 200): void {
+  send(res, status, 'application/json', JSON.stringify(value));
+}
+
+async function sendFile(res: http.ServerResponse, file: string, type: string): Promise<void> {
+  const info = await stat(file).catch(() => undefined);
+  if (!info?.isFile()) return send(res, 404, 'text/plain; charset=utf-8', 'gone');
+  res.writeHead(200, { 'content-type': type, 'content-length': info.size, 'cache-control': 'private, max-age=60', 'x-content-type-options': 'nosniff' });
+  createReadStream(file).pipe(res);
+}
+
+async function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req) {
+    total += (chunk as Buffer).length;
+    if (total > MAX_BODY) throw new Error('request too large');
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    const value = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    return value && typeof value === 'object' ? value : {};
+  } catch {
+    return {};
+  }
+}

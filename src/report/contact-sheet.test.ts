@@ -1,0 +1,311 @@
+import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CheckpointError } from '../protocol/errors.js';
+import { parsePromptText } from '../prompts/index.js';
+import { openJobStore } from '../store/index.js';
+import type { JobRecord } from '../store/types.js';
+import { escapeHtml, layoutSheet, readBookExtras, rejectCommand, renderContactSheet, shellWord, takesOf, writeContactSheet } from './contact-sheet.js';
+import { THUMBS_DIR, ThumbnailCache, thumbnailFor } from './thumbnails.js';
+
+const BOOK = `
+book: two-chapters
+style: ink
+locales: [en, ja]
+chapters:
+  - id: ch1
+    title: The Storm
+    strips:
+      - id: s1
+        title: Evening
+        panels:
+          - id: p1
+            prompt: "a lighthouse at dusk"
+            variants: 2
+          - id: p2
+            prompt: "a barometer"
+            text: { en: "Falling.", ja: "下がっている。" }
+      - id: s2
+        panels:
+          - id: p1
+            prompt: "a radio"
+            text: "Gale coming."
+  - id: ch2
+    strips:
+      - id: s1
+        panels:
+          - id: p9
+            prompt: "the sea"
+          - id: p3
+            prompt: "a boat"
+            text: { ja: "船だ。" }
+`;
+
+function record(id: string, state: string, extra: Partial<JobRecord> & Record<string, unknown> = {}): JobRecord {
+  return { id, state, promptHash: '', attempts: 1, updatedAt: '2026-01-01T00:00:00.000Z', ...extra } as JobRecord;
+}
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'semantest-report-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function png(file: string, color: { r: number; g: number; b: number }, width = 640, height = 853): Promise<Buffer> {
+  const bytes = await sharp({ create: { width, height, channels: 3, background: color } })
+    .composite([{ input: { create: { width: Math.floor(width / 4), height: Math.floor(height / 4), channels: 3, background: { r: 255 - color.r, g: 255 - color.g, b: 255 - color.b } } }, left: 10, top: 10 }])
+    .png({ compressionLevel: 0 }) // stored, not deflated: the same size gives the same number of bytes
+    .toBuffer();
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, bytes);
+  return bytes;
+}
+
+describe('layoutSheet', () => {
+  it('lays the book out chapter → strip → panel in the prompt file order, locales and variants side by side', () => {
+    const book = parsePromptText(BOOK, 'book.yaml');
+    const sheet = layoutSheet(book, () => undefined, path.join(dir, 'out', book.book), readBookExtras(BOOK));
+    expect([...takesOf(sheet)].map((t) => t.job.id)).toEqual(book.jobs.map((j) => j.id));
+    expect(sheet.chapters.map((c) => [c.id, c.title])).toEqual([
+      ['ch1', 'The Storm'],
+      ['ch2', undefined],
+    ]);
+    expect(sheet.chapters[0].strips.map((s) => [s.id, s.title])).toEqual([
+      ['s1', 'Evening'],
+      ['s2', undefined],
+    ]);
+    // p9 before p3: reading order is the file's, not the ids'.
+    expect(sheet.chapters[1].strips[0].panels.map((p) => p.key)).toEqual(['ch2/s1/p9', 'ch2/s1/p3']);
+    const [p1, p2] = sheet.chapters[0].strips[0].panels;
+    expect(p1.takes.map((t) => t.job.id)).toEqual(['ch1/s1/p1~1', 'ch1/s1/p1~2']);
+    expect(p2.takes.map((t) => [t.job.id, t.bubble])).toEqual([
+      ['ch1/s1/p2.en', 'Falling.'],
+      ['ch1/s1/p2.ja', '下がっている。'],
+    ]);
+    expect(sheet.chapters[0].strips[1].panels[0].takes[0].bubble).toBe('Gale coming.');
+    expect(p1.takes[0].bubble).toBeUndefined();
+    expect(sheet.counts.pending).toBe(book.jobs.length);
+  });
+
+  it('keeps reading order however the jobs are listed', () => {
+    const book = parsePromptText(BOOK, 'book.yaml');
+    const shuffled = { ...book, jobs: [...book.jobs].reverse() };
+    const sheet = layoutSheet(shuffled, () => undefined, dir);
+    expect([...takesOf(sheet)].map((t) => t.job.id)).toEqual(book.jobs.map((j) => j.id));
+  });
+
+  it('marks each take with its state: verified, failed with kind and words, rejected with reason, running, pending', () => {
+    const book = parsePromptText(BOOK, 'book.yaml');
+    const bookDir = path.join(dir, 'out', book.book);
+    const records: Record<string, JobRecord> = {
+      'ch1/s1/p1~1': record('ch1/s1/p1~1', 'verified', { promptHash: book.jobs[0].promptHash, sha256: 'aa' }),
+      'ch1/s1/p1~2': record('ch1/s1/p1~2', 'failed', { failure: { kind: 'policy', message: 'This request may violate our content policy.', final: true, evidence: ['.evidence/ch1/s1/p1~2/policy.png'] } }),
+      'ch1/s1/p2.en': record('ch1/s1/p2.en', 'rejected', { rejection: { reason: 'too dark', at: '2026-01-02T00:00:00Z', keptAs: path.join(bookDir, '.rejected/ch1/s1/p2.en.1.png'), sha256: 'bb' } }),
+      'ch1/s1/p2.ja': record('ch1/s1/p2.ja', 'submitted'),
+      // A store without the rejection field: still shown as rejected, with no reason.
+      'ch1/s2/p1': record('ch1/s2/p1', 'rejected'),
+      // Verified, then the prompt changed.
+      'ch2/s1/p9': record('ch2/s1/p9', 'verified', { promptHash: 'old' }),
+      // Being redone after a rejection.
+      'ch2/s1/p3.ja': record('ch2/s1/p3.ja', 'started', { rejection: { reason: 'wrong boat', at: 'x', keptAs: '/k.png', sha256: 'cc' } }),
+    };
+    const sheet = layoutSheet(book, (id) => records[id], bookDir, NO_TITLES, [...Object.keys(records), 'ch9/s1/gone']);
+    const take = Object.fromEntries([...takesOf(sheet)].map((t) => [t.job.id, t]));
+    expect(take['ch1/s1/p1~1']).toMatchObject({ status: 'verified', stale: false, image: { href: 'ch1/s1/p1~1.png', sha256: 'aa' } });
+    expect(take['ch1/s1/p1~2']).toMatchObject({ status: 'failed', failure: { kind: 'policy', message: 'This request may violate our content policy.', final: true } });
+    expect(take['ch1/s1/p1~2'].failure!.evidence).toEqual([{ name: 'policy.png', href: '.evidence/ch1/s1/p1~2/policy.png' }]);
+    expect(take['ch1/s1/p2.en']).toMatchObject({ status: 'rejected', rejection: { reason: 'too dark' }, image: { href: '.rejected/ch1/s1/p2.en.1.png' } });
+    expect(take['ch1/s1/p2.ja']).toMatchObject({ status: 'running', state: 'submitted' });
+    expect(take['ch1/s2/p1']).toMatchObject({ status: 'rejected', rejection: { reason: '' } });
+    expect(take['ch2/s1/p9']).toMatchObject({ status: 'verified', stale: true });
+    expect(take['ch2/s1/p3.ja']).toMatchObject({ status: 'running', rejection: { reason: 'wrong boat' } });
+    expect(take['ch2/s1/p3.ja'].image).toBeUndefined();
+    expect(sheet.counts).toEqual({ verified: 2, missing: 0, failed: 1, rejected: 2, running: 2, pending: 0 });
+    expect(sheet.orphans).toEqual(['ch9/s1/gone']);
+
+    const html = renderContactSheet(sheet);
+    expect(html).toContain('data-id="ch1/s1/p1~2" data-order="1" data-status="failed" data-kind="policy"');
+    expect(html).toContain('failed · <b class="kind">policy</b>');
+    expect(html).toContain('This request may violate our content policy.');
+    expect(html).toContain('too dark');
+    expect(html).toContain('redoing a rejected image: wrong boat');
+    expect(html).toContain('prompt changed');
+    // Only verified images can be ticked for rejection.
+    expect([...html.matchAll(/class="pick" value="([^"]+)"/g)].map((m) => m[1])).toEqual(['ch1/s1/p1~1', 'ch2/s1/p9']);
+  });
+});
+
+const NO_TITLES = { chapterTitles: new Map<string, string>(), stripTitles: new Map<string, string>(), texts: new Map<string, string>() };
+
+describe('escaping', () => {
+  it('escapes every text from the prompt file and the checkpoint', () => {
+    const evil = `<script>alert("x")</script> & 'q' <img src=x onerror=alert(1)>`;
+    const text = `
+book: evil
+chapters:
+  - id: ch1
+    title: ${JSON.stringify(`</h2>${evil}`)}
+    strips:
+      - id: s1
+        title: ${JSON.stringify(evil)}
+        panels:
+          - id: p1
+            prompt: ${JSON.stringify(`"><b>${evil}`)}
+            text: ${JSON.stringify(`</q>${evil}`)}
+`;
+    const book = parsePromptText(text, 'we"ird <file>.yaml');
+    const records: Record<string, JobRecord> = {
+      'ch1/s1/p1': record('ch1/s1/p1', 'failed', { failure: { kind: `policy"><script>`, message: `</p>${evil}`, final: true } }),
+    };
+    const html = renderContactSheet(layoutSheet(book, (id) => records[id], dir, readBookExtras(text), ['<img src=x>']));
+    // The page's own script is the only one, and no injected tag or attribute survives.
+    expect(html.match(/<script/g)).toHaveLength(1);
+    expect(html).not.toContain('<img src=x');
+    expect(html).not.toContain('"><b>');
+    expect(html).not.toContain('</q></q>');
+    expect(html).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;q&#39;');
+    expect(html).toContain('title="&quot;&gt;&lt;b&gt;&lt;script&gt;');
+    expect(html).toContain('data-kind="policy&quot;&gt;&lt;script&gt;"');
+    expect(html).toContain('data-file="we&quot;ird &lt;file&gt;.yaml"');
+    expect(escapeHtml(`a&b<c>d"e'f`)).toBe('a&amp;b&lt;c&gt;d&quot;e&#39;f');
+  });
+
+  it('quotes ids, files and reasons for the shell in the reject command', () => {
+    expect(shellWord('ch1/s1/p1.en')).toBe('ch1/s1/p1.en');
+    expect(shellWord('ch1/s1/p1~2')).toBe('"ch1/s1/p1~2"');
+    expect(shellWord('too dark')).toBe('"too dark"');
+    expect(shellWord(`it's $HOME "x"`)).toBe(`'it'\\''s $HOME "x"'`);
+    expect(rejectCommand('prompts/my book.yaml', ['ch1/s1/p1', 'ch1/s1/p2.ja'])).toBe('semantest-run reject "prompts/my book.yaml" ch1/s1/p1 ch1/s1/p2.ja --reason "…"');
+    expect(rejectCommand('b.yaml', ['ch1/s1/p1'], ' hands wrong ')).toBe('semantest-run reject b.yaml ch1/s1/p1 --reason "hands wrong"');
+  });
+});
+
+describe('thumbnails', () => {
+  it('makes a thumbnail once, about 320 px wide, under .thumbs/ at the same relative path', async () => {
+    const bookDir = path.join(dir, 'out', 'book');
+    const source = path.join(bookDir, 'ch1/s1/p1.en.png');
+    await png(source, { r: 200, g: 30, b: 30 });
+    const cache = await ThumbnailCache.open(bookDir);
+    const first = await cache.thumbnailFor(source);
+    expect(first).toMatchObject({ src: '.thumbs/ch1/s1/p1.en.jpg', made: true, width: 320, height: 427, sourceWidth: 640, sourceHeight: 853 });
+    expect(first.file).toBe(path.join(bookDir, THUMBS_DIR, 'ch1/s1/p1.en.jpg'));
+    expect((await sharp(first.file).metadata()).format).toBe('jpeg');
+    const before = (await stat(first.file)).mtimeMs;
+    // Same cache, and concurrent asks for the same image: one resize.
+    const again = await Promise.all([cache.thumbnailFor(source), cache.thumbnailFor(source)]);
+    expect(again.map((t) => t.made)).toEqual([false, false]);
+    await cache.save();
+    // A new process (new cache) reads the index: still not made again.
+    const reopened = await ThumbnailCache.open(bookDir);
+    expect((await reopened.thumbnailFor(source)).made).toBe(false);
+    expect(reopened.stats).toEqual({ made: 0, reused: 1 });
+    expect((await stat(first.file)).mtimeMs).toBe(before);
+    expect(await thumbnailFor(source, bookDir)).toBe('.thumbs/ch1/s1/p1.en.jpg');
+    expect((await stat(first.file)).mtimeMs).toBe(before);
+  });
+
+  it('a touched source with the same bytes keeps its thumbnail; new bytes or another expected sha make it again', async () => {
+    const bookDir = path.join(dir, 'book');
+    const source = path.join(bookDir, 'ch1/s1/p1.png');
+    await png(source, { r: 10, g: 120, b: 10 });
+    let cache = await ThumbnailCache.open(bookDir);
+    const first = await cache.thumbnailFor(source);
+    await cache.save();
+    const later = new Date(Date.now() + 5_000);
+    await utimes(source, later, later);
+    cache = await ThumbnailCache.open(bookDir);
+    const touched = await cache.thumbnailFor(source);
+    expect(touched.made).toBe(false);
+    await cache.save();
+    // The new mtime was remembered: no hashing next time either (same answer, nothing made).
+    cache = await ThumbnailCache.open(bookDir);
+    expect((await cache.thumbnailFor(source)).made).toBe(false);
+
+    const replaced = await png(source, { r: 10, g: 10, b: 200 }, 400, 400);
+    const newer = new Date(Date.now() + 10_000);
+    await utimes(source, newer, newer);
+    cache = await ThumbnailCache.open(bookDir);
+    const remade = await cache.thumbnailFor(source);
+    expect(remade).toMatchObject({ made: true, width: 320, height: 320 });
+    expect(remade.sha256).not.toBe(first.sha256);
+    await cache.save();
+
+    // Replaced with the same size and mtime (a copy keeping times): the expected sha catches it.
+    const { mtime } = await stat(source);
+    const sameSize = Buffer.from(replaced);
+    await writeFile(source, sameSize);
+    await utimes(source, mtime, mtime);
+    cache = await ThumbnailCache.open(bookDir);
+    expect((await cache.thumbnailFor(source, { sha256: remade.sha256 })).made).toBe(false);
+    expect((await cache.thumbnailFor(source, { sha256: 'f'.repeat(64) })).made).toBe(false); // bytes are the same: the hash says so
+    await png(source, { r: 10, g: 200, b: 200 }, 400, 400);
+    await utimes(source, mtime, mtime);
+    cache = await ThumbnailCache.open(bookDir);
+    expect((await cache.thumbnailFor(source)).made).toBe(false); // size and mtime alike, nothing to say otherwise
+    expect((await cache.thumbnailFor(source, { sha256: 'e'.repeat(64) })).made).toBe(true);
+  });
+
+  it('a deleted thumbnail or a damaged index is made again; an unreadable image rejects', async () => {
+    const bookDir = path.join(dir, 'book');
+    const source = path.join(bookDir, 'ch1/s1/p1.png');
+    await png(source, { r: 90, g: 90, b: 90 });
+    const cache = await ThumbnailCache.open(bookDir);
+    const first = await cache.thumbnailFor(source);
+    await cache.save();
+    await rm(first.file);
+    expect((await (await ThumbnailCache.open(bookDir)).thumbnailFor(source)).made).toBe(true);
+    await writeFile(path.join(bookDir, THUMBS_DIR, 'index.json'), '{not json');
+    expect((await (await ThumbnailCache.open(bookDir)).thumbnailFor(source)).made).toBe(true);
+    const broken = path.join(bookDir, 'ch1/s1/p2.png');
+    await writeFile(broken, 'not a png');
+    await expect((await ThumbnailCache.open(bookDir)).thumbnailFor(broken)).rejects.toThrow();
+  });
+});
+
+describe('writeContactSheet', () => {
+  it('refuses a book that has never run, naming it', async () => {
+    const file = path.join(dir, 'book.yaml');
+    await writeFile(file, BOOK);
+    const error = await writeContactSheet({ file, checkpointsDir: path.join(dir, 'checkpoints') }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CheckpointError);
+    expect((error as CheckpointError).exitCode).toBe(2);
+    expect((error as Error).message).toMatch(/no checkpoint for book "two-chapters" .*no run has happened/);
+  });
+
+  it('writes <out>/<book>/contact-sheet.html with relative thumbnails, finding <out> from the checkpoint', async () => {
+    const file = path.join(dir, 'book.yaml');
+    await writeFile(file, BOOK);
+    const book = parsePromptText(BOOK, file);
+    const out = path.join(dir, 'somewhere', 'out');
+    const bookDir = path.join(out, book.book);
+    const store = await openJobStore(path.join(dir, 'checkpoints', book.book));
+    const [a, b, c] = book.jobs;
+    for (const job of [a, b]) {
+      const target = path.join(bookDir, job.outputPath);
+      await png(target, { r: 40 * job.order, g: 60, b: 90 });
+      await store.record({ t: 'job', id: job.id, state: 'started', attempt: 1, promptHash: job.promptHash });
+      await store.record({ t: 'job', id: job.id, state: 'verified', path: target, sha256: 'x', fileId: `file_${job.order}` });
+    }
+    await rm(path.join(bookDir, b.outputPath)); // verified, then deleted by hand
+    await store.record({ t: 'job', id: c.id, state: 'failed', failure: { kind: 'policy', message: 'refused', final: true } });
+    await store.close();
+
+    const result = await writeContactSheet({ file, checkpointsDir: path.join(dir, 'checkpoints'), generatedAt: new Date('2026-03-01T10:00:00Z') });
+    expect(result.path).toBe(path.join(bookDir, 'contact-sheet.html'));
+    expect(result.thumbnails).toEqual({ made: 1, reused: 0 });
+    expect(result.sheet.counts).toMatchObject({ verified: 1, missing: 1, failed: 1 });
+    const html = await readFile(result.path, 'utf8');
+    expect(html).toContain(`<img src=".thumbs/ch1/s1/p1~1.jpg" width="320"`);
+    expect(html).toContain(`href="ch1/s1/p1~1.png"`);
+    expect(html).toContain('data-id="ch1/s1/p1~2" data-order="1" data-status="missing"');
+    expect(html).not.toMatch(/(src|href)="(\/|file:|https?:)/);
+    expect(html).toContain('2026-03-01 10:00:00 UTC');
+
+    const again = await writeContactSheet({ file, out, checkpointsDir: path.join(dir, 'checkpoints') });
+    expect(again.thumbnails).toEqual({ made: 0, reused: 1 });
+  });
+});

@@ -1,0 +1,636 @@
+// The contact sheet (`semantest-run report`): one static HTML page per book laid out like the book
+// (chapter → strip → panels in reading order, a panel's locales and variants side by side), each
+// image as a thumbnail with its caption, failed, rejected and not-yet-run panels marked, and a
+// tick-and-copy builder for the `semantest-run reject` command. The page opens from disk: every
+// path is relative to `<out>/<book>/`, CSS and JS are inline, nothing is fetched.
+//
+// Three steps, so each can be tested and reused: `layoutSheet` (pure: prompt file + checkpoint →
+// the book's structure), `attachImages` (I/O: which files exist, their thumbnails), `renderContactSheet`
+// (pure: structure → HTML). `writeContactSheet` runs the three for a prompt file.
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { CheckpointError, PromptFileError } from '../protocol/errors.js';
+import { parsePromptText } from '../prompts/index.js';
+import type { Job, PromptBook } from '../prompts/types.js';
+import { openJobStore, replaceFileDurably } from '../store/index.js';
+import type { JobRecord } from '../store/types.js';
+import { ThumbnailCache, type ThumbnailOptions } from './thumbnails.js';
+
+export const CONTACT_SHEET_FILE = 'contact-sheet.html';
+
+/** What a take (one job: a panel in one locale and variant) shows. */
+export type TakeStatus =
+  /** verified, its image on disk */
+  | 'verified'
+  /** verified in the checkpoint, but the file is not in the output folder */
+  | 'missing'
+  | 'failed'
+  | 'rejected'
+  /** started, submitted or downloaded: an attempt is under way or was cut off */
+  | 'running'
+  /** no record yet */
+  | 'pending';
+
+export interface TakeImage {
+  /** Absolute path of the image file. */
+  file: string;
+  /** Link to the full image, relative to the book folder and URL-encoded. */
+  href: string;
+  /** The sha256 the checkpoint recorded, if any. */
+  sha256?: string;
+  thumb?: { src: string; width: number; height: number };
+  /** Why no thumbnail could be made (unreadable file). */
+  problem?: string;
+}
+
+export interface SheetTake {
+  job: Job;
+  status: TakeStatus;
+  /** The record's state as journalled (`pending` when there is none). */
+  state: string;
+  attempts: number;
+  /** The speech-bubble text of this take's locale, as written. */
+  bubble?: string;
+  /** A verified image whose prompt has changed since it was made. */
+  stale: boolean;
+  failure?: { kind: string; message: string; final: boolean; evidence: Array<{ name: string; href: string }> };
+  rejection?: { reason: string; at?: string; keptAs?: string };
+  /** The verified image, or the one a rejection kept. */
+  image?: TakeImage;
+}
+
+export interface SheetPanel {
+  /** `ch1/s1/p3`: the job id without locale and variant. */
+  key: string;
+  id: string;
+  /** The panel prompt as written (the same for all its takes). */
+  prompt: string;
+  takes: SheetTake[];
+}
+
+export interface SheetStrip {
+  id: string;
+  title?: string;
+  panels: SheetPanel[];
+}
+
+export interface SheetChapter {
+  id: string;
+  title?: string;
+  strips: SheetStrip[];
+}
+
+export interface SheetLayout {
+  book: string;
+  /** The prompt file as the user named it; the reject command repeats it. */
+  file: string;
+  chapters: SheetChapter[];
+  counts: Record<TakeStatus, number>;
+  /** Checkpoint records of jobs that are no longer in the prompt file. */
+  orphans: string[];
+}
+
+/** Titles and speech-bubble texts: what the prompt file says that jobs do not carry. */
+export interface BookExtras {
+  chapterTitles: Map<string, string>;
+  /** Keyed `chapter/strip`. */
+  stripTitles: Map<string, string>;
+  /** Keyed `chapter/strip/panel`; a plain string, or text per locale. */
+  texts: Map<string, string | Record<string, string>>;
+}
+
+export const NO_EXTRAS: BookExtras = { chapterTitles: new Map(), stripTitles: new Map(), texts: new Map() };
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** Reads chapter and strip titles and panels' `text` from a prompt file already validated by the loader. */
+export function readBookExtras(text: string): BookExtras {
+  const extras: BookExtras = { chapterTitles: new Map(), stripTitles: new Map(), texts: new Map() };
+  let data: unknown;
+  try {
+    data = parseYaml(text);
+  } catch {
+    return extras;
+  }
+  if (!isRecord(data) || !Array.isArray(data.chapters)) return extras;
+  for (const chapter of data.chapters) {
+    if (!isRecord(chapter) || typeof chapter.id !== 'string') continue;
+    if (str(chapter.title)) extras.chapterTitles.set(chapter.id, String(chapter.title));
+    for (const strip of Array.isArray(chapter.strips) ? chapter.strips : []) {
+      if (!isRecord(strip) || typeof strip.id !== 'string') continue;
+      if (str(strip.title)) extras.stripTitles.set(`${chapter.id}/${strip.id}`, String(strip.title));
+      for (const panel of Array.isArray(strip.panels) ? strip.panels : []) {
+        if (!isRecord(panel) || typeof panel.id !== 'string') continue;
+        const key = `${chapter.id}/${strip.id}/${panel.id}`;
+        if (typeof panel.text === 'string') extras.texts.set(key, panel.text);
+        else if (isRecord(panel.text)) extras.texts.set(key, Object.fromEntries(Object.entries(panel.text).filter((e): e is [string, string] => typeof e[1] === 'string')));
+      }
+    }
+  }
+  return extras;
+}
+
+function bubbleOf(job: Job, extras: BookExtras): string | undefined {
+  const key = `${job.chapter}/${job.strip}/${job.panel}`;
+  const text = extras.texts.get(key);
+  if (typeof text === 'string') return text;
+  if (text && job.locale && Object.hasOwn(text, job.locale)) return text[job.locale];
+  return undefined;
+}
+
+/**
+ * A record's rejection, read defensively (older stores have none). It is set by a `rejected` line
+ * and kept through the attempts that regenerate the panel, until the next verified image.
+ */
+function rejectionOf(record: JobRecord | undefined): SheetTake['rejection'] {
+  const loose = record as unknown as { state?: unknown; rejection?: unknown } | undefined;
+  if (loose?.state !== 'rejected' && !isRecord(loose?.rejection)) return undefined;
+  if (loose?.state === 'verified') return undefined;
+  const r = isRecord(loose?.rejection) ? loose.rejection : {};
+  return { reason: str(r.reason) ?? '', ...(str(r.at) ? { at: str(r.at) } : {}), ...(str(r.keptAs) ? { keptAs: str(r.keptAs) } : {}) };
+}
+
+function statusOf(record: JobRecord | undefined): TakeStatus {
+  const state = (record?.state as string | undefined) ?? 'pending';
+  switch (state) {
+    case 'verified':
+      return 'verified';
+    case 'failed':
+      return 'failed';
+    case 'rejected':
+      return 'rejected';
+    case 'pending':
+      return 'pending';
+    default:
+      return 'running';
+  }
+}
+
+/** A path relative to the book folder as a URL path: `/` separators, each segment encoded. */
+export function hrefFrom(bookDir: string, file: string): string {
+  return path
+    .relative(bookDir, file)
+    .split(path.sep)
+    .map((segment) => (segment === '..' || segment === '.' ? segment : encodeURIComponent(segment)))
+    .join('/');
+}
+
+/** `file` as written (absolute, or relative to the working folder), or relative to the book folder if it is there. */
+function locate(bookDir: string, file: string): string {
+  if (path.isAbsolute(file)) return file;
+  const inBook = path.join(bookDir, file);
+  return existsSync(inBook) || !existsSync(file) ? inBook : path.resolve(file);
+}
+
+/**
+ * The book's structure in reading order, each job with its state from the checkpoint. Pure, but
+ * for the `existsSync` deciding where a relative evidence or kept path lies. `bookDir` is
+ * `<out>/<book>`; images are expected at `<bookDir>/<job.outputPath>`.
+ */
+export function layoutSheet(book: PromptBook, recordOf: (id: string) => JobRecord | undefined, bookDir: string, extras: BookExtras = NO_EXTRAS, allRecordIds: Iterable<string> = []): SheetLayout {
+  const absBookDir = path.resolve(bookDir);
+  const counts: Record<TakeStatus, number> = { verified: 0, missing: 0, failed: 0, rejected: 0, running: 0, pending: 0 };
+  const chapters: SheetChapter[] = [];
+  const chapterById = new Map<string, SheetChapter>();
+  const stripByKey = new Map<string, SheetStrip>();
+  const panelByKey = new Map<string, SheetPanel>();
+  // Jobs come in book order; grouping by first appearance keeps it.
+  for (const job of [...book.jobs].sort((a, b) => a.order - b.order)) {
+    let chapter = chapterById.get(job.chapter);
+    if (!chapter) {
+      chapter = { id: job.chapter, ...(extras.chapterTitles.has(job.chapter) ? { title: extras.chapterTitles.get(job.chapter) } : {}), strips: [] };
+      chapterById.set(job.chapter, chapter);
+      chapters.push(chapter);
+    }
+    const stripKey = `${job.chapter}/${job.strip}`;
+    let strip = stripByKey.get(stripKey);
+    if (!strip) {
+      strip = { id: job.strip, ...(extras.stripTitles.has(stripKey) ? { title: extras.stripTitles.get(stripKey) } : {}), panels: [] };
+      stripByKey.set(stripKey, strip);
+      chapter.strips.push(strip);
+    }
+    const panelKey = `${stripKey}/${job.panel}`;
+    let panel = panelByKey.get(panelKey);
+    if (!panel) {
+      panel = { key: panelKey, id: job.panel, prompt: job.prompt, takes: [] };
+      panelByKey.set(panelKey, panel);
+      strip.panels.push(panel);
+    }
+    const record = recordOf(job.id);
+    const status = statusOf(record);
+    const take: SheetTake = {
+      job,
+      status,
+      state: (record?.state as string | undefined) ?? 'pending',
+      attempts: record?.attempts ?? 0,
+      stale: status === 'verified' && !!record?.promptHash && record.promptHash !== job.promptHash,
+    };
+    const bubble = bubbleOf(job, extras);
+    if (bubble !== undefined) take.bubble = bubble;
+    if (status === 'verified') {
+      const file = path.join(absBookDir, job.outputPath);
+      take.image = { file, href: hrefFrom(absBookDir, file), ...(record?.sha256 ? { sha256: record.sha256 } : {}) };
+    }
+    if (status === 'failed' && record?.failure) {
+      const evidence = (record.failure.evidence ?? []).map((e) => {
+        const file = locate(absBookDir, e);
+        return { name: path.basename(e), href: hrefFrom(absBookDir, file) };
+      });
+      take.failure = { kind: record.failure.kind, message: record.failure.message, final: record.failure.final !== false, evidence };
+    }
+    const rejection = rejectionOf(record);
+    if (rejection) {
+      take.rejection = rejection;
+      if (status === 'rejected' && rejection.keptAs) {
+        const file = locate(absBookDir, rejection.keptAs);
+        take.image = { file, href: hrefFrom(absBookDir, file) };
+      }
+    }
+    counts[status] += 1;
+    panel.takes.push(take);
+  }
+  const known = new Set(book.jobs.map((job) => job.id));
+  const orphans = [...allRecordIds].filter((id) => !known.has(id)).sort();
+  return { book: book.book, file: book.file, chapters, counts, orphans };
+}
+
+export function* takesOf(sheet: SheetLayout): Generator<SheetTake> {
+  for (const chapter of sheet.chapters) for (const strip of chapter.strips) for (const panel of strip.panels) yield* panel.takes;
+}
+
+/**
+ * Checks each image is on disk and gives it a thumbnail (made once, see thumbnails.ts). A verified
+ * take whose file is gone becomes `missing`; an unreadable image keeps its status with a `problem`.
+ */
+export async function attachImages(sheet: SheetLayout, thumbs: ThumbnailCache, concurrency = 4): Promise<void> {
+  const work = [...takesOf(sheet)].filter((take) => take.image);
+  let next = 0;
+  const worker = async () => {
+    while (next < work.length) {
+      const take = work[next++];
+      const image = take.image!;
+      if (!existsSync(image.file)) {
+        if (take.status === 'verified') {
+          sheet.counts.verified -= 1;
+          sheet.counts.missing += 1;
+          take.status = 'missing';
+        }
+        delete take.image;
+        continue;
+      }
+      try {
+        const thumb = await thumbs.thumbnailFor(image.file, image.sha256 ? { sha256: image.sha256 } : {});
+        image.thumb = { src: thumb.src.split('/').map(encodeURIComponent).join('/'), width: thumb.width, height: thumb.height };
+      } catch (error) {
+        image.problem = `cannot read the image: ${(error as Error).message}`;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+  await thumbs.save();
+}
+
+// ─── HTML ────────────────────────────────────────────────────────────────────────────────────
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/** Text for HTML content or a quoted attribute value. */
+export function escapeHtml(value: unknown): string {
+  return String(value ?? '').replace(/[&<>"']/g, (c) => ESCAPES[c]);
+}
+
+/**
+ * The one shell-quoting rule, as JavaScript source: the page embeds it, and Node gets it below, so
+ * what the tests check is what the page runs. Plain words stay bare; text without `$`, backquote,
+ * `"`, `\` or `!` goes in double quotes; anything else in single quotes.
+ */
+const SHELL_WORD_SOURCE = String.raw`function shellWord(s) {
+  s = String(s);
+  if (/^[A-Za-z0-9_@%+=:,.\/-]+$/.test(s)) return s;
+  if (!/[$\x60"\\!\n\r]/.test(s)) return '"' + s + '"';
+  return "'" + s.replace(/'/g, "'\\''") + "'";
+}`;
+
+export const shellWord = new Function(`${SHELL_WORD_SOURCE}\nreturn shellWord;`)() as (s: string) => string;
+
+/** The command the page builds for ticked ids (an empty reason leaves `"…"` to fill in). */
+export function rejectCommand(file: string, ids: readonly string[], reason = ''): string {
+  const because = reason.trim() ? shellWord(reason.trim()) : '"…"';
+  return ['semantest-run', 'reject', shellWord(file), ...ids.map(shellWord), '--reason', because].join(' ');
+}
+
+const STATUS_LABEL: Record<TakeStatus, string> = {
+  verified: 'verified',
+  missing: 'file missing',
+  failed: 'failed',
+  rejected: 'rejected',
+  running: 'in progress',
+  pending: 'not run yet',
+};
+
+const ASPECT_RATIO: Record<string, string> = { '1:1': '1 / 1', '3:4': '3 / 4', '9:16': '9 / 16', '4:3': '4 / 3', '16:9': '16 / 9' };
+
+function takeLabel(job: Job): string {
+  return [job.locale, job.variant ? `~${job.variant}` : undefined].filter(Boolean).join(' ');
+}
+
+function renderTake(take: SheetTake): string {
+  const { job } = take;
+  const classes = ['take', take.status, ...(take.stale ? ['stale'] : [])];
+  const ratio = ASPECT_RATIO[job.aspect ?? ''] ?? '1 / 1';
+  const attrs = [
+    `class="${classes.join(' ')}"`,
+    `data-id="${escapeHtml(job.id)}"`,
+    `data-order="${job.order}"`,
+    `data-status="${take.status}"`,
+    ...(take.failure ? [`data-kind="${escapeHtml(take.failure.kind)}"`] : []),
+  ];
+  const tip = escapeHtml(job.prompt);
+  let frame: string;
+  if (take.image?.thumb) {
+    const { thumb } = take.image;
+    frame = `<a class="frame" href="${escapeHtml(take.image.href)}" title="${tip}"><img src="${escapeHtml(thumb.src)}" width="${thumb.width}" height="${thumb.height}" alt="${escapeHtml(`${job.id}: ${job.prompt}`)}" loading="lazy" decoding="async"></a>`;
+  } else {
+    const why = take.image?.problem ?? STATUS_LABEL[take.status];
+    frame = `<div class="frame slot" style="aspect-ratio: ${ratio}" title="${tip}"><span>${escapeHtml(why)}</span></div>`;
+  }
+  const badges: string[] = [];
+  if (take.status === 'failed' && take.failure) {
+    badges.push(`<span class="badge failed">failed · <b class="kind">${escapeHtml(take.failure.kind)}</b>${take.failure.final ? '' : ' (will retry)'}</span>`);
+  } else if (take.status !== 'verified') {
+    badges.push(`<span class="badge ${take.status}">${escapeHtml(STATUS_LABEL[take.status])}${take.status === 'running' ? ` (${escapeHtml(take.state)})` : ''}</span>`);
+  }
+  if (take.stale) badges.push('<span class="badge stale" title="the prompt changed since this image was made: --resume --regenerate-changed redoes it">prompt changed</span>');
+  const lines: string[] = [];
+  if (take.bubble !== undefined) lines.push(`<q class="bubble">${escapeHtml(take.bubble)}</q>`);
+  if (take.failure) {
+    lines.push(`<p class="words" title="the page's words">${escapeHtml(take.failure.message)}</p>`);
+    if (take.failure.evidence.length) lines.push(`<p class="evidence">evidence: ${take.failure.evidence.map((e) => `<a href="${escapeHtml(e.href)}">${escapeHtml(e.name)}</a>`).join(', ')}</p>`);
+  }
+  if (take.rejection) {
+    const why = escapeHtml(take.rejection.reason || '(no reason given)');
+    lines.push(take.status === 'rejected' ? `<p class="words reason" title="why it was rejected">${why}</p>` : `<p class="words reason" title="this panel is being made again">redoing a rejected image: ${why}</p>`);
+  }
+  const pick = take.status === 'verified' ? `<label class="pick-label"><input type="checkbox" class="pick" value="${escapeHtml(job.id)}"> reject</label>` : '';
+  const label = takeLabel(job);
+  return `<figure ${attrs.join(' ')}>${frame}<figcaption title="${tip}"><div class="id-line"><code class="id">${escapeHtml(job.id)}</code>${label ? ` <span class="tag">${escapeHtml(label)}</span>` : ''}</div>${badges.join('')}${lines.join('')}${pick}</figcaption></figure>`;
+}
+
+function renderPanel(panel: SheetPanel): string {
+  const statuses = new Set(panel.takes.map((t) => t.status));
+  const problem = [...statuses].some((s) => s !== 'verified');
+  return `<li class="panel${problem ? ' has-problem' : ''}" data-panel="${escapeHtml(panel.key)}"><header title="${escapeHtml(panel.prompt)}"><span class="panel-id">${escapeHtml(panel.id)}</span><span class="prompt">${escapeHtml(panel.prompt)}</span></header><div class="takes">${panel.takes.map(renderTake).join('')}</div></li>`;
+}
+
+function heading(id: string, title?: string): string {
+  return `<span class="sid">${escapeHtml(id)}</span>${title ? ` ${escapeHtml(title)}` : ''}`;
+}
+
+const CSS = `
+:root{color-scheme:light dark;--bg:#f3f0e8;--card:#fffdf8;--ink:#1f1d1a;--muted:#6d675d;--line:#d8d1c2;--ok:#2e7d32;--bad:#b3261e;--warn:#8a5a00;--info:#1f5fbf;--pick:#1f5fbf;--slot:#ebe6da}
+@media (prefers-color-scheme:dark){:root{--bg:#181715;--card:#22201d;--ink:#ece7dd;--muted:#a39c8f;--line:#3a3631;--ok:#81c784;--bad:#ff8a80;--warn:#ffcc80;--info:#90caf9;--pick:#90caf9;--slot:#2c2925}}
+*{box-sizing:border-box}
+body{margin:0;font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;background:var(--bg);color:var(--ink)}
+header.book{padding:18px 24px 6px}
+header.book h1{margin:0 0 4px;font-size:22px}
+header.book .meta{color:var(--muted);margin:0}
+.counts>span{margin-right:14px}
+.filters{margin:4px 0 0;color:var(--muted)}
+.counts .n{font-weight:600}
+nav.toc{margin:6px 0 0;display:flex;flex-wrap:wrap;gap:4px 14px}
+nav.toc a{color:var(--info)}
+.toolbar{position:sticky;top:0;z-index:2;background:var(--card);border-bottom:1px solid var(--line);box-shadow:0 2px 6px rgba(0,0,0,.06);padding:8px 24px;display:flex;flex-wrap:wrap;gap:8px 12px;align-items:center}
+.toolbar textarea{flex:1 1 460px;min-height:2.6em;height:2.6em;resize:vertical;font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;padding:5px 7px;border:1px solid var(--line);border-radius:4px;background:var(--bg);color:var(--ink)}
+.toolbar input[type=text]{width:220px;padding:4px 6px;border:1px solid var(--line);border-radius:4px;background:var(--bg);color:var(--ink)}
+.toolbar button{padding:5px 12px;border:1px solid var(--line);border-radius:4px;background:var(--bg);color:var(--ink);cursor:pointer}
+.toolbar button:disabled{opacity:.5;cursor:default}
+.toolbar .hint{color:var(--muted);font-size:12px;flex-basis:100%}
+#copy-status{color:var(--ok);font-size:12px;min-width:6em}
+main{padding:4px 24px 48px}
+section.chapter>h2{font-size:18px;margin:22px 0 6px;padding-bottom:4px;border-bottom:2px solid var(--line)}
+section.strip>h3{font-size:14px;margin:14px 0 8px;color:var(--muted);font-weight:600}
+.sid{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;color:var(--muted);font-weight:500}
+ol.panels{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
+li.panel{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:8px;max-width:100%}
+li.panel>header{display:flex;gap:8px;align-items:baseline;margin-bottom:6px;width:0;min-width:100%}
+li.panel>header .panel-id{font-weight:700}
+li.panel>header .prompt{color:var(--muted);font-size:12px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;min-width:0}
+.takes{display:flex;gap:10px;align-items:flex-start}
+figure.take{margin:0;width:180px;display:flex;flex-direction:column;gap:4px}
+.frame{display:block;width:180px;border-radius:3px;overflow:hidden;background:var(--slot)}
+.frame img{display:block;width:100%;height:auto}
+.slot{display:flex;align-items:center;justify-content:center;border:2px dashed var(--line);color:var(--muted);font-size:12px;text-align:center;padding:8px}
+.take.failed .frame{border-color:var(--bad);color:var(--bad)}
+.take.rejected .frame img{opacity:.45;filter:grayscale(1)}
+.take.picked .frame{outline:3px solid var(--pick);outline-offset:2px}
+figcaption{font-size:12px;display:flex;flex-direction:column;gap:3px;min-width:0}
+.id-line{display:flex;gap:6px;align-items:baseline;flex-wrap:wrap}
+code.id{font-size:11.5px;word-break:break-all}
+.tag{font-size:11px;padding:0 5px;border:1px solid var(--line);border-radius:8px;color:var(--muted)}
+.badge{align-self:flex-start;font-size:11px;font-weight:600;padding:1px 6px;border-radius:8px;border:1px solid currentColor}
+.badge.failed,.badge.missing{color:var(--bad)}
+.badge.rejected{color:var(--warn)}
+.badge.running{color:var(--info)}
+.badge.pending{color:var(--muted)}
+.badge.stale{color:var(--warn)}
+q.bubble{font-style:italic;white-space:pre-wrap;overflow-wrap:anywhere}
+.words{margin:0;padding:3px 6px;border-left:3px solid var(--bad);background:var(--slot);white-space:pre-wrap;overflow-wrap:anywhere;max-height:9em;overflow:auto}
+.words.reason{border-left-color:var(--warn)}
+.evidence{margin:0;color:var(--muted);overflow-wrap:anywhere}
+.evidence a{color:var(--info)}
+.pick-label{cursor:pointer;user-select:none;color:var(--muted)}
+body.problems-only li.panel:not(.has-problem){display:none}
+body.problems-only section.strip:not(:has(li.has-problem)),body.problems-only section.chapter:not(:has(li.has-problem)){display:none}
+footer{padding:0 24px 24px;color:var(--muted);font-size:12px}
+`;
+
+const SCRIPT = `
+(function () {
+  'use strict';
+  ${SHELL_WORD_SOURCE}
+  var form = document.getElementById('reject');
+  var file = form.getAttribute('data-file');
+  var command = document.getElementById('reject-command');
+  var reason = document.getElementById('reject-reason');
+  var copy = document.getElementById('copy');
+  var clear = document.getElementById('clear');
+  var count = document.getElementById('picked-count');
+  var status = document.getElementById('copy-status');
+  var problems = document.getElementById('problems-only');
+  function picked() { return Array.prototype.slice.call(document.querySelectorAll('input.pick:checked')); }
+  function update() {
+    var boxes = picked();
+    var ids = boxes.map(function (b) { return b.value; });
+    var why = reason.value.trim();
+    command.value = ids.length ? ['semantest-run', 'reject', shellWord(file)].concat(ids.map(shellWord), ['--reason', why ? shellWord(why) : '"\\u2026"']).join(' ') : '';
+    command.style.height = 'auto';
+    if (command.value) command.style.height = command.scrollHeight + 2 + 'px';
+    copy.disabled = ids.length === 0;
+    clear.disabled = ids.length === 0;
+    count.textContent = ids.length === 1 ? '1 image ticked' : ids.length + ' images ticked';
+    Array.prototype.forEach.call(document.querySelectorAll('figure.take'), function (f) {
+      var box = f.querySelector('input.pick');
+      f.classList.toggle('picked', !!(box && box.checked));
+    });
+    status.textContent = '';
+  }
+  document.addEventListener('change', function (e) { if (e.target && e.target.classList && e.target.classList.contains('pick')) update(); });
+  reason.addEventListener('input', update);
+  form.addEventListener('submit', function (e) { e.preventDefault(); });
+  clear.addEventListener('click', function () { picked().forEach(function (b) { b.checked = false; }); update(); });
+  function selectAll() {
+    command.focus();
+    command.select();
+    var ok = false;
+    try { ok = document.execCommand('copy'); } catch (err) { ok = false; }
+    status.textContent = ok ? 'Copied.' : 'Selected: press Ctrl+C (\\u2318C) to copy.';
+  }
+  copy.addEventListener('click', function () {
+    if (!command.value) return;
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(command.value).then(function () { status.textContent = 'Copied.'; }, selectAll);
+    } else {
+      selectAll();
+    }
+  });
+  problems.addEventListener('change', function () { document.body.classList.toggle('problems-only', problems.checked); });
+  document.body.classList.toggle('problems-only', problems.checked);
+  update();
+})();
+`;
+
+export interface RenderOptions {
+  /** When the page was made (shown in its header). */
+  generatedAt?: Date;
+  /** The folder the reject command is to be run from (shown under it). */
+  cwd?: string;
+}
+
+/** The contact sheet as one self-contained HTML document. Every text from the prompt file or the checkpoint is escaped. */
+export function renderContactSheet(sheet: SheetLayout, opts: RenderOptions = {}): string {
+  const total = Object.values(sheet.counts).reduce((a, b) => a + b, 0);
+  const order: TakeStatus[] = ['verified', 'failed', 'rejected', 'missing', 'running', 'pending'];
+  const counts = order
+    .filter((s) => sheet.counts[s] > 0)
+    .map((s) => `<span class="c-${s}"><span class="n">${sheet.counts[s]}</span> ${escapeHtml(STATUS_LABEL[s])}</span>`)
+    .join('');
+  const generated = opts.generatedAt ?? new Date();
+  const toc = sheet.chapters.length > 1 ? `<nav class="toc">${sheet.chapters.map((c) => `<a href="#chapter-${escapeHtml(encodeURIComponent(c.id))}">${heading(c.id, c.title)}</a>`).join('')}</nav>` : '';
+  const body = sheet.chapters
+    .map(
+      (chapter) =>
+        `<section class="chapter" id="chapter-${escapeHtml(encodeURIComponent(chapter.id))}" data-chapter="${escapeHtml(chapter.id)}"><h2>${heading(chapter.id, chapter.title)}</h2>${chapter.strips
+          .map(
+            (strip) =>
+              `<section class="strip" data-strip="${escapeHtml(`${chapter.id}/${strip.id}`)}"><h3>${heading(strip.id, strip.title)}</h3><ol class="panels">${strip.panels.map(renderPanel).join('')}</ol></section>`,
+          )
+          .join('')}</section>`,
+    )
+    .join('\n');
+  const orphans = sheet.orphans.length
+    ? `<p>${sheet.orphans.length} job${sheet.orphans.length === 1 ? '' : 's'} in the checkpoint ${sheet.orphans.length === 1 ? 'is' : 'are'} no longer in the prompt file: ${sheet.orphans.map((id) => `<code>${escapeHtml(id)}</code>`).join(', ')}</p>`
+    : '';
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src 'self' data: file:; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
+<title>${escapeHtml(sheet.book)} — contact sheet</title>
+<style>${CSS}</style>
+</head>
+<body>
+<header class="book">
+<h1>${escapeHtml(sheet.book)}</h1>
+<p class="meta">${escapeHtml(sheet.file)} · ${total} image${total === 1 ? '' : 's'} · made ${escapeHtml(generated.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC'))}</p>
+<p class="meta counts">${counts}</p>
+${toc}
+<p class="filters"><label><input type="checkbox" id="problems-only" form="reject"> only panels with a problem</label></p>
+</header>
+<form class="toolbar" id="reject" data-file="${escapeHtml(sheet.file)}" autocomplete="off">
+<span id="picked-count">0 images ticked</span>
+<label>reason <input type="text" id="reject-reason" placeholder="what is wrong with them"></label>
+<textarea id="reject-command" readonly spellcheck="false" aria-label="reject command" placeholder="Tick images to build a semantest-run reject command for them"></textarea>
+<button type="button" id="copy" disabled>Copy</button>
+<button type="button" id="clear" disabled>Clear</button>
+<span id="copy-status" role="status"></span>
+${opts.cwd ? `<span class="hint">Run the command in ${escapeHtml(opts.cwd)}. Hover a caption for the prompt as written; click a thumbnail for the full image.</span>` : ''}
+</form>
+<main>
+${body}
+</main>
+<footer>${orphans}<p>Made by <code>semantest-run report</code>. Thumbnails in <code>.thumbs/</code>; nothing on this page is loaded from the network.</p></footer>
+<script>${SCRIPT}</script>
+</body>
+</html>
+`;
+}
+
+// ─── for a prompt file ───────────────────────────────────────────────────────────────────────
+
+export interface ContactSheetOptions {
+  /** The prompt file. */
+  file: string;
+  /** Output folder; when absent, the one the checkpoint's verified images are in, else `output`. */
+  out?: string;
+  /** @default 'checkpoints' */
+  checkpointsDir?: string;
+  thumbnails?: ThumbnailOptions;
+  generatedAt?: Date;
+}
+
+export interface ContactSheetResult {
+  /** The written page. */
+  path: string;
+  /** `<out>/<book>`. */
+  bookDir: string;
+  sheet: SheetLayout;
+  thumbnails: { made: number; reused: number };
+}
+
+/** `<out>` from where verified images were recorded, when they are all under one `<out>/<book>/`. */
+function outFromRecords(book: PromptBook, recordOf: (id: string) => JobRecord | undefined): string | undefined {
+  for (const job of book.jobs) {
+    const record = recordOf(job.id);
+    if (record?.state !== 'verified' || !record.path) continue;
+    const recorded = path.resolve(record.path);
+    const tail = path.join(book.book, ...job.outputPath.split('/'));
+    if (recorded.endsWith(path.sep + tail)) return recorded.slice(0, -(tail.length + 1));
+  }
+  return undefined;
+}
+
+/** Reads the prompt file and its checkpoint, makes the thumbnails and writes `<out>/<book>/contact-sheet.html`. */
+export async function writeContactSheet(opts: ContactSheetOptions): Promise<ContactSheetResult> {
+  let text: string;
+  try {
+    text = await readFile(opts.file, 'utf8');
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    throw new PromptFileError(opts.file, 1, 1, `cannot read the prompt file: ${code === 'ENOENT' ? 'no such file' : message}`);
+  }
+  const book = parsePromptText(text, opts.file);
+  const checkpointDir = path.join(opts.checkpointsDir ?? 'checkpoints', book.book);
+  if (!existsSync(checkpointDir)) {
+    throw new CheckpointError(`no checkpoint for book "${book.book}" in ${checkpointDir}: no run has happened yet, so there is nothing to report (run semantest-run ${opts.file} first)`);
+  }
+  const store = await openJobStore(checkpointDir);
+  try {
+    const recordOf = (id: string) => store.get(id);
+    const out = opts.out ?? outFromRecords(book, recordOf) ?? 'output';
+    const bookDir = path.resolve(out, book.book);
+    const sheet = layoutSheet(book, recordOf, bookDir, readBookExtras(text), Object.keys(store.state().jobs));
+    const thumbs = await ThumbnailCache.open(bookDir, opts.thumbnails);
+    await attachImages(sheet, thumbs);
+    const html = renderContactSheet(sheet, { generatedAt: opts.generatedAt, cwd: process.cwd() });
+    const page = path.join(bookDir, CONTACT_SHEET_FILE);
+    await replaceFileDurably(page, html);
+    return { path: page, bookDir, sheet, thumbnails: { ...thumbs.stats } };
+  } finally {
+    await store.close();
+  }
+}

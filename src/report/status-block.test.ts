@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import type { RunEvent } from './events.js';
+import { displayWidth } from './format.js';
+import { applyEvent, createStatusState, MAX_PANEL_LINES, renderStatus, statusEta, type StatusState } from './status-block.js';
+
+// Local time, so the clock times in the block read the same in any time zone.
+const T0 = new Date(2026, 0, 5, 14, 0, 0).getTime();
+const S = 1000;
+
+const runStart: RunEvent = { type: 'run-start', book: 'the-lighthouse', total: 42, toRun: 40, skipped: 2, baseUrl: 'http://127.0.0.1:1', profile: 'default', headless: true, concurrency: 2 };
+
+function play(events: Array<[number, RunEvent]>): StatusState {
+  const state = createStatusState();
+  for (const [at, event] of events) applyEvent(state, event, at);
+  return state;
+}
+
+function verified(id: string, done: number, ms: number): RunEvent {
+  return { type: 'job-verified', id, path: `/out/${id}.png`, attempt: 1, ms, bytes: 1, done, toRun: 40 };
+}
+
+describe('applyEvent', () => {
+  it('keeps the panels in flight from their start until verified, failed or retried', () => {
+    const state = play([
+      [T0, runStart],
+      [T0, { type: 'job-state', id: 'a', state: 'started', attempt: 1 }],
+      [T0, { type: 'job-start', id: 'a', attempt: 1 }],
+      [T0 + S, { type: 'job-start', id: 'b', attempt: 1 }],
+      [T0 + 2 * S, { type: 'job-start', id: 'c', attempt: 2 }],
+      [T0 + 3 * S, { type: 'job-progress', id: 'a', phase: 'conversation' }],
+      [T0 + 4 * S, { type: 'job-state', id: 'b', state: 'submitted', attempt: 1 }],
+      // A page phase reported after the journal got further does not take the panel back.
+      [T0 + 5 * S, { type: 'job-progress', id: 'b', phase: 'sent' }],
+    ]);
+    expect([...state.inFlight.values()].map((p) => [p.id, p.phase, p.attempt])).toEqual([
+      ['a', 'conversation', 1],
+      ['b', 'submitted', 1],
+      ['c', 'started', 2],
+    ]);
+    applyEvent(state, verified('a', 1, 30 * S), T0 + 30 * S);
+    applyEvent(state, { type: 'job-state', id: 'b', state: 'failed', attempt: 1, kind: 'transient' }, T0 + 31 * S);
+    applyEvent(state, { type: 'job-retry', id: 'b', kind: 'transient', message: 'x', attempt: 1, notBefore: T0 + 60 * S }, T0 + 31 * S);
+    applyEvent(state, { type: 'job-failed', id: 'c', kind: 'policy', message: 'no', done: 2, toRun: 40 }, T0 + 32 * S);
+    expect(state.inFlight.size).toBe(0);
+    expect(state).toMatchObject({ done: 2, verified: 1, failed: 1, retries: 1, recentJobMs: [30 * S], completions: [T0 + 30 * S] });
+  });
+
+  it('counts the starts towards the next cooldown, as the gate does', () => {
+    const state = play([
+      [T0, runStart],
+      [T0, { type: 'pacing', concurrency: 2, minGapMs: 0, jitterMs: 0, cooldownEvery: 2, cooldownMs: 60 * S, startsSinceCooldown: 1 }],
+      [T0, { type: 'job-start', id: 'a', attempt: 1 }],
+    ]);
+    expect(state.pacing?.startsSinceCooldown).toBe(2);
+    applyEvent(state, { type: 'job-start', id: 'b', attempt: 1 }, T0 + 60 * S);
+    expect(state.pacing?.startsSinceCooldown).toBe(1);
+  });
+
+  it('keeps the latest pause, and a pause restored from the checkpoint from the gate\'s wait', () => {
+    const state = play([
+      [T0, runStart],
+      [T0, { type: 'gate-wait', until: T0 + 600 * S, reason: 'pause' }],
+    ]);
+    expect(state.pause).toEqual({ until: T0 + 600 * S, reason: 'a pause carried over from the last run' });
+    applyEvent(state, { type: 'pause', until: T0 + 900 * S, reason: 'usage cap reached' }, T0 + S);
+    applyEvent(state, { type: 'pause', until: T0 + 300 * S, reason: 'shorter' }, T0 + 2 * S);
+    expect(state.pause).toEqual({ until: T0 + 900 * S, reason: 'usage cap reached' });
+  });
+});
+
+describe('renderStatus', () => {
+  const midRun = (): StatusState =>
+    play([
+      [T0, runStart],
+      [T0, { type: 'job-start', id: 'ch1/s1/p1.en', attempt: 1 }],
+      [T0 + 2 * S, { type: 'job-start', id: 'ch1/s1/p2.en', attempt: 1 }],
+      [T0 + 60 * S, verified('ch1/s1/p1.en', 1, 60 * S)],
+      [T0 + 62 * S, verified('ch1/s1/p2.en', 2, 60 * S)],
+      [T0 + 62 * S, { type: 'job-start', id: 'ch1/s1/p3.en', attempt: 1 }],
+      [T0 + 64 * S, { type: 'job-start', id: 'ch1/s2/p1.en', attempt: 2 }],
+      [T0 + 70 * S, { type: 'job-state', id: 'ch1/s1/p3.en', state: 'submitted', attempt: 1 }],
+    ]);
+
+  it('shows the bar, the counts, the rate, the ETA, the elapsed time and one line per panel in flight', () => {
+    const now = T0 + 92 * S;
+    expect(renderStatus(midRun(), now, 120)).toEqual([
+      'the-lighthouse █░░░░░░░░░░░░░░░░░░░░░░░ 2/40 5% · ETA 18m 32s (14:20:04) · 78 img/h · 1m 32s elapsed',
+      '  ▸ ch1/s1/p3.en  submitted     0:30',
+      '  ▸ ch1/s2/p1.en  started       0:28  attempt 2',
+    ]);
+  });
+
+  it('says "paused until" while paused, and the ETA counts the pause', () => {
+    const state = midRun();
+    const now = T0 + 92 * S;
+    const before = statusEta(state, now)!;
+    applyEvent(state, { type: 'pause', until: T0 + 3600 * S, reason: 'usage cap reached: "try again in 1 hour"' }, now);
+    const lines = renderStatus(state, now, 200);
+    expect(lines.at(-1)).toBe('  ⏸ paused until 15:00:00 (58m 28s left): usage cap reached: "try again in 1 hour"');
+    expect(statusEta(state, now)!).toBeGreaterThan(before + 55 * 60 * S);
+    // Once it is over the line goes.
+    expect(renderStatus(state, T0 + 3601 * S, 200).some((l) => l.includes('paused'))).toBe(false);
+  });
+
+  it('shows a cooldown or the next start the gate announced', () => {
+    const state = midRun();
+    applyEvent(state, { type: 'gate-wait', until: T0 + 152 * S, reason: 'cooldown' }, T0 + 92 * S);
+    expect(renderStatus(state, T0 + 92 * S, 120).at(-1)).toBe('  cooling down until 14:02:32 (1m 00s left)');
+    applyEvent(state, { type: 'gate-wait', until: T0 + 98 * S, reason: 'gap' }, T0 + 92 * S);
+    expect(renderStatus(state, T0 + 92 * S, 120).at(-1)).toBe('  next start in 6 s (gap)');
+    applyEvent(state, { type: 'gate-wait', until: T0 + 98 * S, reason: 'slot' }, T0 + 92 * S);
+    expect(renderStatus(state, T0 + 92 * S, 120)).toHaveLength(3);
+  });
+
+  it('says it is stopping after Ctrl-C, and what it is waiting for', () => {
+    const state = midRun();
+    applyEvent(state, { type: 'stopping', reason: 'Ctrl-C' }, T0 + 92 * S);
+    const lines = renderStatus(state, T0 + 92 * S, 120);
+    expect(lines[0]).toContain(' · stopping · ');
+    expect(lines.at(-1)).toBe('  ■ stopping: finishing 2 in flight (Ctrl-C)');
+  });
+
+  it('lists at most a few panels and counts the rest', () => {
+    const state = play([[T0, { ...runStart, concurrency: 10 }]]);
+    for (let i = 1; i <= 9; i++) applyEvent(state, { type: 'job-start', id: `ch1/s1/p${i}`, attempt: 1 }, T0);
+    const lines = renderStatus(state, T0 + S, 120);
+    expect(lines).toHaveLength(1 + MAX_PANEL_LINES);
+    expect(lines.at(-1)).toBe(`  … and ${9 - (MAX_PANEL_LINES - 1)} more in flight`);
+  });
+
+  it('fits every line to a narrow terminal', () => {
+    const state = midRun();
+    applyEvent(state, { type: 'pause', until: T0 + 3600 * S, reason: 'usage cap reached: "今夜はだめ。 You have hit the plan limit"' }, T0 + 92 * S);
+    for (const columns of [1, 10, 24, 40, 79]) {
+      const lines = renderStatus(state, T0 + 92 * S, columns);
+      expect(lines).toHaveLength(4);
+      for (const line of lines) expect(displayWidth(line)).toBeLessThanOrEqual(columns);
+    }
+    expect(renderStatus(state, T0 + 92 * S, 40)[0]).toBe('░░░░░░░░ 2/40 5% · ETA 1h 16m (15:18:02…');
+  });
+
+  it('says the ETA comes after the first image, and "done" at the end', () => {
+    const state = play([[T0, runStart], [T0, { type: 'job-start', id: 'a', attempt: 1 }]]);
+    expect(renderStatus(state, T0 + 5 * S, 200)[0]).toContain('0/40 0% · ETA after the first image · – img/h · 5 s elapsed');
+    state.done = 40;
+    expect(renderStatus(state, T0 + 5 * S, 200)[0]).toContain('40/40 100% · done · – img/h');
+  });
+});
