@@ -178,6 +178,10 @@ chapters:
   const run = await runCli(['harbour.yaml', ...FAST, '--concurrency', '1', '--limit', '8', '--mock-faults', 'policy@3'], cwd);
   expect(run.code, run.stderr).toBe(1);
 
+  // A person rejected one panel after looking at it.
+  const rejected = await runCli(['reject', 'harbour.yaml', 'ch2/s1/p2', '--reason', 'the gull has three wings'], cwd);
+  expect(rejected.code, rejected.stderr).toBe(0);
+
   const report = await runCli(['report', 'harbour.yaml', '--out', 'out'], cwd);
   expect(report.code, report.stderr).toBe(0);
   const { page, requests } = await openSheet(browser, report.stdout.trim());
@@ -196,6 +200,9 @@ chapters:
   await expect(page.locator('li.panel[data-panel="ch1/s1/p2"] figure.take')).toHaveCount(2);
 
   await expect(page.locator('figure.take[data-id="ch1/s1/p2~1"]')).toHaveAttribute('data-kind', 'policy');
+  const gull = page.locator('figure.take[data-id="ch2/s1/p2"]');
+  await expect(gull).toHaveAttribute('data-status', 'rejected');
+  await expect(gull).toContainText('the gull has three wings');
   const pending = page.locator('figure.take[data-id="ch2/s2/p1"]');
   await expect(pending).toHaveAttribute('data-status', 'pending');
   await expect(pending.locator('.slot')).toHaveText('not run yet');
