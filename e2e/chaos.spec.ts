@@ -1,26 +1,15 @@
 // Kill the runner with SIGKILL at every crash point and at random moments, resume each time: in the
 // end every job has exactly one verified file, the site got at most jobs + kills prompts, and the
 // journal replays to the same state twice.
-import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import { openJobStore } from '../src/store/index.js';
-import { bin, listFiles, runCli, sha256Of, workDir } from './cli.js';
+import { listFiles, runCli, sha256Of, startMockProcess, workDir } from './cli.js';
 
 const JOBS = 60;
 
-async function startMock(): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(process.execPath, [bin, 'mock', '--port', '0', '--mock-latency-ms', '250', '--mock-url-delay-ms', '200'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      const match = /mock site at (\S+)/.exec(chunk.toString());
-      if (match) resolve(match[1]);
-    });
-    child.once('exit', () => reject(new Error('mock exited')));
-  });
-  return { url, stop: () => child.kill('SIGINT') };
-}
+const startMock = () => startMockProcess(['--mock-latency-ms', '250', '--mock-url-delay-ms', '200']);
 
 test('SIGKILL at every crash point and at 20 random moments loses nothing and duplicates nothing', async () => {
   test.setTimeout(900_000);

@@ -63,3 +63,16 @@ export function browsersOn(profileDir: string): number[] {
     .filter((line) => line.includes(`--user-data-dir=${profileDir}`) && !line.includes('--type='))
     .map((line) => Number(line.trim().split(/\s+/)[0]));
 }
+
+/** The mock site in its own process (`semantest-run mock`), so a spec can kill runners and read its stats. */
+export async function startMockProcess(args: string[]): Promise<{ url: string; stop: () => void }> {
+  const child = spawn(process.execPath, [bin, 'mock', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      const match = /mock site at (\S+)/.exec(chunk.toString());
+      if (match) resolve(match[1]);
+    });
+    child.once('exit', () => reject(new Error('the mock site exited before it was ready')));
+  });
+  return { url, stop: () => child.kill('SIGINT') };
+}

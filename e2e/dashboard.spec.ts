@@ -1,25 +1,14 @@
 // The live dashboard, opened in Chromium during a run against a mock site in its own process (so
 // its prompt log can be read): thumbnails fill in, pause stops new prompts, resume goes on, a
 // rejected panel is generated again with its old file kept aside, and no token means nothing.
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium, expect, test } from '@playwright/test';
 import { findChromium } from '../src/browser/discover.js';
-import { bin, listFiles, root, runCli, sha256Of, workDir } from './cli.js';
+import { listFiles, root, runCli, sha256Of, startMockProcess, workDir } from './cli.js';
 
-async function startMock(): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(process.execPath, [bin, 'mock', '--port', '0', '--mock-latency-ms', '1200'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      const match = /mock site at (\S+)/.exec(chunk.toString());
-      if (match) resolve(match[1]);
-    });
-    child.once('exit', () => reject(new Error('mock exited')));
-  });
-  return { url, stop: () => child.kill('SIGINT') };
-}
+const startMock = () => startMockProcess(['--mock-latency-ms', '1200']);
 
 async function promptsAt(site: string): Promise<number> {
   return ((await (await fetch(new URL('/__mock/stats', site))).json()) as { prompts: number }).prompts;

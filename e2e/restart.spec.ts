@@ -6,22 +6,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
-import { bin, browsersOn, listFiles, runCli, sha256Of, workDir } from './cli.js';
+import { bin, browsersOn, listFiles, runCli, sha256Of, startMockProcess, workDir } from './cli.js';
 
 const JOBS = 8;
 const RESTARTS = 10;
 
-async function startMock(): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(process.execPath, [bin, 'mock', '--port', '0', '--mock-latency-ms', '300'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      const match = /mock site at (\S+)/.exec(chunk.toString());
-      if (match) resolve(match[1]);
-    });
-    child.once('exit', () => reject(new Error('mock exited')));
-  });
-  return { url, stop: () => child.kill('SIGINT') };
-}
+const startMock = () => startMockProcess(['--mock-latency-ms', '300']);
 
 /** One runner process, however it was started. */
 interface Run {
