@@ -30,6 +30,10 @@ describe('image claims', () => {
     const fromCheckpoint = new ImageClaims([{ id: 'p1', state: 'rejected', fileId: 'file_a', sha256: 'new', rejection: { sha256: 'old' } }]);
     expect(fromCheckpoint.claim('p1', { fileId: 'file_a', sha256: 'z' })).toEqual({ owner: 'p1 (rejected)', by: 'file id' });
     expect(fromCheckpoint.claim('p1', { fileId: 'file_b', sha256: 'old' })).toEqual({ owner: 'p1 (rejected)', by: 'bytes' });
+    // Being redone, its record's file id is the new image's (downloaded before a crash): claimable.
+    const redoing = new ImageClaims([{ id: 'p1', state: 'downloaded', fileId: 'file_new', sha256: 'new', rejection: { sha256: 'old' } }]);
+    expect(redoing.claim('p1', { fileId: 'file_new', sha256: 'new' })).toBeUndefined();
+    expect(redoing.claim('p1', { fileId: 'file_c', sha256: 'old' })).toEqual({ owner: 'p1 (rejected)', by: 'bytes' });
     const live = new ImageClaims();
     live.claim('p1', { fileId: 'file_a', sha256: 'x' });
     live.retire('p1');

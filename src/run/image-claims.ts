@@ -22,7 +22,8 @@ export class ImageClaims {
         if (record.sha256) this.#bySha.set(record.sha256, record.id);
       } else if (record.rejection) {
         const owner = retired(record.id);
-        if (record.fileId) this.#byFileId.set(record.fileId, owner);
+        // Once the panel is being redone, the record's file id may already be the new image's.
+        if (record.state === 'rejected' && record.fileId) this.#byFileId.set(record.fileId, owner);
         if (record.rejection.sha256) this.#bySha.set(record.rejection.sha256, owner);
       }
     }
