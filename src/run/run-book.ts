@@ -188,6 +188,9 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
       await store.record({ t: 'run', event: 'start', pid: process.pid, argv: process.argv.slice(2) });
       const outcome: JobsOutcome = { verified: 0, failed: [], attempts: 0, drift: {} };
       let remaining = plan.toRun;
+      // Panels a person sent back from the dashboard belong to the run too, across a relaunch.
+      const requeued = new Set<string>();
+      control.on('requeue', (id) => requeued.add(id));
       for (let relaunches = 0; ; relaunches++) {
         const jobOptions: JobRunnerOptions = {
           context: browser.context,
@@ -223,7 +226,8 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
         // Whatever this browser did not finish runs in the next one; a job it had sent is first
         // looked for in its conversation, as after any crash.
         const ended = new Set(part.failed.map((f) => f.id));
-        remaining = remaining.filter((job) => store.get(job.id)?.state !== 'verified' && !ended.has(job.id));
+        const extra = book.jobs.filter((job) => requeued.has(job.id) && !remaining.includes(job));
+        remaining = [...remaining, ...extra].filter((job) => store.get(job.id)?.state !== 'verified' && !ended.has(job.id));
         if (remaining.length === 0) {
           outcome.stopReason = undefined;
           break;
