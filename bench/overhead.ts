@@ -18,7 +18,8 @@ const promptFile = path.join(work, 'bench.yaml');
 await writeFile(promptFile, `book: bench\nstyle: "flat colours"\npacing: { concurrency: 1, minGapSeconds: 0, jitterSeconds: 0, cooldownEvery: 0, cooldownSeconds: 0 }\nprompts:\n${Array.from({ length: N }, (_, i) => `  - "bench panel number ${i + 1}, a lighthouse at dusk"`).join('\n')}\n`);
 
 async function baseline(): Promise<{ perImageMs: number; verifyMs: number }> {
-  const site = await startMockSite({ latencyMs: 0 });
+  // The 2024 page with the URL at once: the baseline drives its plain send, as in earlier figures.
+  const site = await startMockSite({ latencyMs: 0, dom: '2024', urlDelayMs: 0 });
   const p = loadProvider('chatgpt', site.url);
   const browser = await chromium.launch({ executablePath: findChromium(), headless: true });
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -70,7 +71,7 @@ async function semantest(): Promise<{ perImageMs: number; launchMs: number }> {
     profilesDir: path.join(work, 'profiles'),
     checkpointsDir: path.join(work, 'checkpoints'),
     headless: true,
-    mock: { latencyMs: 0 },
+    mock: { latencyMs: 0, dom: '2024', urlDelayMs: 0 },
     resume: false,
     retryFailed: false,
     regenerateChanged: false,

@@ -40,7 +40,7 @@ const summary = await runBook({
   profilesDir: path.join(work, 'profiles'),
   checkpointsDir: path.join(work, 'checkpoints'),
   headless: true,
-  mock: { latencyMs: LATENCY_MS },
+  mock: { latencyMs: LATENCY_MS, dom: '2024', urlDelayMs: 0 },
   resume: false,
   retryFailed: false,
   regenerateChanged: false,

@@ -245,7 +245,9 @@ function newErrors(p: ProviderDescriptor, before: Set<HTMLElement>): string[] {
 }
 
 /** Maps what the page says in the answer (or a new error element) to a typed failure. */
-function failOnPageText(p: ProviderDescriptor, turnText: string, errors: string[]): void {
+function failOnPageText(p: ProviderDescriptor, answerText: string, errors: string[]): void {
+  // A toast or alert may carry a cooldown or a cap as well as a plain error ("Too many requests").
+  const turnText = [answerText, ...errors].join('\n');
   const quota = toRegExp(p.text.quota);
   if (quota.test(turnText)) {
     const reset = toRegExp(p.text.quotaReset).exec(turnText);

@@ -104,6 +104,7 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
     if (plan.toRun.length > 0) {
       const bookDir = path.resolve(opts.out, book.book);
       const control = new RunControl();
+      let dashboardUrl: string | undefined;
       if (opts.dashboard !== false) {
         const thumbnails = await ThumbnailCache.open(bookDir);
         const dashboard = await startDashboard({
@@ -123,7 +124,7 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
           },
         });
         cleanup.push(() => dashboard.close());
-        opts.events.emitEvent({ type: 'note', message: `dashboard: ${dashboard.url}` });
+        dashboardUrl = dashboard.url;
       }
       let mock: MockSite | undefined;
       if (opts.mock) {
@@ -167,6 +168,7 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
         headless: opts.headless,
         concurrency: pacing.concurrency,
       });
+      if (dashboardUrl) opts.events.emitEvent({ type: 'note', message: `dashboard: ${dashboardUrl}` });
       const gateOptions = { ...pacingToGateOptions(pacing), concurrency: browser.tabs.length };
       const gate = new Gate(gateOptions, store.state().pacing);
       // The pacing rules and every wait the gate imposes reach the status block's ETA.
