@@ -74,6 +74,7 @@ class JobRunner {
   #toRun = 0;
   #firstStart = Date.now();
   #consecutiveCooldowns = 0;
+  #consecutiveDrifts = 0;
 
   constructor(opts: JobRunnerOptions) {
     checkRetryPolicyOptions(opts);
@@ -214,6 +215,7 @@ class JobRunner {
       const result = await runAttempt(this.#deps, tab, lifecycle, memory, startedAt);
       await this.#evidence.endAttempt(job.id, attempt, false);
       this.#consecutiveCooldowns = 0;
+      this.#consecutiveDrifts = 0;
       this.#outcome.verified += 1;
       for (const [role, index] of Object.entries(result.matched)) this.#outcome.drift[role] = Math.max(this.#outcome.drift[role] ?? 0, index);
       events.emitEvent({ type: 'job-verified', id: job.id, path: result.file, attempt, ms: Date.now() - startedAt, bytes: result.bytes, ...this.#finish() });
@@ -224,12 +226,13 @@ class JobRunner {
       if (this.#opts.interrupt.hard.aborted || this.#outcome.stopReason === 'browser-lost') return 'done';
       const error = raw instanceof SemantestError ? raw : classifyUnknown(raw);
       if (error.kind === 'cooldown') this.#consecutiveCooldowns += 1;
+      if (error.kind === 'drift') this.#consecutiveDrifts += 1;
       failuresByKind.set(error.kind, (failuresByKind.get(error.kind) ?? 0) + 1);
       // An answer in words: the next send asks with the image tool and the prefix both.
       if (error.kind === 'no-image') memory.imageIntent = 'tool-and-prefix';
       const decision = decideRetry(
         { kind: error.kind, resetInMs: 'resetInMs' in error ? (error.resetInMs as number | undefined) : undefined, answerSpent: error instanceof StaleImageError },
-        { failures: failuresIfCounted, sameKind: failuresByKind.get(error.kind)!, consecutiveCooldowns: this.#consecutiveCooldowns },
+        { failures: failuresIfCounted, sameKind: failuresByKind.get(error.kind)!, consecutiveCooldowns: this.#consecutiveCooldowns, consecutiveDrifts: this.#consecutiveDrifts },
         this.#opts,
       );
       const evidence = [await this.#evidence.endAttempt(job.id, attempt, true), ...(await this.#evidence.firstOfKind(error.kind, job.id, tab.page))];

@@ -33,8 +33,9 @@ describe('retry policy', () => {
     expect(decideRetry({ kind: 'no-image' }, { failures: 2, sameKind: 2, consecutiveCooldowns: 0 }, options).action).toBe('fail');
   });
 
-  it('stops the run when the page no longer matches the descriptor', () => {
-    expect(decideRetry({ kind: 'drift' }, first, options)).toMatchObject({ action: 'stop-run', countsAsAttempt: false });
+  it('tries a page that does not match the descriptor once more, then stops the run', () => {
+    expect(decideRetry({ kind: 'drift' }, { ...first, consecutiveDrifts: 1 }, options)).toMatchObject({ action: 'retry', delayMs: 10_000, countsAsAttempt: false });
+    expect(decideRetry({ kind: 'drift' }, { ...first, consecutiveDrifts: 2 }, options)).toMatchObject({ action: 'stop-run', countsAsAttempt: false });
   });
 
   it('with no retries, the first counted failure is final', () => {

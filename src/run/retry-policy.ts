@@ -37,6 +37,9 @@ export interface JobHistory {
   readonly sameKind?: number;
   /** Cooldowns in a row across the profile, this one included. */
   readonly consecutiveCooldowns: number;
+  /** Pages that did not match the descriptor in a row across the run, this one included.
+   * @default 1 */
+  readonly consecutiveDrifts?: number;
 }
 
 export type RetryAction =
@@ -99,9 +102,12 @@ export function decideRetry(failure: FailureFacts, history: JobHistory, options:
         forgetConversation: true,
       };
     case 'fatal':
+      return { action: 'stop-run', delayMs: 0, countsAsAttempt: false, forgetConversation: false };
     case 'drift':
       // A page that no longer matches the descriptor fails every job the same way: stop and say so.
-      return { action: 'stop-run', delayMs: 0, countsAsAttempt: false, forgetConversation: false };
+      // Once is a slow page as likely as a changed one, so the first is tried again.
+      if ((history.consecutiveDrifts ?? 1) >= 2) return { action: 'stop-run', delayMs: 0, countsAsAttempt: false, forgetConversation: false };
+      return { action: 'retry', delayMs: backoffMs(1, { baseMs: options.backoffBaseMs, random }), countsAsAttempt: false, forgetConversation: false };
     default: {
       if (!COUNTED.has(failure.kind)) throw new TypeError(`Unknown failure kind \`${failure.kind}\`.`);
       // A text answer or a stale image ends that conversation; a timeout or a lost page may still
