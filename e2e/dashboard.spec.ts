@@ -45,7 +45,7 @@ test('the dashboard shows the run live, pauses and resumes it, regenerates a rej
     await page.goto(url);
     // Thumbnails fill in as panels are verified.
     await expect(page.locator('img.thumb').first()).toBeVisible({ timeout: 60_000 });
-    expect(await page.locator('img.thumb').first().evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
+    await expect.poll(() => page.locator('img.thumb').first().evaluate((img: HTMLImageElement) => (img.complete ? img.naturalWidth : 0))).toBeGreaterThan(0);
     await expect(page.locator('.panel')).toHaveCount(14);
     await expect.poll(() => page.locator('img.thumb').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(3);
 

@@ -69,7 +69,10 @@ const CLIENT = String.raw`
       if (panel.strip !== strip) { strip = panel.strip; main.appendChild(el('h3', {}, 'Strip ' + strip)); row = el('div', { class: 'strip' }); main.appendChild(row); }
       const card = el('div', { class: 'panel', 'data-id': panel.id, 'data-state': panel.state });
       if (panel.thumb) {
-        const img = el('img', { class: 'thumb', alt: panel.id, src: 'thumb/' + encodeURIComponent(panel.id) + '?v=' + panel.attempts });
+        // The same <img> across redraws, so a thumbnail loads once and never flickers.
+        const src = 'thumb/' + encodeURIComponent(panel.id) + '?v=' + panel.attempts;
+        let img = thumbs.get(panel.id);
+        if (!img || img.getAttribute('src') !== src) thumbs.set(panel.id, (img = el('img', { class: 'thumb', alt: panel.id, src })));
         card.appendChild(img);
       } else card.appendChild(el('div', { class: 'empty' }));
       card.appendChild(el('strong', {}, panel.label));
