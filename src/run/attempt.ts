@@ -13,7 +13,8 @@ import { checkAspect, compareWithScreenshot, inspectImage, type CompareResult, t
 import type { RunHooks } from './hooks.js';
 import type { ImageClaims } from './image-claims.js';
 import type { JobLifecycle } from './job-lifecycle.js';
-import { commitFile, removeQuietly, safeJoin, sha256, writeDurably, writeJsonAtomically } from './save-image.js';
+import { renameDurably, writeFileDurably } from '../store/durable.js';
+import { removeQuietly, safeJoin, sha256, writeJsonAtomically } from './save-image.js';
 
 export interface Tab {
   readonly page: Page;
@@ -233,14 +234,14 @@ async function saveImage(deps: AttemptDeps, tab: Tab, job: JobLifecycle, found: 
   let facts: ImageFacts;
   let comparison: CompareResult;
   try {
-    await writeDurably(part, bytes);
+    await writeFileDurably(part, bytes);
     await job.downloaded(part, hash, found.fileId);
     const [inspected, shot] = await Promise.all([inspectImage(bytes), shotTask]);
     facts = inspected;
     // Only a clear mismatch fails: the real site answers "3:4" with 1024×1536 (2:3), close enough.
     const shape = checkAspect(facts.width, facts.height, job.job.aspect, ASPECT_TOLERANCE);
     if (!shape.ok) throw new VerificationError(shape.message);
-    [comparison] = await Promise.all([compareWithScreenshot(bytes, shot), writeDurably(evidence, shot)]);
+    [comparison] = await Promise.all([compareWithScreenshot(bytes, shot), writeFileDurably(evidence, shot)]);
     if (!comparison.match) {
       if (comparison.distance <= comparison.threshold) {
         throw new VerificationError(`a strip of the file does not match the image shown in the page, as if it were still loading (worst band ${comparison.detail.worstBand.toFixed(3)} > ${comparison.bandThreshold})`);
@@ -254,7 +255,7 @@ async function saveImage(deps: AttemptDeps, tab: Tab, job: JobLifecycle, found: 
   }
 
   deps.hooks.crashPoint?.('before-rename');
-  await commitFile(part, file);
+  await renameDurably(part, file);
   const finishedAt = Date.now();
   await writeJsonAtomically(file.replace(/\.png$/, '.json'), {
     jobId: id,

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { FatalError } from '../protocol/errors.js';
-import { renameDurably, replaceFileDurably, writeFileDurably } from '../store/durable.js';
+import { replaceFileDurably } from '../store/durable.js';
 
 /** Resolves `relative` under `root`, refusing anything that would escape it. */
 export function safeJoin(root: string, relative: string): string {
@@ -17,12 +17,6 @@ export function safeJoin(root: string, relative: string): string {
 export function sha256(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
-
-/** The downloaded bytes, whole on disk under their `.part` name before anything is checked. */
-export const writeDurably = writeFileDurably;
-
-/** Moves a checked `.part` file to its final name and makes the rename itself durable. */
-export const commitFile = renameDurably;
 
 /** Writes JSON through a temp file so a reader never sees half a sidecar. */
 export function writeJsonAtomically(file: string, data: unknown): Promise<void> {
