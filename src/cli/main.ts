@@ -88,6 +88,7 @@ function runOptions(y: Argv) {
     .option('resume', { type: 'boolean', default: false, describe: 'continue the book from its checkpoint: verified panels are skipped' })
     .option('out', { type: 'string', default: 'output', describe: 'output folder; images go to <out>/<book>/<chapter>/<strip>/' })
     .option('profile', { type: 'string', default: 'default', describe: 'browser profile under profiles/ (your logged-in session)' })
+    .option('trace', { type: 'boolean', default: false, describe: 'keep a Playwright trace of each failed attempt in .evidence; it holds your session cookie: never share it' })
     .option('profiles-dir', { type: 'string', default: 'profiles', hidden: true })
     .option('checkpoints-dir', { type: 'string', default: 'checkpoints', hidden: true })
     .option('headless', { type: 'boolean', default: false, describe: 'no browser window (needed on machines without a display)' })
@@ -187,6 +188,7 @@ async function run(args: RunArgs): Promise<number> {
     hooks: hooksFromEnv(),
     dashboard: args.dashboard,
     dashboardPort: nonNegative('dashboard-port', args['dashboard-port']),
+    trace: args.trace,
   });
   if (validation) {
     // Judged on the sample alone: failures listed from earlier runs are in the summary above.

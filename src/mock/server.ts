@@ -118,6 +118,8 @@ interface MockFile {
 }
 
 const COOKIE = 'mock_session';
+/** Persistent like the real site's login cookie (a profile stays logged in across runs), and HttpOnly. */
+const COOKIE_ATTRIBUTES = 'Path=/; Max-Age=2592000; HttpOnly; SameSite=Lax';
 const LONG_POLL_MS = 15_000;
 const RECENT_MAX = 6;
 const TEXT_FAULTS: readonly MockFaultKind[] = ['cooldown', 'quota', 'policy', 'error'];
@@ -464,7 +466,7 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       const id = randomBytes(16).toString('base64url');
       sessions.add(id);
       blocker = undefined;
-      res.writeHead(303, { location: '/', 'set-cookie': `${COOKIE}=${id}; Path=/; HttpOnly; SameSite=Lax` });
+      res.writeHead(303, { location: '/', 'set-cookie': `${COOKIE}=${id}; ${COOKIE_ATTRIBUTES}` });
       return void res.end();
     }
 
@@ -474,7 +476,7 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
         // The "logged-in profile": the first visit gets a session, as a persisted login would have.
         const id = randomBytes(16).toString('base64url');
         sessions.add(id);
-        headers['set-cookie'] = `${COOKIE}=${id}; Path=/; HttpOnly; SameSite=Lax`;
+        headers['set-cookie'] = `${COOKIE}=${id}; ${COOKIE_ATTRIBUTES}`;
       }
       const id = url.pathname.startsWith('/c/') ? url.pathname.slice(3) : null;
       // Like the real site: an unknown conversation is an empty chat (composer, no turns).

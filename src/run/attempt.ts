@@ -15,6 +15,7 @@ import type { ImageClaims } from './image-claims.js';
 import type { JobLifecycle } from './job-lifecycle.js';
 import { renameDurably, writeFileDurably } from '../store/durable.js';
 import { removeQuietly, safeJoin, sha256, writeJsonAtomically } from './save-image.js';
+import { writeEvidence } from './evidence.js';
 
 export interface Tab {
   readonly page: Page;
@@ -147,7 +148,10 @@ async function readInPage(page: Page, found: ImageFound): Promise<Buffer> {
     base64 = await page.evaluate(async (sel) => {
       const img = document.querySelector<HTMLImageElement>(sel);
       if (!img) return null;
-      const response = await fetch(img.currentSrc || img.src, { credentials: 'include' });
+      const src = new URL(img.currentSrc || img.src, location.href);
+      // Only the page's own origin (or bytes it made itself): the page's cookies go nowhere else.
+      if (/^https?:$/.test(src.protocol) && src.origin !== location.origin) throw new Error(`the image is on another host (${src.host}); not fetched`);
+      const response = await fetch(src.href, { credentials: 'include' });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const bytes = new Uint8Array(await response.arrayBuffer());
       let binary = '';
@@ -165,7 +169,7 @@ async function readInPage(page: Page, found: ImageFound): Promise<Buffer> {
 async function downloadImage(deps: AttemptDeps, page: Page, found: ImageFound): Promise<Buffer> {
   if (found.inPage || !/^https?:/.test(found.src)) return readInPage(page, found);
   try {
-    return await fetchImage(deps.context, found.src);
+    return await fetchImage(deps.context, found.src, deps.provider.baseUrl);
   } catch (error) {
     // A signed URL the context may not fetch (HTTP 403) is still one the page itself could load.
     if (error instanceof TransientError && /HTTP 40[13]/.test(error.message) && found.marker) return readInPage(page, found);
@@ -173,8 +177,22 @@ async function downloadImage(deps: AttemptDeps, page: Page, found: ImageFound): 
   }
 }
 
-/** A fetch that failed at the HTTP level is worth repeating right away, a couple of times. */
-async function fetchImage(context: BrowserContext, src: string): Promise<Buffer> {
+/**
+ * A fetch that failed at the HTTP level is worth repeating right away, a couple of times. Only from
+ * the provider's own origin: the context's request client sends the profile's cookies, and a page
+ * (or anything that writes into it) must not be able to point those at another host.
+ */
+export async function fetchImage(context: Pick<BrowserContext, 'request'>, src: string, baseUrl: string): Promise<Buffer> {
+  const origin = new URL(baseUrl).origin;
+  let url: URL;
+  try {
+    url = new URL(src);
+  } catch {
+    throw new VerificationError(`the page's image has no usable address (${src.slice(0, 80)}), so it was not fetched`);
+  }
+  if (url.origin !== origin) {
+    throw new VerificationError(`the page's image is on another host (${url.host}), not on ${new URL(baseUrl).host}: it was not fetched, so the profile's cookies never go there`);
+  }
   return pRetry(
     async () => {
       let response;
@@ -241,7 +259,7 @@ async function saveImage(deps: AttemptDeps, tab: Tab, job: JobLifecycle, found: 
     // Only a clear mismatch fails: the real site answers "3:4" with 1024×1536 (2:3), close enough.
     const shape = checkAspect(facts.width, facts.height, job.job.aspect, ASPECT_TOLERANCE);
     if (!shape.ok) throw new VerificationError(shape.message);
-    [comparison] = await Promise.all([compareWithScreenshot(bytes, shot), writeFileDurably(evidence, shot)]);
+    [comparison] = await Promise.all([compareWithScreenshot(bytes, shot), writeEvidence(deps.bookDir, evidence, shot)]);
     if (!comparison.match) {
       if (comparison.distance <= comparison.threshold) {
         throw new VerificationError(`a strip of the file does not match the image shown in the page, as if it were still loading (worst band ${comparison.detail.worstBand.toFixed(3)} > ${comparison.bandThreshold})`);

@@ -39,6 +39,8 @@ export interface JobRunnerOptions extends RetryPolicyOptions {
   readonly hooks?: RunHooks;
   /** A person's pause, resume and requeues (the dashboard). */
   readonly control?: RunControl;
+  /** `--trace`: keep a Playwright trace of each failed attempt (it holds the session cookie). */
+  readonly trace?: boolean;
 }
 
 export interface JobsOutcome {
@@ -96,7 +98,7 @@ class JobRunner {
       claims: new ImageClaims(records),
       hooks: opts.hooks ?? {},
     };
-    this.#evidence = new EvidenceKeeper(opts.context, opts.bookDir);
+    this.#evidence = new EvidenceKeeper(opts.context, opts.bookDir, { trace: opts.trace, secrets: () => [opts.hub.config().token] });
   }
 
   async run(jobs: Job[]): Promise<JobsOutcome> {

@@ -55,6 +55,8 @@ export interface RunOptions extends PlanOptions {
   readonly dashboard?: boolean;
   /** @default 0 (any free port) */
   readonly dashboardPort?: number;
+  /** Keep a Playwright trace of each failed attempt under .evidence (holds the session cookie). */
+  readonly trace?: boolean;
 }
 
 /** A run relaunches a browser that went away at most this many times. */
@@ -215,6 +217,7 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
           events: opts.events,
           interrupt: opts.interrupt,
           control,
+          trace: opts.trace,
         };
         const part = await runJobs(jobOptions, remaining);
         outcome.verified += part.verified;
