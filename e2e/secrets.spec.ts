@@ -2,8 +2,7 @@
 // leave evidence, then every file under <out> and checkpoints/ (inside zips too) is searched for
 // the site's session cookie and the hub token, learnt from the run itself. With --trace the trace
 // does hold the cookie, as the README warns: that test also shows the search finds it when it is there.
-import { readFile, readdir, stat } from 'node:fs/promises';
-import { writeFile } from 'node:fs/promises';
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import { expect, test } from '@playwright/test';
@@ -108,4 +107,6 @@ test('with --trace each failed attempt keeps a trace, and the trace holds the se
   expect(found.length).toBeGreaterThan(0);
   // Only the traces: the screenshots and the HTML stay clean with --trace too.
   for (const where of found) expect(where).toMatch(/^session cookie in .*\/attempt-\d+\.trace\.zip!/);
+  // Playwright's scratch copy of the trace lives in the profile, closed to other users like its cookie store.
+  expect(((await stat(path.join(cwd, 'profiles', 'default', '.traces'))).mode & 0o777).toString(8)).toBe('700');
 });

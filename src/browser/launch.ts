@@ -34,7 +34,9 @@ export async function launchBrowser(opts: LaunchOptions): Promise<BrowserContext
   // cleared by the next launch instead of piling up over weeks of runs.
   const tracesDir = path.join(opts.profileDir, '.traces');
   await rm(tracesDir, { recursive: true, force: true });
-  await mkdir(tracesDir, { recursive: true });
+  // 0700: with --trace, Playwright's scratch files there hold the session cookie (as the profile's own
+  // cookie store does, which Chromium keeps 0600 in a 0700 folder).
+  await mkdir(tracesDir, { recursive: true, mode: 0o700 });
   try {
     return await chromium.launchPersistentContext(opts.profileDir, {
       executablePath: opts.executablePath,
