@@ -1,7 +1,8 @@
 // What a user shares (the output folder, the checkpoints) holds no secret: a run with faults that
-// leave evidence, then every file under <out> and checkpoints/ (inside zips too) is searched for
-// the site's session cookie and the hub token, learnt from the run itself. With --trace the trace
-// does hold the cookie, as the README warns: that test also shows the search finds it when it is there.
+// leave evidence, then every file under <out> and checkpoints/ (inside zips too) is searched for the
+// site's session cookie, the hub token and the dashboard token, learnt from the run itself. With
+// --trace the trace does hold the cookie, as the README warns: that test also shows the search finds
+// it when it is there.
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
@@ -10,7 +11,7 @@ import { chromium } from 'playwright';
 import { findChromium } from '../src/browser/discover.js';
 import { runCli, workDir } from './cli.js';
 
-const FAST = ['--mock', '--headless', '--mock-latency-ms', '300', '--backoff', '0.2', '--min-gap', '0', '--jitter', '0', '--concurrency', '1', '--no-dashboard'];
+const FAST = ['--mock', '--headless', '--mock-latency-ms', '300', '--backoff', '0.2', '--min-gap', '0', '--jitter', '0', '--concurrency', '1'];
 // `error` fails an attempt (transient), `blank` fails verification: each leaves a screenshot and the HTML.
 const FAULTS = ['--mock-faults', 'error@1,blank@3'];
 
@@ -22,7 +23,10 @@ async function runWithEvidence(extra: string[] = []): Promise<{ cwd: string; sec
   expect(run.stderr).toBe('');
   expect(run.code).toBe(0);
   expect(run.stdout).toContain('3 verified, 0 failed');
-  return { cwd, secrets: await secretsOf(path.join(cwd, 'profiles', 'default')) };
+  // The dashboard's token is in the address the run prints, and nowhere else.
+  const dashboard = /dashboard: http:\/\/127\.0\.0\.1:\d+\/([A-Za-z0-9_-]{16,})\//.exec(run.stdout)?.[1];
+  expect(dashboard).toBeDefined();
+  return { cwd, secrets: { ...(await secretsOf(path.join(cwd, 'profiles', 'default'))), 'dashboard token': dashboard! } };
 }
 
 /** The session cookie the site gave the profile (HttpOnly, read from the profile) and this run's hub token. */
@@ -83,7 +87,7 @@ async function whereSecretsAre(roots: string[], secrets: Record<string, string>)
   return found;
 }
 
-test('the output folder and the checkpoints hold neither the session cookie nor the hub token; evidence is 0600', async () => {
+test('the output folder and the checkpoints hold no session cookie, hub token or dashboard token; evidence is 0600', async () => {
   const { cwd, secrets } = await runWithEvidence();
   const evidence = path.join(cwd, 'out', 'secrets', '.evidence');
   const files = await filesUnder(evidence);
