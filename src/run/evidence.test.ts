@@ -93,6 +93,17 @@ describe('page evidence', () => {
     expect(await readdir(path.join(dir, 'ch1', 's1', 'p1'))).toEqual(['transient.html', 'transient.png']);
   });
 
+  it('keeps page evidence once per kind, and for a job that ends failed its own (or its earlier) files', async () => {
+    const bookDir = await mkdtemp(path.join(tmpdir(), 'semantest-evidence-'));
+    const keeper = new EvidenceKeeper(context, bookDir);
+    const names = (files: string[]) => files.map((f) => path.relative(path.join(bookDir, '.evidence'), f));
+    expect(names(await keeper.firstOfKind('verify', 'ch1/s1/p1', page))).toEqual(['ch1/s1/p1/verify.png', 'ch1/s1/p1/verify.html']);
+    expect(await keeper.firstOfKind('verify', 'ch1/s1/p2', page)).toEqual([]);
+    expect(names(await keeper.firstOfKind('verify', 'ch1/s1/p2', page, true))).toEqual(['ch1/s1/p2/verify.png', 'ch1/s1/p2/verify.html']);
+    expect(names(await keeper.firstOfKind('verify', 'ch1/s1/p1', page, true))).toEqual(['ch1/s1/p1/verify.png', 'ch1/s1/p1/verify.html']);
+    expect(await readdir(path.join(bookDir, '.evidence', 'ch1', 's1'))).toEqual(['p1', 'p2']);
+  });
+
   for (const trace of [false, true]) {
     it(trace ? 'with trace, keeps a failed attempt\'s trace, 0600' : 'without trace, traces nothing', async () => {
       const bookDir = await mkdtemp(path.join(tmpdir(), 'semantest-evidence-'));

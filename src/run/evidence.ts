@@ -26,6 +26,8 @@ export class EvidenceKeeper {
   readonly #context: BrowserContext;
   readonly #opts: EvidenceOptions;
   readonly #kindsSeen = new Set<string>();
+  /** The page evidence saved this run per `<jobId>\n<kind>`: a job's final failure points at it. */
+  readonly #savedFor = new Map<string, string[]>();
   /** Trace chunks are context-wide, so only one attempt at a time is traced. */
   #tracedJob: string | undefined;
   #tracing = false;
@@ -73,9 +75,16 @@ export class EvidenceKeeper {
     return file;
   }
 
-  /** The first time a failure kind appears in this run: a screenshot and the sanitised HTML of the page. */
-  async firstOfKind(kind: string, jobId: string, page: Page): Promise<string[]> {
-    if (this.#kindsSeen.has(kind) || page.isClosed()) return [];
+  /**
+   * A screenshot and the sanitised HTML of the page, the first time a failure kind appears in this
+   * run, and for a job's final failure (`final`): a panel that ends failed always points at
+   * evidence (the files of an earlier attempt of this job and kind, if any), without a copy per attempt.
+   */
+  async firstOfKind(kind: string, jobId: string, page: Page, final = false): Promise<string[]> {
+    const key = `${jobId}\n${kind}`;
+    const earlier = this.#savedFor.get(key);
+    if (final && earlier) return earlier;
+    if ((this.#kindsSeen.has(kind) && !final) || page.isClosed()) return [];
     this.#kindsSeen.add(kind);
     const base = safeJoin(this.#dir, `${jobId}/${kind}`);
     await makeEvidenceDir(this.#dir, path.dirname(base));
@@ -90,6 +99,7 @@ export class EvidenceKeeper {
       await writeEvidenceFile(`${base}.html`, html);
       saved.push(`${base}.html`);
     }
+    this.#savedFor.set(key, saved);
     return saved;
   }
 

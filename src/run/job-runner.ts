@@ -237,7 +237,7 @@ class JobRunner {
         { failures: failuresIfCounted, sameKind: failuresByKind.get(error.kind)!, consecutiveCooldowns: this.#consecutiveCooldowns, consecutiveDrifts: this.#consecutiveDrifts },
         this.#opts,
       );
-      const evidence = [await this.#evidence.endAttempt(job.id, attempt, true), ...(await this.#evidence.firstOfKind(error.kind, job.id, tab.page))];
+      const evidence = [await this.#evidence.endAttempt(job.id, attempt, true), ...(await this.#evidence.firstOfKind(error.kind, job.id, tab.page, decision.action === 'fail'))];
       try {
         await lifecycle.failed(error.kind, error.message, {
           final: decision.action === 'fail',
