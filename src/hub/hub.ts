@@ -1,10 +1,14 @@
 // The in-process WebSocket hub the extension connects to (ARCHITECTURE §3): loopback only, a secret path,
 // a per-run token, an Origin check, one extension at a time, id-correlated requests, and every
 // pending request rejected the moment the socket closes so nothing waits forever.
+// Any local process that reads the port can connect, so nothing a client sends may throw: every
+// socket has an `error` listener before anything else, close reasons are fixed words (never the
+// client's input), and sockets that have not said hello are few and short-lived (§3, "Bounds").
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { createServer, STATUS_CODES, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type RawData, type ServerOptions, type WebSocket } from 'ws';
 import type { z } from 'zod';
 import { DisconnectError, GenerationTimeoutError, deserializeError } from '../protocol/errors.js';
 import {
@@ -21,6 +25,27 @@ import {
   type RunnerMessageSchema,
 } from '../protocol/messages.js';
 import type { ProviderDescriptor } from '../protocol/provider.js';
+import { safeLine } from '../protocol/text.js';
+
+/** Sockets open but not yet past hello; a new one beyond this is cut at once. */
+export const MAX_WAITING = 16;
+/** TCP connections the hub's HTTP server holds at all (upgraded or not); Node closes any beyond it on accept. */
+export const MAX_CONNECTIONS = 64;
+/** A refused peer that does not answer the close frame is cut off after this. */
+const CLOSE_GRACE_MS = 2000;
+/** An HTTP request (a non-upgrade or a half-sent upgrade) must be complete within this. */
+const REQUEST_TIMEOUT_MS = 5000;
+
+/** Close reasons are fixed words: `ws` throws on a reason over 123 bytes, and the client's input has no place in them. */
+export const CLOSE_REASONS: Record<number, string> = {
+  [CLOSE.badMessage]: 'the first message must be hello',
+  [CLOSE.badToken]: 'wrong token',
+  [CLOSE.badVersion]: `another protocol version than ${PROTOCOL_VERSION}: rebuild the extension (npm run build)`,
+  [CLOSE.badOrigin]: 'the origin is not the Semantest extension',
+  [CLOSE.helloTimeout]: 'no hello within the handshake deadline',
+  [CLOSE.alreadyConnected]: 'another extension is already connected to this run',
+  [CLOSE.shutdown]: 'the run is over',
+};
 
 export interface HubOptions {
   /** The only extension allowed to connect (its Origin is `chrome-extension://<id>`). */
@@ -58,32 +83,55 @@ export interface HubEvents {
 export class Hub extends EventEmitter<HubEvents> {
   readonly token = randomBytes(24).toString('base64url');
   readonly path: string;
+  #http: Server;
   #server: WebSocketServer;
   #client: WebSocket | undefined;
+  /** Sockets past the upgrade but not attached: waiting for hello, or refused and closing. */
+  #unattached = new Set<WebSocket>();
   #pending = new Map<string, Pending>();
   #nextId = 1;
   #opts: HubOptions;
 
-  private constructor(server: WebSocketServer, path: string, opts: HubOptions) {
+  private constructor(http: Server, server: WebSocketServer, path: string, opts: HubOptions) {
     super();
     this.path = path;
+    this.#http = http;
     this.#server = server;
     this.#opts = opts;
+    // After listening, a server error (e.g. EMFILE on accept) is logged; the hub keeps serving.
+    const onServerError = (error: Error) => this.emit('log', 'warn', `hub server: ${safeLine(error.message, 200)}`);
+    server.on('error', onServerError);
+    http.on('error', onServerError);
     server.on('connection', (socket, request) => this.#accept(socket, request.headers.origin));
   }
 
   static async start(opts: HubOptions): Promise<Hub> {
     const path = `/ext/${randomBytes(16).toString('hex')}`;
-    const server = new WebSocketServer({ host: '127.0.0.1', port: 0, path, maxPayload: MAX_PAYLOAD_BYTES });
-    await new Promise<void>((resolve, reject) => {
-      server.once('listening', resolve);
-      server.once('error', reject);
+    // Our own HTTP server, for its limits: ws's default one waits 60 s for headers and holds any number of connections.
+    const http = createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1000 }, (_req, res) => {
+      res.writeHead(426, { 'Content-Type': 'text/plain', Connection: 'close' }).end(STATUS_CODES[426]);
     });
-    return new Hub(server, path, opts);
+    http.maxConnections = MAX_CONNECTIONS;
+    // `closeTimeout` (in ws 8.23, which we use) is missing from @types/ws: without it a refused peer lingers 30 s.
+    const options: ServerOptions & { closeTimeout: number } = { server: http, path, maxPayload: MAX_PAYLOAD_BYTES, closeTimeout: CLOSE_GRACE_MS };
+    const server = new WebSocketServer(options);
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(0, '127.0.0.1', () => {
+        http.off('error', reject);
+        resolve();
+      });
+    });
+    return new Hub(http, server, path, opts);
   }
 
   get port(): number {
-    return (this.#server.address() as AddressInfo).port;
+    return (this.#http.address() as AddressInfo).port;
+  }
+
+  /** Open sockets: the attached extension and those not (yet) attached. For tests and the soak bench. */
+  get sockets(): { attached: number; unattached: number } {
+    return { attached: this.#client ? 1 : 0, unattached: this.#unattached.size };
   }
 
   get connected(): boolean {
@@ -126,29 +174,40 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   async close(): Promise<void> {
-    this.#client?.close(CLOSE.shutdown, 'the run is over');
+    this.#client?.close(CLOSE.shutdown, CLOSE_REASONS[CLOSE.shutdown]);
     this.#rejectAll('the hub is shutting down');
     for (const socket of this.#server.clients) socket.terminate();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#http.closeAllConnections();
+    await new Promise<void>((resolve) => this.#http.close(() => resolve()));
   }
 
   #accept(socket: WebSocket, origin: string | undefined): void {
-    const expectedOrigin = `chrome-extension://${this.#opts.extensionId}`;
-    if (origin !== expectedOrigin) return this.#refuse(socket, CLOSE.badOrigin, `origin ${origin ?? '(none)'} is not the Semantest extension`);
-    if (this.#client) return this.#refuse(socket, CLOSE.alreadyConnected, 'another extension is already connected to this run');
+    // First, before anything can throw: an oversized frame, invalid UTF-8 or a bad close code is
+    // an 'error' event, and one without a listener ends the process. ws closes the socket itself.
+    socket.on('error', (error) => {
+      const level = socket === this.#client ? 'warn' : 'debug';
+      this.emit('log', level, `hub socket: ${safeLine(error.message, 200)}`);
+    });
+    if (this.#unattached.size >= MAX_WAITING) return socket.terminate();
+    this.#unattached.add(socket);
+    socket.once('close', () => this.#unattached.delete(socket));
 
-    const helloTimer = setTimeout(
-      () => this.#refuse(socket, CLOSE.helloTimeout, 'no hello within the handshake deadline'),
-      this.#opts.helloTimeoutMs ?? 5000,
-    );
-    socket.once('message', (raw) => {
+    const expectedOrigin = `chrome-extension://${this.#opts.extensionId}`;
+    if (origin !== expectedOrigin) return this.#refuse(socket, CLOSE.badOrigin);
+    if (this.#client) return this.#refuse(socket, CLOSE.alreadyConnected);
+
+    const helloTimer = setTimeout(() => this.#refuse(socket, CLOSE.helloTimeout), this.#opts.helloTimeoutMs ?? 5000);
+    socket.once('close', () => clearTimeout(helloTimer));
+    socket.once('message', (raw, isBinary) => {
       clearTimeout(helloTimer);
-      const parsed = parse(raw.toString());
-      if (!parsed.ok || parsed.message.type !== 'hello') return this.#refuse(socket, CLOSE.badMessage, 'the first message must be hello');
+      const parsed = isBinary ? undefined : parse(raw);
+      if (!parsed?.ok || parsed.message.type !== 'hello') return this.#refuse(socket, CLOSE.badMessage);
       const hello = parsed.message;
-      if (hello.v !== PROTOCOL_VERSION) return this.#refuse(socket, CLOSE.badVersion, `protocol version ${hello.v} is not ${PROTOCOL_VERSION}: rebuild the extension (npm run build)`);
-      if (hello.token !== this.token) return this.#refuse(socket, CLOSE.badToken, 'wrong token');
-      if (this.#client) return this.#refuse(socket, CLOSE.alreadyConnected, 'another extension is already connected to this run');
+      if (hello.v !== PROTOCOL_VERSION) return this.#refuse(socket, CLOSE.badVersion);
+      if (hello.token !== this.token) return this.#refuse(socket, CLOSE.badToken);
+      if (this.#client) return this.#refuse(socket, CLOSE.alreadyConnected);
+      this.#unattached.delete(socket);
       this.#attach(socket);
     });
   }
@@ -162,28 +221,35 @@ export class Hub extends EventEmitter<HubEvents> {
       if (Date.now() - lastSeen > HEARTBEAT_MS * 2.5) socket.terminate();
     }, HEARTBEAT_MS);
     watchdog.unref();
-    socket.on('message', (raw) => {
+    socket.on('message', (raw, isBinary) => {
       lastSeen = Date.now();
-      this.#handle(socket, raw.toString());
+      try {
+        if (isBinary) this.#answerInvalid(socket, 'binary frames are not part of the protocol');
+        else this.#handle(socket, raw);
+      } catch (error) {
+        // A listener's bug (progress, log) must not take the socket's read loop, and the run, down.
+        this.emit('log', 'error', `the hub could not handle a message: ${safeLine((error as Error)?.message ?? String(error), 300)}`);
+      }
     });
     socket.on('close', (code, reason) => {
       clearInterval(watchdog);
       if (this.#client !== socket) return;
       this.#client = undefined;
-      const why = `extension disconnected (${code}${reason.length ? `: ${reason}` : ''})`;
+      const why = `extension disconnected (${code}${reason.length ? `: ${safeLine(reason.toString(), 123)}` : ''})`;
       this.#rejectAll(why);
       this.emit('disconnected', why);
     });
     this.emit('connected');
   }
 
-  #handle(socket: WebSocket, text: string): void {
-    const parsed = parse(text);
-    if (!parsed.ok) {
-      this.emit('log', 'warn', `invalid message from the extension: ${parsed.error}`);
-      socket.send(JSON.stringify({ type: 'invalid', message: parsed.error } satisfies RunnerMessage));
-      return;
-    }
+  #answerInvalid(socket: WebSocket, error: string): void {
+    this.emit('log', 'warn', `invalid message from the extension: ${safeLine(error)}`);
+    socket.send(JSON.stringify({ type: 'invalid', message: error } satisfies RunnerMessage));
+  }
+
+  #handle(socket: WebSocket, raw: RawData): void {
+    const parsed = parse(raw);
+    if (!parsed.ok) return this.#answerInvalid(socket, parsed.error);
     const message = parsed.message;
     switch (message.type) {
       case 'heartbeat':
@@ -193,12 +259,14 @@ export class Hub extends EventEmitter<HubEvents> {
         this.emit('progress', message);
         return;
       case 'log':
-        this.emit('log', message.level, message.message);
+        this.emit('log', message.level, safeLine(message.message));
         return;
-      case 'invalid':
-        this.emit('log', 'warn', `the extension rejected a message: ${message.message}`);
-        if (message.id) this.#settle(message.id, (p) => p.reject(new DisconnectError(`the extension rejected the request: ${message.message}`)));
+      case 'invalid': {
+        const words = safeLine(message.message);
+        this.emit('log', 'warn', `the extension rejected a message: ${words}`);
+        if (message.id) this.#settle(message.id, (p) => p.reject(new DisconnectError(`the extension rejected the request: ${words}`)));
         return;
+      }
       case 'hello':
         return;
       case 'reply':
@@ -230,19 +298,25 @@ export class Hub extends EventEmitter<HubEvents> {
     }
   }
 
-  #refuse(socket: WebSocket, code: number, reason: string): void {
+  #refuse(socket: WebSocket, code: keyof typeof CLOSE_REASONS): void {
+    const reason = CLOSE_REASONS[code];
     this.emit('refused', code, reason);
     socket.close(code, reason);
   }
 }
 
-function parse(text: string): { ok: true; message: ExtensionMessage } | { ok: false; error: string } {
+function parse(raw: RawData): { ok: true; message: ExtensionMessage } | { ok: false; error: string } {
   let data: unknown;
   try {
-    data = JSON.parse(text);
+    data = JSON.parse(textOf(raw));
   } catch {
     return { ok: false, error: 'not JSON' };
   }
   const result = ExtensionMessageSchema.safeParse(data);
   return result.success ? { ok: true, message: result.data } : { ok: false, error: describeIssues(result.error) };
+}
+
+function textOf(raw: RawData): string {
+  if (Buffer.isBuffer(raw)) return raw.toString();
+  return Array.isArray(raw) ? Buffer.concat(raw).toString() : Buffer.from(raw).toString();
 }

@@ -2,7 +2,8 @@
 // next (ARCHITECTURE §5, docs/ARCHITECTURE.md "Failure kinds"), and `exitCode`, what the command line ends
 // with (ARCHITECTURE §9). Job failures cross the wire (page → extension → hub → runner) serialised as
 // {name, message, kind, ...details} and are rebuilt by kind on the other side, so `instanceof` works.
-// Imports nothing: esbuild bundles this file into the extension.
+// Imports nothing from Node: esbuild bundles this file into the extension.
+import { MAX_MESSAGE_CHARS, capText, cleanText } from './text.js';
 
 export const FAILURE_KINDS = [
   'transient',
@@ -175,13 +176,16 @@ export function serializeError(error: unknown): SerializedError {
 
 /**
  * Rebuilds the class that was thrown on the other side, so `instanceof` works. The kind is the
- * contract (a minified bundle renames classes); the name only refines it within the same kind.
+ * contract (a minified bundle renames classes); the name only refines it within the same kind, and
+ * only when it is one of CLASSES' own keys (`toString`, `__proto__`, `constructor` are not).
+ * The message is page text: control characters go, and it is capped (head and tail).
  */
 export function deserializeError(data: SerializedError): SemantestError {
-  if (data.kind === 'quota') return new QuotaError(data.message, data.resetInMs);
-  const named = CLASSES[data.name as keyof typeof CLASSES] as (new (message: string) => SemantestError) | undefined;
+  const message = capText(cleanText(String(data.message)), MAX_MESSAGE_CHARS);
+  if (data.kind === 'quota') return new QuotaError(message, data.resetInMs);
+  const named = Object.hasOwn(CLASSES, data.name) ? (CLASSES[data.name as keyof typeof CLASSES] as new (message: string) => SemantestError) : undefined;
   const Class = named && new named('').kind === data.kind ? named : classForKind(data.kind);
-  return new Class(data.message);
+  return new Class(message);
 }
 
 function classForKind(kind: FailureKind): new (message: string) => SemantestError {

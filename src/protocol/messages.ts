@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { FAILURE_KINDS } from './errors.js';
 import { ProviderDescriptorSchema } from './provider.js';
+import { MAX_MESSAGE_CHARS, capText } from './text.js';
 
 export const PROTOCOL_VERSION = 1;
 export const MAX_PAYLOAD_BYTES = 1024 * 1024;
@@ -21,11 +22,46 @@ export const CLOSE = {
 
 const id = z.string().min(1).max(64);
 
+/**
+ * The longest strings the extension may send the runner (ARCHITECTURE §3, "Bounds"). Everything in
+ * them comes from a web page; a message over a bound is invalid, so the worker cuts what it forwards
+ * first (extension/src/background.ts, `boundReply`).
+ */
+export const LIMITS = {
+  /** An http(s) image address the runner fetches (signed 2026 srcs are a few hundred characters). */
+  src: 4096,
+  /** A blob:/data: src (`inPage`): only its start is sent, the bytes are read in the page (§4). */
+  inPageSrc: 200,
+  /** Page and conversation addresses. */
+  url: 4096,
+  fileId: 512,
+  /** Page-derived prose: alt text, titles, error, log and `invalid` messages. */
+  text: MAX_MESSAGE_CHARS,
+  /** Error class names, role names, tokens, extension ids. */
+  name: 128,
+  /** A job id is three prompt-file ids joined by `/`. */
+  jobId: 256,
+  selector: 1000,
+  /** Entries of a list (selectors tried, roles probed, fallbacks matched). */
+  list: 64,
+} as const;
+
+const text = z.string().max(LIMITS.text);
+const name = z.string().max(LIMITS.name);
+const roleName = z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,63}$/);
+
+/** A failure as the page and the worker serialise it (worker ⇄ content script: same browser, not bounded). */
 export const SerializedErrorSchema = z.object({
   name: z.string(),
   message: z.string(),
   kind: z.enum(FAILURE_KINDS),
   resetInMs: z.number().nonnegative().optional(),
+});
+/** A failure as it crosses the hub: bounded; a reset more than 31 days away is not a reset time. */
+export const WireErrorSchema = SerializedErrorSchema.extend({
+  name,
+  message: text,
+  resetInMs: z.number().nonnegative().max(31 * 24 * 3600_000).optional(),
 });
 
 /** A panel's shape (ARCHITECTURE §8). */
@@ -39,37 +75,40 @@ export type ImageIntent = (typeof IMAGE_INTENTS)[number];
 /** What the content script reports for a finished image. */
 export const ImageFoundSchema = z.object({
   /** An http(s) URL the runner may fetch; `blob:`/`data:` (or `inPage`) means only the page can read the bytes. */
-  src: z.string().min(1).max(8192),
+  src: z.string().min(1).max(LIMITS.src),
   /** Read the bytes inside the page, from the marked element (blob: and data: sources, never sent over the hub). */
   inPage: z.boolean().optional(),
-  fileId: z.string().min(1),
+  fileId: z.string().min(1).max(LIMITS.fileId),
   naturalWidth: z.number().int().positive(),
   naturalHeight: z.number().int().positive(),
-  alt: z.string(),
-  conversationUrl: z.string().url(),
+  alt: text,
+  conversationUrl: z.string().max(LIMITS.url).url(),
   /** The value of the `data-semantest-image` attribute the content script put on the chosen <img>,
    * so the runner screenshots that element and not a copy of it elsewhere on the page. */
   marker: z.string().max(64).optional(),
   /** How the image was asked for. */
   intent: z.enum(['tool', 'prefix', 'tool+prefix']).optional(),
   /** Roles the page matched only by a fallback selector: role → index in its list (0 = first). */
-  matched: z.record(z.string(), z.number().int().nonnegative()).optional(),
+  matched: z
+    .record(roleName, z.number().int().nonnegative())
+    .refine((m) => Object.keys(m).length <= LIMITS.list, `at most ${LIMITS.list} roles`)
+    .optional(),
 });
 
 /** One role of the descriptor looked up on the live page (doctor). */
 export const RoleProbeSchema = z.object({
-  role: z.string(),
+  role: roleName,
   found: z.boolean(),
   /** Which selector matched (0 = the first of its list). */
   index: z.number().int().nonnegative().optional(),
-  selector: z.string().optional(),
-  tried: z.array(z.string()),
+  selector: z.string().max(LIMITS.selector).optional(),
+  tried: z.array(z.string().max(LIMITS.selector)).max(LIMITS.list),
 });
 export const ProbeResultSchema = z.object({
-  url: z.string(),
-  title: z.string(),
+  url: z.string().max(LIMITS.url),
+  title: text,
   page: z.enum(['ready', 'login', 'challenge', 'no-composer']),
-  roles: z.array(RoleProbeSchema),
+  roles: z.array(RoleProbeSchema).max(LIMITS.list),
   imageTool: z.enum(['offered', 'absent']),
 });
 export type ProbeResult = z.infer<typeof ProbeResultSchema>;
@@ -93,19 +132,20 @@ export const PROGRESS_PHASES = ['filled', 'sent', 'conversation', 'generating', 
 
 // Extension → runner
 export const ExtensionMessageSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('hello'), v: z.number().int(), token: z.string(), extensionId: z.string() }),
+  z.object({ type: z.literal('hello'), v: z.number().int(), token: name, extensionId: name }),
+  /** `data` is checked against `ReplySchemas[request type]` once the id names the request. */
   z.object({ type: z.literal('reply'), id, data: z.unknown() }),
-  z.object({ type: z.literal('fail'), id, error: SerializedErrorSchema }),
+  z.object({ type: z.literal('fail'), id, error: WireErrorSchema }),
   z.object({
     type: z.literal('progress'),
     tabId: z.number().int(),
-    jobId: z.string(),
+    jobId: z.string().max(LIMITS.jobId),
     phase: z.enum(PROGRESS_PHASES),
-    conversationUrl: z.string().optional(),
+    conversationUrl: z.string().max(LIMITS.url).optional(),
   }),
   z.object({ type: z.literal('heartbeat'), t: z.number() }),
-  z.object({ type: z.literal('log'), level: z.enum(['debug', 'info', 'warn', 'error']), message: z.string().max(4000) }),
-  z.object({ type: z.literal('invalid'), id: id.optional(), message: z.string() }),
+  z.object({ type: z.literal('log'), level: z.enum(['debug', 'info', 'warn', 'error']), message: text }),
+  z.object({ type: z.literal('invalid'), id: id.optional(), message: text }),
 ]);
 export type ExtensionMessage = z.infer<typeof ExtensionMessageSchema>;
 
@@ -176,7 +216,12 @@ export const ContentEventSchema = z.discriminatedUnion('type', [
 ]);
 export type ContentEvent = z.infer<typeof ContentEventSchema>;
 
-/** Formats a zod failure as "path: message" lines so a log names the offending field. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+/**
+ * Formats a zod failure as "path: message" lines so a log names the offending field. Capped: the
+ * input may be a hostile message with thousands of bad entries, and this text is logged and sent back.
+ */
+export function describeIssues(error: z.ZodError, max: number = 2000): string {
+  const issues = error.issues.slice(0, 20).map((i) => `${capText(i.path.map(String).join('.'), 200) || '(root)'}: ${capText(i.message, 300)}`);
+  const more = error.issues.length > 20 ? `; and ${error.issues.length - 20} more` : '';
+  return capText(issues.join('; ') + more, max);
 }

@@ -14,7 +14,8 @@ import {
   serializeError,
   type SemantestError,
 } from './errors.js';
-import { ContentCommandSchema, ExtensionMessageSchema, RunnerMessageSchema, describeIssues } from './messages.js';
+import { ContentCommandSchema, ExtensionMessageSchema, ImageFoundSchema, LIMITS, ProbeResultSchema, RunnerMessageSchema, describeIssues } from './messages.js';
+import { MAX_MESSAGE_CHARS } from './text.js';
 import { ProviderDescriptorSchema } from './provider.js';
 import { loadProvider } from '../providers/index.js';
 
@@ -48,6 +49,21 @@ describe('failures across the hub', () => {
     expect((deserializeError({ name: 'x', kind: 'quota', message: 'cap', resetInMs: 5 }) as QuotaError).resetInMs).toBe(5);
   });
 
+  it('rebuild a name that is not one of the classes (toString, __proto__, constructor) as the kind\'s class', () => {
+    for (const name of ['toString', '__proto__', 'constructor', 'hasOwnProperty', 'valueOf', 'prototype']) {
+      expect(deserializeError({ name, message: 'm', kind: 'policy' }), name).toBeInstanceOf(PolicyError);
+      expect(deserializeError({ name, message: 'm', kind: 'transient' }), name).toBeInstanceOf(TransientError);
+    }
+  });
+
+  it('strip control characters from the message and cap it, keeping head and tail', () => {
+    const back = deserializeError({ name: 'PolicyError', message: `\u001b[2K\u001b]0;owned\u0007refused ${'x'.repeat(10_000)} content policies`, kind: 'policy' });
+    expect(back.message).not.toMatch(/[\u0000-\u001f]/);
+    expect(back.message.startsWith('[2K]0;ownedrefused')).toBe(true);
+    expect(back.message.endsWith('content policies')).toBe(true);
+    expect(back.message.length).toBeLessThanOrEqual(MAX_MESSAGE_CHARS);
+  });
+
   it('turns anything else into a transient failure and knows which need a human', () => {
     expect(serializeError(new Error('boom'))).toEqual({ name: 'TransientError', message: 'boom', kind: 'transient' });
     expect(all.filter(needsHuman).map((e) => e.kind)).toEqual(['login', 'challenge']);
@@ -71,6 +87,30 @@ describe('message schemas', () => {
     const fail = ExtensionMessageSchema.safeParse({ type: 'fail', id: 'r1', error: { name: 'X', message: 'm', kind: 'explode' } });
     expect(describeIssues(fail.error!)).toMatch(/error\.kind/);
     expect(ExtensionMessageSchema.safeParse({ type: 'shell', cmd: 'rm -rf /' }).success).toBe(false);
+  });
+
+  it('bound every string the extension sends, and say which field is too long', () => {
+    const image = { src: 'https://h/x.png', fileId: 'f1', naturalWidth: 1, naturalHeight: 1, alt: '', conversationUrl: 'https://h/c/1' };
+    const fail = (error: object) => ExtensionMessageSchema.safeParse({ type: 'fail', id: 'r1', error: { name: 'PolicyError', message: 'm', kind: 'policy', ...error } });
+    expect(ImageFoundSchema.safeParse(image).success).toBe(true);
+    expect(ImageFoundSchema.safeParse({ ...image, src: `https://h/${'a'.repeat(LIMITS.src)}` }).error?.issues[0].path).toEqual(['src']);
+    expect(ImageFoundSchema.safeParse({ ...image, alt: 'a'.repeat(LIMITS.text + 1) }).success).toBe(false);
+    expect(ImageFoundSchema.safeParse({ ...image, matched: { 'not a role': 1 } }).success).toBe(false);
+    const matched = ImageFoundSchema.parse({ ...image, matched: JSON.parse('{"__proto__": {"x": 1}, "composer": 1}') }).matched!;
+    expect([Object.keys(matched), Object.getPrototypeOf(matched)]).toEqual([['composer'], Object.prototype]);
+    expect(fail({ message: 'm'.repeat(LIMITS.text + 1) }).success).toBe(false);
+    expect(fail({ name: 'n'.repeat(LIMITS.name + 1) }).success).toBe(false);
+    expect(fail({ kind: 'quota', resetInMs: 1e300 }).success).toBe(false);
+    expect(ExtensionMessageSchema.safeParse({ type: 'log', level: 'info', message: 'l'.repeat(LIMITS.text + 1) }).success).toBe(false);
+    expect(ExtensionMessageSchema.safeParse({ type: 'progress', tabId: 1, jobId: 'j', phase: 'sent', conversationUrl: 'u'.repeat(LIMITS.url + 1) }).success).toBe(false);
+    expect(ProbeResultSchema.safeParse({ url: 'u', title: 't'.repeat(LIMITS.text + 1), page: 'ready', roles: [], imageTool: 'absent' }).success).toBe(false);
+  });
+
+  it('describe a failure with thousands of issues in a bounded sentence', () => {
+    const many = ProbeResultSchema.safeParse({ url: 'u', title: 't', page: 'ready', roles: Array.from({ length: 5000 }, () => ({ role: 1 })), imageTool: 'absent' });
+    const words = describeIssues(many.error!);
+    expect(words).toMatch(/^roles/);
+    expect(words.length).toBeLessThanOrEqual(2000);
   });
 
   it('the shipped provider descriptor is valid and points wherever --base-url says', () => {
