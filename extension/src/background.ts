@@ -5,6 +5,7 @@ import {
   ContentEventSchema,
   ContentReplySchema,
   HEARTBEAT_MS,
+  LIMITS,
   PROTOCOL_VERSION,
   RunnerMessageSchema,
   describeIssues,
@@ -13,7 +14,9 @@ import {
   type RunnerMessage,
 } from '../../src/protocol/messages.js';
 import type { ProviderDescriptor } from '../../src/protocol/provider.js';
-import { serializeError, DisconnectError, GenerationTimeoutError, type SerializedError } from '../../src/protocol/errors.js';
+import { serializeError, DisconnectError, GenerationTimeoutError, TransientError, type SerializedError } from '../../src/protocol/errors.js';
+import { boundError, boundReply, fitsFrame } from '../../src/protocol/bounds.js';
+import { capText } from '../../src/protocol/text.js';
 
 interface HubConfig { port: number; path: string; token: string }
 
@@ -68,7 +71,14 @@ function scheduleReconnect(): void {
 }
 
 function send(message: ExtensionMessage): void {
-  if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+  if (socket?.readyState !== WebSocket.OPEN) return;
+  let json = JSON.stringify(message);
+  // A frame over the hub's maxPayload closes the socket and fails every job in flight; fail this one only.
+  if (!fitsFrame(json)) {
+    if (!('id' in message) || !message.id) return;
+    json = JSON.stringify({ type: 'fail', id: message.id, error: serializeError(new TransientError(`the ${message.type} message was over the hub's 1 MiB`)) } satisfies ExtensionMessage);
+  }
+  socket.send(json);
 }
 
 async function onRunnerMessage(text: string): Promise<void> {
@@ -81,15 +91,16 @@ async function onRunnerMessage(text: string): Promise<void> {
   const parsed = RunnerMessageSchema.safeParse(data);
   if (!parsed.success) {
     const id = typeof (data as { id?: unknown })?.id === 'string' ? (data as { id: string }).id : undefined;
-    return send({ type: 'invalid', id, message: describeIssues(parsed.error) });
+    return send({ type: 'invalid', id: id && id.length <= 64 ? id : undefined, message: describeIssues(parsed.error) });
   }
   const message = parsed.data;
   if (message.type === 'welcome') return registerProvider(message.provider);
   if (message.type === 'heartbeat-ack' || message.type === 'invalid') return;
   try {
-    send({ type: 'reply', id: message.id, data: await handleRequest(message) });
+    // Page strings are cut to the hub's bounds here, the one place every reply passes (§3 "Bounds").
+    send({ type: 'reply', id: message.id, data: boundReply(message.type, await handleRequest(message)) });
   } catch (error) {
-    send({ type: 'fail', id: message.id, error: error instanceof PageFailure ? error.serialized : serializeError(error) });
+    send({ type: 'fail', id: message.id, error: boundError(error instanceof PageFailure ? error.serialized : serializeError(error)) });
   }
 }
 
@@ -211,7 +222,9 @@ chrome.runtime.onMessage.addListener((raw, sender, sendResponse) => {
     for (const waiter of readyWaiters.get(tabId) ?? []) waiter();
     readyWaiters.delete(tabId);
   } else {
-    send({ type: 'progress', tabId, jobId: event.jobId, phase: event.phase, conversationUrl: event.conversationUrl });
+    // An address too long for the hub is left out: progress is a hint, the reply carries the address too.
+    const conversationUrl = event.conversationUrl && event.conversationUrl.length <= LIMITS.url ? event.conversationUrl : undefined;
+    send({ type: 'progress', tabId, jobId: capText(event.jobId, LIMITS.jobId), phase: event.phase, conversationUrl });
   }
 });
 

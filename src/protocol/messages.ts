@@ -25,7 +25,7 @@ const id = z.string().min(1).max(64);
 /**
  * The longest strings the extension may send the runner (ARCHITECTURE §3, "Bounds"). Everything in
  * them comes from a web page; a message over a bound is invalid, so the worker cuts what it forwards
- * first (extension/src/background.ts, `boundReply`).
+ * first (src/protocol/bounds.ts, called by extension/src/background.ts).
  */
 export const LIMITS = {
   /** An http(s) image address the runner fetches (signed 2026 srcs are a few hundred characters). */
@@ -44,11 +44,14 @@ export const LIMITS = {
   selector: 1000,
   /** Entries of a list (selectors tried, roles probed, fallbacks matched). */
   list: 64,
+  /** Milliseconds: a quota reset further away than 31 days is not a reset time. */
+  resetInMs: 31 * 24 * 3600_000,
 } as const;
 
 const text = z.string().max(LIMITS.text);
 const name = z.string().max(LIMITS.name);
-const roleName = z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,63}$/);
+export const ROLE_NAME = /^[A-Za-z][A-Za-z0-9]{0,63}$/;
+const roleName = z.string().regex(ROLE_NAME);
 
 /** A failure as the page and the worker serialise it (worker ⇄ content script: same browser, not bounded). */
 export const SerializedErrorSchema = z.object({
@@ -61,7 +64,7 @@ export const SerializedErrorSchema = z.object({
 export const WireErrorSchema = SerializedErrorSchema.extend({
   name,
   message: text,
-  resetInMs: z.number().nonnegative().max(31 * 24 * 3600_000).optional(),
+  resetInMs: z.number().nonnegative().max(LIMITS.resetInMs).optional(),
 });
 
 /** A panel's shape (ARCHITECTURE §8). */

@@ -1,8 +1,11 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { boundError, boundReply, fitsFrame } from './bounds.js';
 import {
   ChallengeError,
   CooldownError,
   DisconnectError,
+  DriftError,
   GenerationTimeoutError,
   LoginRequiredError,
   PolicyError,
@@ -14,7 +17,7 @@ import {
   serializeError,
   type SemantestError,
 } from './errors.js';
-import { ContentCommandSchema, ExtensionMessageSchema, ImageFoundSchema, LIMITS, ProbeResultSchema, RunnerMessageSchema, describeIssues } from './messages.js';
+import { ContentCommandSchema, ExtensionMessageSchema, ImageFoundSchema, LIMITS, MAX_PAYLOAD_BYTES, ProbeResultSchema, RunnerMessageSchema, describeIssues } from './messages.js';
 import { MAX_MESSAGE_CHARS } from './text.js';
 import { ProviderDescriptorSchema } from './provider.js';
 import { loadProvider } from '../providers/index.js';
@@ -117,5 +120,42 @@ describe('message schemas', () => {
     expect(ProviderDescriptorSchema.safeParse(provider).success).toBe(true);
     expect(provider.baseUrl).toBe('http://127.0.0.1:9/');
     expect(() => loadProvider('chatgpt', 'file:///etc/passwd')).toThrow(/--base-url: .* must be http or https/);
+  });
+});
+
+describe('what the extension forwards, cut to the bounds', () => {
+  const image = { src: 'https://h/x.png', fileId: 'f1', naturalWidth: 1, naturalHeight: 1, alt: '', conversationUrl: 'https://h/c/1', marker: 'm-1' };
+
+  it('keeps a legitimate but long page string valid: alt and error messages cut, head and tail kept', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 20_000, unit: 'binary' }), fc.string({ maxLength: 300 }), fc.double(), (words, name, reset) => {
+        expect(ImageFoundSchema.safeParse(boundReply('generate', { ...image, alt: words })).success).toBe(true);
+        const error = boundError({ name, message: words, kind: 'quota', resetInMs: reset });
+        expect(ExtensionMessageSchema.safeParse({ type: 'fail', id: 'r1', error }).success).toBe(true);
+        const probe = boundReply('probe', { url: words, title: words, page: 'ready', roles: [{ role: 'composer', found: false, tried: [words] }], imageTool: 'absent' });
+        expect(ProbeResultSchema.safeParse(probe).success).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('sends an over-long src as an in-page read of the marked image, and refuses one it could not find again', () => {
+    const long = `https://h/x.png?sig=${'s'.repeat(LIMITS.src)}`;
+    const bounded = ImageFoundSchema.parse(boundReply('generate', { ...image, src: long }));
+    expect([bounded.inPage, bounded.src]).toEqual([true, long.slice(0, LIMITS.inPageSrc)]);
+    expect(() => boundReply('generate', { ...image, src: long, marker: undefined })).toThrow(VerificationError);
+  });
+
+  it('drops a conversation address\'s query when it is too long, and calls an over-long file id drift', () => {
+    const bounded = ImageFoundSchema.parse(boundReply('find-image', { ...image, conversationUrl: `https://h/c/1?q=${'q'.repeat(LIMITS.url)}#x` }));
+    expect(bounded.conversationUrl).toBe('https://h/c/1');
+    expect(() => boundReply('generate', { ...image, fileId: 'f'.repeat(LIMITS.fileId + 1) })).toThrow(DriftError);
+    expect(boundReply('find-image', null)).toBeNull();
+  });
+
+  it('keeps no reset time that is not one, and no control character in a name', () => {
+    expect(boundError({ name: 'Quota\u001b[2KError', message: 'm', kind: 'quota', resetInMs: Infinity })).toEqual({ name: 'Quota[2KError', message: 'm', kind: 'quota' });
+    expect(fitsFrame('x'.repeat(MAX_PAYLOAD_BYTES))).toBe(true);
+    expect(fitsFrame('é'.repeat(MAX_PAYLOAD_BYTES / 2 + 1))).toBe(false);
   });
 });
