@@ -4,7 +4,7 @@
 // Any local process that reads the port can connect, so nothing a client sends may throw: every
 // socket has an `error` listener before anything else, close reasons are fixed words (never the
 // client's input), and sockets that have not said hello are few and short-lived (§3, "Bounds").
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer, STATUS_CODES, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -37,7 +37,7 @@ const CLOSE_GRACE_MS = 2000;
 const REQUEST_TIMEOUT_MS = 5000;
 
 /** Close reasons are fixed words: `ws` throws on a reason over 123 bytes, and the client's input has no place in them. */
-export const CLOSE_REASONS: Record<number, string> = {
+export const CLOSE_REASONS: Record<(typeof CLOSE)[keyof typeof CLOSE], string> = {
   [CLOSE.badMessage]: 'the first message must be hello',
   [CLOSE.badToken]: 'wrong token',
   [CLOSE.badVersion]: `another protocol version than ${PROTOCOL_VERSION}: rebuild the extension (npm run build)`,
@@ -201,11 +201,12 @@ export class Hub extends EventEmitter<HubEvents> {
     socket.once('close', () => clearTimeout(helloTimer));
     socket.once('message', (raw, isBinary) => {
       clearTimeout(helloTimer);
+      if (socket.readyState !== socket.OPEN) return; // already refused (the deadline passed)
       const parsed = isBinary ? undefined : parse(raw);
       if (!parsed?.ok || parsed.message.type !== 'hello') return this.#refuse(socket, CLOSE.badMessage);
       const hello = parsed.message;
       if (hello.v !== PROTOCOL_VERSION) return this.#refuse(socket, CLOSE.badVersion);
-      if (hello.token !== this.token) return this.#refuse(socket, CLOSE.badToken);
+      if (!sameSecret(hello.token, this.token)) return this.#refuse(socket, CLOSE.badToken);
       if (this.#client) return this.#refuse(socket, CLOSE.alreadyConnected);
       this.#unattached.delete(socket);
       this.#attach(socket);
@@ -314,6 +315,13 @@ function parse(raw: RawData): { ok: true; message: ExtensionMessage } | { ok: fa
   }
   const result = ExtensionMessageSchema.safeParse(data);
   return result.success ? { ok: true, message: result.data } : { ok: false, error: describeIssues(result.error) };
+}
+
+/** A comparison whose time does not tell a guesser how much of the token it got right. */
+function sameSecret(given: string, token: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function textOf(raw: RawData): string {
