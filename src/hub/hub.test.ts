@@ -121,4 +121,18 @@ describe('hub', () => {
     expect(reply.message).toContain('tabId');
     ext.close();
   });
+
+  it('answers a binary frame with invalid, and refuses one as the first message', async () => {
+    const ext = await handshake(hub);
+    const answer = new Promise<string>((resolve) => ext.once('message', (raw) => resolve(raw.toString())));
+    ext.send(Buffer.from(JSON.stringify({ type: 'heartbeat', t: 1 })), { binary: true });
+    expect(JSON.parse(await answer)).toEqual({ type: 'invalid', message: 'binary frames are not part of the protocol' });
+    const gone = new Promise((resolve) => hub.once('disconnected', resolve));
+    ext.close();
+    await gone;
+    const early = open(hub);
+    await new Promise((resolve) => early.once('open', resolve));
+    early.send(Buffer.from(JSON.stringify({ type: 'hello', v: PROTOCOL_VERSION, token: hub.token, extensionId: EXTENSION_ID })), { binary: true });
+    expect(await closeOf(early)).toEqual({ code: CLOSE.badMessage, reason: CLOSE_REASONS[CLOSE.badMessage] });
+  });
 });
