@@ -129,7 +129,7 @@ export class Hub extends EventEmitter<HubEvents> {
     return (this.#http.address() as AddressInfo).port;
   }
 
-  /** Open sockets: the attached extension and those not (yet) attached. For tests and the soak bench. */
+  /** Open sockets: the attached extension and those not (yet) attached (the fuzz spec checks the bound). */
   get sockets(): { attached: number; unattached: number } {
     return { attached: this.#client ? 1 : 0, unattached: this.#unattached.size };
   }
