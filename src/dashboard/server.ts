@@ -3,16 +3,17 @@
 // in book order (thumbnails made once per image), failures with their evidence, and takes four
 // commands: pause, resume, retry a failed panel, reject a verified one. Updates go out as
 // server-sent events; every command is a POST whose Origin must be the dashboard's own.
+// Hardened for a day on the user's own machine (ARCHITECTURE §12): only its own Host names are
+// answered (a DNS-rebinding page cannot reach it), commands must be JSON, event streams are capped,
+// files are served only if their real path is inside the book folder, and errors never repeat the request.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import type { Job, PromptBook } from '../prompts/types.js';
 import type { RunEvent, RunEvents } from '../report/events.js';
 import type { JobStore } from '../store/index.js';
 import type { RunControl } from '../run/run-control.js';
+import { openInside } from '../inside.js';
 import { dashboardPage } from './page.js';
 
 export interface DashboardOptions {
@@ -28,6 +29,8 @@ export interface DashboardOptions {
   readonly reject: (job: Job, reason: string) => Promise<void>;
   /** @default 0 (any free port) */
   readonly port?: number;
+  /** How many event streams may be open at once; more get 503. @default 16 */
+  readonly maxStreams?: number;
 }
 
 export interface Dashboard {
@@ -58,6 +61,19 @@ interface Snapshot {
 }
 
 const MAX_BODY = 16 * 1024;
+/** Enough for a few tabs on the dashboard; a page that opens hundreds is refused, not served. */
+export const MAX_STREAMS = 16;
+const TEXT = 'text/plain; charset=utf-8';
+
+/** A refusal whose status and fixed text are all the client hears; nothing of the request is echoed. */
+class Refusal extends Error {
+  constructor(
+    readonly status: number,
+    readonly text: string,
+  ) {
+    super(text);
+  }
+}
 
 export async function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
   const token = randomBytes(24).toString('base64url');
@@ -67,6 +83,9 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   const profile: Snapshot['profile'] = { state: 'starting' };
   const inFlight = new Set<string>();
   let etaMs: number | undefined;
+  const maxStreams = opts.maxStreams ?? MAX_STREAMS;
+  /** The Host values this server answers to, set once it listens: its own address, nothing else. */
+  let hosts = new Set<string>();
 
   const onEvent = (event: RunEvent) => {
     switch (event.type) {
@@ -140,20 +159,26 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   }
 
   const server = http.createServer((req, res) => {
-    handle(req, res).catch((error: Error) => {
-      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', `error: ${error.message}`);
-      else res.destroy();
+    handle(req, res).catch((error: unknown) => {
+      if (res.headersSent) return void res.destroy();
+      if (error instanceof Refusal) return refuse(req, res, error);
+      // URIError: a bad %-escape in the path. Its message quotes the request, so it is not repeated.
+      if (error instanceof URIError) return send(res, 400, TEXT, 'bad request');
+      send(res, 500, TEXT, 'internal error');
     });
   });
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    // A page on another name that resolves to 127.0.0.1 (DNS rebinding) sends its own name as Host.
+    if (!hosts.has(req.headers.host ?? '')) throw new Refusal(421, 'wrong host: use the address the runner printed');
     const url = new URL(req.url ?? '/', 'http://dashboard');
     // Without the token nothing is served, not even a hint that something is here.
-    if (!hasToken(url.pathname, base)) return send(res, 404, 'text/plain; charset=utf-8', 'not found');
+    if (!hasToken(url.pathname, base)) return send(res, 404, TEXT, 'not found');
     const route = `${req.method} ${url.pathname.slice(base.length - 1)}`;
     if (route === 'GET /') return send(res, 200, 'text/html; charset=utf-8', dashboardPage(opts.book.book));
     if (route === 'GET /state') return send(res, 200, 'application/json', JSON.stringify(snapshot()));
     if (route === 'GET /events') {
+      if (clients.size >= maxStreams) return send(res, 503, TEXT, 'too many dashboards open: close one and reload');
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
       res.write(`event: hello\ndata: {}\n\n`);
       clients.add(res);
@@ -163,18 +188,26 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     const thumb = /^GET \/thumb\/(.+)$/.exec(route);
     if (thumb) {
       const record = opts.store.get(decodeURIComponent(thumb[1]));
-      if (record?.state !== 'verified' || !record.path) return send(res, 404, 'text/plain; charset=utf-8', 'no image yet');
-      return sendFile(res, await opts.thumbnail(record.path), 'image/jpeg');
+      if (record?.state !== 'verified' || !record.path) return send(res, 404, TEXT, 'no image yet');
+      // The image and its thumbnail both must really be in the book folder: a link planted there that
+      // points elsewhere would otherwise be read (and shown, shrunk) or served.
+      const image = await openInside(opts.bookDir, record.path);
+      if (!image) return send(res, 404, TEXT, 'no such image');
+      await image.handle.close();
+      return sendFile(res, opts.bookDir, await opts.thumbnail(record.path), 'image/jpeg');
     }
     const shot = /^GET \/evidence\/(.+)\/(\d+)$/.exec(route);
     if (shot) {
       const file = opts.store.get(decodeURIComponent(shot[1]))?.failure?.evidence?.[Number(shot[2])];
       // Only files the journal lists as evidence, and only under the book's folder.
-      if (!file || !file.endsWith('.png') || !inside(opts.bookDir, file)) return send(res, 404, 'text/plain; charset=utf-8', 'no such evidence');
-      return sendFile(res, file, 'image/png');
+      if (!file || !file.endsWith('.png')) return send(res, 404, TEXT, 'no such evidence');
+      return sendFile(res, opts.bookDir, file, 'image/png');
     }
     if (req.method === 'POST') {
-      if (req.headers.origin !== `http://${req.headers.host}`) return send(res, 403, 'text/plain; charset=utf-8', 'commands come from the dashboard page only');
+      if (req.headers.origin !== `http://${req.headers.host}`) return send(res, 403, TEXT, 'commands come from the dashboard page only');
+      // A form or a "simple" cross-site request cannot send application/json without a preflight.
+      const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+      if (type !== 'application/json') throw new Refusal(415, 'commands are JSON (content-type: application/json)');
       const body = await readJson(req);
       const job = typeof body.id === 'string' ? byId.get(body.id) : undefined;
       switch (url.pathname.slice(base.length - 1)) {
@@ -201,7 +234,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
         }
       }
     }
-    return send(res, 404, 'text/plain; charset=utf-8', 'not found');
+    return send(res, 404, TEXT, 'not found');
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -209,6 +242,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  hosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
   const heartbeat = setInterval(() => broadcast('ping', {}), 15_000);
   heartbeat.unref();
   return {
@@ -231,11 +265,6 @@ function hasToken(pathname: string, base: string): boolean {
   return given.length === wanted.length && timingSafeEqual(given, wanted);
 }
 
-function inside(root: string, file: string): boolean {
-  const resolved = path.resolve(file);
-  return resolved.startsWith(path.resolve(root) + path.sep);
-}
-
 function send(res: http.ServerResponse, status: number, type: string, body: string): void {
   res.writeHead(status, {
     'content-type': type,
@@ -251,23 +280,41 @@ function reply(res: http.ServerResponse, value: unknown, status = 200): void {
   send(res, status, 'application/json', JSON.stringify(value));
 }
 
-async function sendFile(res: http.ServerResponse, file: string, type: string): Promise<void> {
-  const info = await stat(file).catch(() => undefined);
-  if (!info?.isFile()) return send(res, 404, 'text/plain; charset=utf-8', 'gone');
-  res.writeHead(200, { 'content-type': type, 'content-length': info.size, 'cache-control': 'private, max-age=60', 'x-content-type-options': 'nosniff' });
-  createReadStream(file).pipe(res);
+/** Serves `file` only if its real path is inside `root` (links resolved); anything else is a 404. */
+async function sendFile(res: http.ServerResponse, root: string, file: string, type: string): Promise<void> {
+  const opened = await openInside(root, file);
+  if (!opened) return send(res, 404, TEXT, 'gone');
+  res.writeHead(200, { 'content-type': type, 'content-length': opened.size, 'cache-control': 'private, max-age=60', 'x-content-type-options': 'nosniff' });
+  opened.handle.createReadStream().pipe(res);
+}
+
+/** Answers a refusal and, if the request still has a body coming, closes the connection instead of reading it. */
+function refuse(req: http.IncomingMessage, res: http.ServerResponse, refusal: Refusal): void {
+  if (!req.complete) res.setHeader('connection', 'close');
+  send(res, refusal.status, TEXT, refusal.text);
 }
 
 async function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of req) {
-    total += (chunk as Buffer).length;
-    if (total > MAX_BODY) throw new Error('request too large');
-    chunks.push(chunk as Buffer);
-  }
+  const tooLarge = new Refusal(413, `a command is at most ${MAX_BODY} bytes`);
+  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) throw tooLarge;
+  // Events, not `for await`: leaving that loop early destroys the socket before the 413 is sent.
+  const text = await new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const onData = (chunk: Buffer) => {
+      total += chunk.length;
+      if (total <= MAX_BODY) return void chunks.push(chunk);
+      // Stop reading here: the rest of the body is never buffered.
+      req.off('data', onData);
+      req.pause();
+      reject(tooLarge);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.once('error', reject);
+  });
   try {
-    const value = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    const value = JSON.parse(text || '{}');
     return value && typeof value === 'object' ? value : {};
   } catch {
     return {};
