@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
+import { isInsideLexically } from '../inside.js';
 
 /** The folder under `<out>/<book>/` that holds the thumbnails and their index. */
 export const THUMBS_DIR = '.thumbs';
@@ -115,10 +116,8 @@ export class ThumbnailCache {
   /** Where the thumbnail of `imagePath` goes, relative to the book folder (no I/O). An image
    * outside the book folder gets a name from its absolute path under `.thumbs/_outside/`. */
   srcFor(imagePath: string): string {
-    const relative = path.relative(this.bookDir, path.resolve(imagePath));
-    const inside = relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
-    const stem = inside
-      ? toPosix(withoutImageExtension(relative))
+    const stem = isInsideLexically(this.bookDir, imagePath)
+      ? toPosix(withoutImageExtension(path.relative(this.bookDir, path.resolve(imagePath))))
       : `_outside/${createHash('sha256').update(path.resolve(imagePath)).digest('hex').slice(0, 24)}`;
     return `${THUMBS_DIR}/${stem}${EXTENSIONS[this.#format]}`;
   }

@@ -309,11 +309,12 @@ function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-async function removePartFiles(dir: string): Promise<number> {
+/** Removes every `*.part` that is not a folder, a link included: rm unlinks the link itself, never its target. */
+export async function removePartFiles(dir: string): Promise<number> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
   let removed = 0;
   for (const entry of entries) {
-    if (!entry.isFile() || !entry.name.endsWith('.part')) continue;
+    if (entry.isDirectory() || !entry.name.endsWith('.part')) continue;
     await rm(path.join(entry.parentPath, entry.name), { force: true });
     removed += 1;
   }

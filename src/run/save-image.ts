@@ -3,15 +3,14 @@
 // The durable steps themselves live once, in src/store/durable.ts.
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import path from 'node:path';
 import { FatalError } from '../protocol/errors.js';
+import { joinInside } from '../inside.js';
 import { replaceFileDurably } from '../store/durable.js';
 
-/** Resolves `relative` under `root`, refusing anything that would escape it. */
+/** Resolves `relative` under `root`, refusing a name that would escape it (links are the writer's
+ * business: the `.part` is created without following one, see writeFileDurably). */
 export function safeJoin(root: string, relative: string): string {
-  const resolved = path.resolve(root, relative);
-  if (!resolved.startsWith(path.resolve(root) + path.sep)) throw new FatalError(`refusing to write outside ${root}: ${relative}`);
-  return resolved;
+  return joinInside(root, relative, () => new FatalError(`refusing to write outside ${root}: ${relative}`));
 }
 
 export function sha256(bytes: Buffer): string {

@@ -1,7 +1,8 @@
 // The one durable write, for the journal, the snapshot and the images. lowdb's TextFile renames a
 // temp file without fsync, so a power cut can leave the new name pointing at no data; here the
 // bytes are fsynced before the rename and the folder after it.
-import { mkdir, open, rename } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
 /** The steps of a replace, in order; a crash between any two leaves the old file or the new one. */
@@ -12,11 +13,35 @@ export interface ReplaceOptions {
   readonly onStep?: (step: DurableStep) => void | Promise<void>;
 }
 
-/** Writes `file` in place and fsyncs it and its folder entry, creating the folder if needed. */
+/**
+ * Writes `file` (an image's `.part`) as a new file and fsyncs it and its folder entry, creating the
+ * folder if needed. Whatever was under that name is unlinked first, never written through: a link
+ * planted there cannot make the write land outside the folder.
+ */
 export async function writeFileDurably(file: string, data: string | Uint8Array): Promise<void> {
   await makeDirDurably(path.dirname(file));
-  await writeAndSync(file, data);
+  const handle = await createFresh(file);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
   await syncDir(path.dirname(file));
+}
+
+/** O_EXCL refuses an existing name, link or not; O_NOFOLLOW says the same where the OS has it. */
+const FRESH = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | (constants.O_NOFOLLOW ?? 0);
+
+async function createFresh(file: string): Promise<FileHandle> {
+  try {
+    return await open(file, FRESH, 0o666);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    // A leftover (or a planted link): remove the entry itself, then create it again, exclusively.
+    await unlink(file);
+    return await open(file, FRESH, 0o666);
+  }
 }
 
 /** Replaces `file` atomically: temp file → fsync → rename → fsync(dir). Readers see the old or the new bytes. */
