@@ -14,7 +14,17 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Returns the pid that was closed, if any. Only kills a process whose command line names this profile. */
+/**
+ * True when one argument of `pid` is exactly `--user-data-dir=<profileDir resolved>`, as Playwright
+ * passes it. Arguments are compared whole (cmdline is NUL-separated): a process on
+ * `profiles/default-backup`, or one that merely mentions the path, is not ours to close.
+ */
+export async function usesProfile(pid: number, profileDir: string): Promise<boolean> {
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  return cmdline.split('\0').includes(`--user-data-dir=${path.resolve(profileDir)}`);
+}
+
+/** Returns the pid that was closed, if any. Only kills a process whose arguments include this profile's `--user-data-dir=` exactly. */
 export async function closeOrphanBrowser(profileDir: string, timeoutMs = 10_000): Promise<number | undefined> {
   let target: string;
   try {
@@ -26,8 +36,7 @@ export async function closeOrphanBrowser(profileDir: string, timeoutMs = 10_000)
   if (!match || match[1] !== hostname()) return undefined;
   const pid = Number(match[2]);
   if (!alive(pid)) return undefined;
-  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  if (!cmdline.includes(path.resolve(profileDir))) return undefined;
+  if (!(await usesProfile(pid, profileDir))) return undefined;
   process.kill(pid, 'SIGTERM');
   const deadline = Date.now() + timeoutMs;
   while (alive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
