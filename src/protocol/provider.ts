@@ -1,16 +1,38 @@
 // A provider is data: ordered selector lists, text patterns and timings, validated here and sent to
 // the extension per run, so a changed site needs a new descriptor, not a new extension build.
 import { z } from 'zod';
+import { flagsProblem, patternProblem } from './text-patterns.js';
 
 const selectors = z.array(z.string().min(1)).min(1);
 /** A role a page may not have at all (the image tool, an aspect control): none is fine. */
 const optionalSelectors = z.array(z.string().min(1)).default([]);
-const pattern = z.object({ source: z.string().min(1), flags: z.string().default('i') }).strict();
+/**
+ * A pattern run on page text: it must compile, carry only the flags i, m, s, u, and have none of the
+ * shapes that backtrack exponentially (text-patterns.ts); each refusal names `<field>.source` or `.flags`.
+ */
+const pattern = z
+  .object({ source: z.string().min(1), flags: z.string().default('i') })
+  .strict()
+  .superRefine((p, ctx) => {
+    const flags = flagsProblem(p.flags);
+    if (flags) return ctx.addIssue({ code: 'custom', path: ['flags'], message: flags });
+    try {
+      new RegExp(p.source, p.flags);
+    } catch (error) {
+      return ctx.addIssue({ code: 'custom', path: ['source'], message: (error as Error).message });
+    }
+    const problem = patternProblem(p.source);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['source'], message: problem });
+  });
 
 export const ProviderDescriptorSchema = z
   .object({
     name: z.string().min(1),
-    baseUrl: z.string().url(),
+    /** Where the runner opens the site: http or https only (a file: or data: page is no site). */
+    baseUrl: z
+      .string()
+      .url()
+      .refine((url) => /^https?:$/.test(new URL(url).protocol), { message: 'must be an http: or https: URL' }),
     selectors: z
       .object({
         composer: selectors,

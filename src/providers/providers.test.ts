@@ -46,10 +46,56 @@ describe('provider descriptors', () => {
       data.selectors.composer = ['x'];
       data.text.policy = { source: '(unclosed', flags: 'i' };
       await writeFile(file, JSON.stringify(data));
-      expect(() => loadProvider('chatgpt', undefined, file)).toThrow(/text\.policy: Invalid regular expression/);
+      expect(() => loadProvider('chatgpt', undefined, file)).toThrow(/text\.policy\.source: Invalid regular expression/);
       await writeFile(file, '{ "name": ');
       expect(() => loadProvider('chatgpt', undefined, file)).toThrow(/broken\.json: not valid JSON/);
       expect(() => loadProvider('chatgpt', undefined, path.join(dir, 'missing.json'))).toThrow(UsageError);
     });
+  });
+
+  it('refuses --provider-file patterns that can take exponential time, stateful flags and a non-http base URL', async () => {
+    await withTempDir(async (dir) => {
+      await mkdir(dir, { recursive: true });
+      const file = path.join(dir, 'hostile.json');
+      const load = async (change: (data: any) => void) => {
+        const data = JSON.parse(JSON.stringify(loadProvider('chatgpt')));
+        change(data);
+        await writeFile(file, JSON.stringify(data));
+        return () => loadProvider('chatgpt', undefined, file);
+      };
+      const where = `--provider-file ${file}: invalid provider descriptor: `;
+      expect(await load((d) => (d.text.quota = { source: 'hit (a+)+ limit', flags: 'i' }))).toThrow(`${where}text.quota.source: nested quantifier "(a+)+" can take exponential time`);
+      expect(await load((d) => (d.conversationPath = { source: '^/c/(a+)+$', flags: '' }))).toThrow(`${where}conversationPath.source: nested quantifier "(a+)+"`);
+      expect(await load((d) => (d.text.policy = { source: '(a|aa)+x', flags: 'i' }))).toThrow(`${where}text.policy.source: repeated alternatives "(a|aa)+"`);
+      expect(await load((d) => (d.text.error = { source: '(.*a){3,}', flags: 'i' }))).toThrow(`${where}text.error.source: nested quantifier "(.*a){3,}"`);
+      expect(await load((d) => (d.text.done = { source: '(Image)\\1', flags: 'i' }))).toThrow(`${where}text.done.source: backreference "\\1"`);
+      expect(await load((d) => (d.text.done.flags = 'gi'))).toThrow(`${where}text.done.flags: flag "g" is not allowed`);
+      expect(await load((d) => (d.imageSrc.flags = 'y'))).toThrow(`${where}imageSrc.flags: flag "y" is not allowed`);
+      expect(await load((d) => (d.baseUrl = 'file:///etc/'))).toThrow(`${where}baseUrl: must be an http: or https: URL`);
+      expect(await load((d) => (d.baseUrl = 'http://127.0.0.1:8080/'))).not.toThrow();
+    });
+  });
+
+  it('runs every built-in pattern in linear time on 400 KB of hostile text', () => {
+    const p = loadProvider('chatgpt');
+    const patterns = [p.imageSrc, p.conversationPath, p.imageContainerId, ...Object.values(p.text)];
+    const inputs = ['\n'.repeat(400_000), ' \n'.repeat(200_000), 'hit the plan limit for image '.repeat(14_000), 'Log in '.repeat(57_000)];
+    for (const pattern of patterns) {
+      const re = new RegExp(pattern.source, pattern.flags);
+      for (const text of inputs) {
+        const t0 = performance.now();
+        re.test(text);
+        // The quota pattern took minutes here before; linear ones take a few ms (generous for CI).
+        expect(performance.now() - t0, `${pattern.source} on ${JSON.stringify(text.slice(0, 20))}…`).toBeLessThan(250);
+      }
+    }
+  });
+
+  it('calls a refusal worded "violates our content policies" a policy refusal', () => {
+    const p = loadProvider('chatgpt');
+    expect(new RegExp(p.text.policy.source, p.text.policy.flags).test('Sorry, this request violates our content policies.')).toBe(true);
+    const login = new RegExp(p.text.login.source, p.text.login.flags);
+    expect(login.test('Welcome back\n  Log in \nSign up for free')).toBe(true);
+    expect(login.test('Log in to see more of this answer')).toBe(false);
   });
 });
