@@ -16,6 +16,7 @@ import {
   type ProbeResult,
 } from '../../src/protocol/messages.js';
 import { isConversationUrl, toRegExp, type ProviderDescriptor } from '../../src/protocol/provider.js';
+import { capText } from '../../src/protocol/text.js';
 import {
   ChallengeError,
   CooldownError,
@@ -142,13 +143,16 @@ const normalize = (text: string) => text.replace(/\s+/g, ' ').trim();
 /** A login wall or challenge stops everything: we never work around it. */
 function checkBlockers(p: ProviderDescriptor): void {
   if (/^\/auth(\/|$)/.test(location.pathname)) throw new LoginRequiredError('the site moved to its login page: log in to this profile (semantest-run login)');
-  const text = visibleText(document.body);
+  // Page text is capped (head and tail) before any pattern runs on it (ARCHITECTURE §4, "Page text").
+  const whole = visibleText(document.body);
+  const text = capText(whole);
   if (toRegExp(p.text.challenge).test(text) && !first(p.selectors.composer)) {
     throw new ChallengeError(`the site shows a challenge ("${excerpt(text, toRegExp(p.text.challenge))}")`);
   }
   if (!first(p.selectors.composer)) {
     const loginButton = first(p.selectors.login);
-    if (loginButton || (toRegExp(p.text.login).test(text) && text.length < p.timings.loginMaxTextLength)) {
+    // The cheap length check first: a long page is no login wall, whatever its lines say.
+    if (loginButton || (whole.length < p.timings.loginMaxTextLength && toRegExp(p.text.login).test(text))) {
       throw new LoginRequiredError('the site shows a login page: log in to this profile (semantest-run login)');
     }
   }
@@ -247,7 +251,9 @@ function newErrors(p: ProviderDescriptor, before: Set<HTMLElement>): string[] {
 /** Maps what the page says in the answer (or a new error element) to a typed failure. */
 function failOnPageText(p: ProviderDescriptor, answerText: string, errors: string[]): void {
   // A toast or alert may carry a cooldown or a cap as well as a plain error ("Too many requests").
-  const turnText = [answerText, ...errors].join('\n');
+  // Each part is capped (head and tail) before the patterns run: a refusal's words sit at its start
+  // or its end, and 400 KB of answer must not make a pattern slow.
+  const turnText = [answerText, ...errors].map((t) => capText(t)).join('\n');
   const quota = toRegExp(p.text.quota);
   if (quota.test(turnText)) {
     const reset = toRegExp(p.text.quotaReset).exec(turnText);
@@ -317,7 +323,9 @@ async function readAnswer(
     onChange();
     const mine = user();
     const answer = mine ? answerTo(p, mine) : { turns: [], text: '', images: [] };
-    failOnPageText(p, `${answer.text}\n${notices()}`, newErrors(p, errorsBefore));
+    // The answer's text as the patterns see it: capped, head and tail (ARCHITECTURE §4, "Page text").
+    const matched = capText(answer.text);
+    failOnPageText(p, `${matched}\n${capText(notices())}`, newErrors(p, errorsBefore));
     const stop = role(p, 'stop') !== null;
     const shown = answer.images
       .map((img) => ({ img, fileId: fileIdOf(p, img) }))
@@ -326,7 +334,7 @@ async function readAnswer(
     // An image still loading its bytes, or a container with no image in it yet, is pending.
     const scaffolds = answer.turns.flatMap((t) => all(p.selectors.imageContainer, t)).filter((c) => !c.querySelector('img'));
     const loading = shown.some(({ img }) => !img.complete) || scaffolds.length > 0;
-    const still = generating.test(answer.text) && !done.test(answer.text);
+    const still = generating.test(matched) && !done.test(matched);
     if (!stop && !still && !loading) {
       let best: { img: HTMLImageElement; fileId: string; score: number } | undefined;
       for (const c of loaded) {
@@ -345,7 +353,7 @@ async function readAnswer(
       quietSince = now;
     }
     // Ended: no stop button, nothing loading, and the page says "done" or has been still a while.
-    const settled = !stop && !loading && (done.test(answer.text) || now - quietSince >= p.timings.settleMs);
+    const settled = !stop && !loading && (done.test(matched) || now - quietSince >= p.timings.settleMs);
     if (settled && mine && answer.turns.length > 0) {
       if (loaded.length > 0) {
         const ids = [...new Set(loaded.map((c) => c.fileId))].join(', ');
@@ -405,7 +413,7 @@ function press(element: HTMLElement): void {
 /** The menu entry that turns the image tool on: an entry of the image-tool role whose text says so. */
 function imageToolEntry(p: ProviderDescriptor): HTMLElement | null {
   const wording = toRegExp(p.text.imageTool);
-  return all(p.selectors.imageToolItem).find((e) => wording.test(visibleText(e))) ?? null;
+  return all(p.selectors.imageToolItem).find((e) => wording.test(capText(visibleText(e)))) ?? null;
 }
 
 function closeMenu(): void {
