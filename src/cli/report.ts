@@ -1,5 +1,6 @@
 // `semantest-run report <file> [--out DIR] [--open]`: writes the book's contact sheet and prints its path.
 import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { writeContactSheet } from '../report/contact-sheet.js';
 
@@ -10,25 +11,30 @@ export interface ReportOptions {
   open?: boolean;
 }
 
-/** The system's "open this file" command for the platform. */
-function opener(target: string): [string, string[]] {
-  switch (process.platform) {
+/**
+ * The system's "open this file" command for the platform, run without a shell: the path is one
+ * argument, so a folder named `a&b` or `$(x)` is a name, never a command (no cmd.exe on Windows).
+ */
+export function opener(platform: NodeJS.Platform, file: string): { command: string; args: string[] } {
+  const absolute = path.resolve(file);
+  switch (platform) {
     case 'darwin':
-      return ['open', [target]];
+      return { command: 'open', args: [pathToFileURL(absolute).href] };
     case 'win32':
-      return ['cmd', ['/c', 'start', '""', target]];
+      // explorer.exe opens a file with its default program; an absolute path (C:\…) is never read as a switch.
+      return { command: 'explorer.exe', args: [path.win32.resolve(file)] };
     default:
-      return ['xdg-open', [target]];
+      return { command: 'xdg-open', args: [pathToFileURL(absolute).href] };
   }
 }
 
 /** Opens the page in the default browser without waiting for it; a missing opener is only a note. */
-function openInBrowser(file: string, note: (s: string) => void): Promise<void> {
-  const url = pathToFileURL(file).href;
-  const [command, args] = opener(process.platform === 'win32' ? file : url);
+export function openInBrowser(file: string, note: (s: string) => void, platform: NodeJS.Platform = process.platform): Promise<void> {
+  const url = pathToFileURL(path.resolve(file)).href;
+  const { command, args } = opener(platform, file);
   return new Promise((resolve) => {
     try {
-      const child = spawn(command, args, { detached: true, stdio: 'ignore' });
+      const child = spawn(command, args, { detached: true, stdio: 'ignore', shell: false, windowsHide: true });
       child.once('error', (error) => {
         note(`could not open it (${command}: ${error.message}); open ${url} in a browser`);
         resolve();
