@@ -7,6 +7,7 @@ import { constants } from 'node:fs';
 import { chmod, mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright';
+import { isInsideLexically } from '../inside.js';
 import { safeJoin } from './save-image.js';
 import { scrubSecrets, serializeSanitizedPage } from './sanitize-html.js';
 
@@ -125,7 +126,7 @@ export async function writeEvidence(bookDir: string, file: string, data: string 
 /** Creates `dir` (inside `root`, the book's `.evidence`) and narrows it and every folder between to 0700. */
 export async function makeEvidenceDir(root: string, dir: string): Promise<void> {
   const relative = path.relative(root, dir);
-  if (relative.startsWith('..') || path.isAbsolute(relative)) throw new Error(`evidence folder ${dir} is not inside ${root}`);
+  if (relative !== '' && !isInsideLexically(root, dir)) throw new Error(`evidence folder ${dir} is not inside ${root}`);
   await mkdir(dir, { recursive: true, mode: DIR_MODE });
   // Folders an older version made with the umask's mode are narrowed too; nothing above `root`.
   let current = path.resolve(root);
