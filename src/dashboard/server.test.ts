@@ -2,7 +2,7 @@
 // folder: who it answers (Host), what it accepts (JSON commands, bounded bodies, a capped number of
 // event streams) and what it serves (only files whose real path is inside the book folder).
 import http from 'node:http';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -202,6 +202,8 @@ describe('dashboard: what it serves', () => {
     records.set('ch1/s1/p1', { id: 'ch1/s1/p1', state: 'verified', promptHash: 'h', attempts: 1, updatedAt: '', path: path.join(bookDir, 'ch1', 's1', 'p1.png') });
     const reply = await request(at(`./thumb/${encodeURIComponent('ch1/s1/p1')}`));
     expect(reply.status).toBe(404);
-    expect(reply.body.toString()).toBe('gone');
+    expect(reply.body.toString()).toBe('no thumbnail');
+    // Nothing was written through the link either.
+    expect(await readdir(outside)).toEqual([]);
   });
 });

@@ -194,7 +194,10 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       const image = await openInside(opts.bookDir, record.path);
       if (!image) return send(res, 404, TEXT, 'no such image');
       await image.handle.close();
-      return sendFile(res, opts.bookDir, await opts.thumbnail(record.path), 'image/jpeg');
+      // An image that cannot be decoded, or a thumbnail folder that leads out of the book: no picture.
+      const file = await opts.thumbnail(record.path).catch(() => undefined);
+      if (!file) return send(res, 404, TEXT, 'no thumbnail');
+      return sendFile(res, opts.bookDir, file, 'image/jpeg');
     }
     const shot = /^GET \/evidence\/(.+)\/(\d+)$/.exec(route);
     if (shot) {

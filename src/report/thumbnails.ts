@@ -5,7 +5,7 @@
 // resize. Paths handed back are relative to the book folder with `/` separators, ready for a
 // relative `src` in a page opened from disk or served from that folder.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { isInsideLexically } from '../inside.js';
@@ -171,9 +171,9 @@ export class ThumbnailCache {
     let pipeline = image.rotate().resize({ width: this.#width, withoutEnlargement: true });
     pipeline = this.#format === 'jpeg' ? pipeline.flatten({ background: '#ffffff' }).jpeg({ quality: this.#quality, mozjpeg: true }) : pipeline.webp({ quality: this.#quality });
     const { data, info } = await pipeline.toBuffer({ resolveWithObject: true });
-    await mkdir(path.dirname(file), { recursive: true });
+    await makeFoldersBelow(this.bookDir, path.dirname(file));
     const temp = `${file}.${process.pid}.tmp`;
-    await writeFile(temp, data);
+    await writeFresh(temp, data);
     await rename(temp, file);
     return { width: info.width, height: info.height, sourceWidth: meta.autoOrient?.width ?? meta.width ?? info.width, sourceHeight: meta.autoOrient?.height ?? meta.height ?? info.height };
   }
@@ -197,7 +197,7 @@ export class ThumbnailCache {
     try {
       await mkdir(path.dirname(file), { recursive: true });
       const temp = `${file}.${process.pid}.tmp`;
-      await writeFile(temp, `${JSON.stringify(this.#index)}\n`);
+      await writeFresh(temp, `${JSON.stringify(this.#index)}\n`);
       await rename(temp, file);
     } catch (error) {
       this.#dirty = true;
@@ -225,6 +225,26 @@ async function readIndex(file: string): Promise<IndexFile> {
     // Missing or damaged: thumbnails are remade as needed, nothing is lost.
   }
   return { version: INDEX_VERSION, entries: Object.create(null) as Record<string, IndexEntry> };
+}
+
+/** Creates `dir` below `root` one folder at a time, refusing one that is a link (`.thumbs` pointing
+ * elsewhere would put thumbnails, and empty folders, outside the book). */
+async function makeFoldersBelow(root: string, dir: string): Promise<void> {
+  await mkdir(root, { recursive: true });
+  let current = root;
+  for (const part of path.relative(root, dir).split(path.sep).filter(Boolean)) {
+    current = path.join(current, part);
+    await mkdir(current).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+    if (!(await lstat(current)).isDirectory()) throw new Error(`${current} is not a folder (a link?): no thumbnail is written through it`);
+  }
+}
+
+/** Writes a new file under a temp name: a leftover or a planted link there is removed, never written through. */
+async function writeFresh(temp: string, data: string | Uint8Array): Promise<void> {
+  await rm(temp, { force: true });
+  await writeFile(temp, data, { flag: 'wx' });
 }
 
 async function exists(file: string): Promise<boolean> {
