@@ -6,6 +6,7 @@ import { SemantestError, UsageError } from '../protocol/errors.js';
 import { RunEvents } from '../report/events.js';
 import { attachConsole, liveStatusWanted } from '../report/console.js';
 import { runBook } from '../run/run-book.js';
+import { DEFAULT_RECYCLE_TABS_EVERY } from '../run/job-runner.js';
 import { evaluateValidation } from '../run/validation.js';
 import { formatValidationReport } from '../report/validation-report.js';
 import { loadPromptFile } from '../prompts/index.js';
@@ -37,6 +38,11 @@ function nonNegative(name: string, value: number | undefined): number | undefine
   if (value === undefined) return undefined;
   if (!Number.isFinite(value) || value < 0) throw new UsageError(`--${name} expects a number ≥ 0, got ${value}`);
   return value;
+}
+
+function wholeNumber(name: string, value: number | undefined): number | undefined {
+  if (value !== undefined && !Number.isInteger(value)) throw new UsageError(`--${name} expects a whole number ≥ 0, got ${value}`);
+  return nonNegative(name, value);
 }
 
 /** The mock site's knobs, shared by a run with --mock and by `semantest-run mock`. */
@@ -118,7 +124,8 @@ function runOptions(y: Argv) {
     .option('generation-timeout', { type: 'number', default: 180, describe: 'seconds to wait for one image' })
     .option('json', { type: 'boolean', default: false, describe: 'print progress as JSON lines' })
     .option('dashboard', { type: 'boolean', default: true, describe: 'serve the live dashboard on 127.0.0.1 (--no-dashboard: none)' })
-    .option('dashboard-port', { type: 'number', describe: 'port of the dashboard (default: any free one)' });
+    .option('dashboard-port', { type: 'number', describe: 'port of the dashboard (default: any free one)' })
+    .option('recycle-tabs-every', { type: 'number', describe: `replace each tab by a fresh one after this many jobs in it, to keep the browser's memory flat on long runs (0 = never; default ${DEFAULT_RECYCLE_TABS_EVERY})` });
 }
 
 type RunArgs = Awaited<ReturnType<ReturnType<typeof runOptions>['parseAsync']>>;
@@ -189,6 +196,7 @@ async function run(args: RunArgs): Promise<number> {
     dashboard: args.dashboard,
     dashboardPort: nonNegative('dashboard-port', args['dashboard-port']),
     trace: args.trace,
+    recycleTabsEvery: wholeNumber('recycle-tabs-every', args['recycle-tabs-every']),
   });
   if (validation) {
     // Judged on the sample alone: failures listed from earlier runs are in the summary above.

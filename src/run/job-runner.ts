@@ -4,6 +4,7 @@
 // pipeline, and on a failure ask the retry policy what to do, then do it.
 import { setMaxListeners } from 'node:events';
 import type { BrowserContext } from 'playwright';
+import sharp from 'sharp';
 import type { Hub } from '../hub/hub.js';
 import { DisconnectError, SemantestError, StaleImageError, TransientError, serializeError } from '../protocol/errors.js';
 import { isConversationUrl, type ProviderDescriptor } from '../protocol/provider.js';
@@ -18,7 +19,7 @@ import { ImageClaims } from './image-claims.js';
 import { JobLifecycle } from './job-lifecycle.js';
 import { checkRetryPolicyOptions, decideRetry, type RetryDecision, type RetryPolicyOptions } from './retry-policy.js';
 import type { RunControl } from './run-control.js';
-import { TabPool } from './tab-pool.js';
+import { hubTabOpener, TabPool } from './tab-pool.js';
 
 export interface JobRunnerOptions extends RetryPolicyOptions {
   readonly context: BrowserContext;
@@ -41,7 +42,16 @@ export interface JobRunnerOptions extends RetryPolicyOptions {
   readonly control?: RunControl;
   /** `--trace`: keep a Playwright trace of each failed attempt (it holds the session cookie). */
   readonly trace?: boolean;
+  /** Replace each tab by a fresh one after this many attempts in it (0: never); see tab-pool.ts. */
+  readonly recycleTabsEvery?: number;
 }
+
+/**
+ * Tabs are replaced after this many attempts each unless the run says otherwise. Measured with
+ * bench/soak.ts (docs/ARCHITECTURE.md "Long runs"): the browser's memory stays flat from here down,
+ * and a replacement (about half a second) is a small share of this many jobs.
+ */
+export const DEFAULT_RECYCLE_TABS_EVERY = 50;
 
 export interface JobsOutcome {
   verified: number;
@@ -84,7 +94,15 @@ class JobRunner {
     this.#stopSignal = AbortSignal.any([this.#stop.signal, opts.interrupt.soft]);
     // Every waiting job listens on this one signal; thousands of listeners are expected.
     setMaxListeners(0, this.#stopSignal);
-    this.#tabs = new TabPool(opts.tabs);
+    // Every image is decoded once (verification, a thumbnail): sharp's operation cache (50 MB by
+    // default) only holds pictures that never come back, and on a long run it kept the runner's
+    // memory higher (docs/ARCHITECTURE.md "Long runs").
+    sharp.cache(false);
+    this.#tabs = new TabPool(opts.tabs, {
+      recycleEvery: opts.recycleTabsEvery ?? DEFAULT_RECYCLE_TABS_EVERY,
+      opener: hubTabOpener(opts.context, opts.hub, opts.provider.baseUrl),
+      onRecycleError: (error) => opts.events.emitEvent({ type: 'note', message: `could not open a fresh tab to replace a used one (${serializeError(error).message}); the used tab carries on` }),
+    });
     const records = Object.values(opts.store.state().jobs);
     this.#deps = {
       context: opts.context,
@@ -133,6 +151,8 @@ class JobRunner {
       this.#opts.control?.off('requeue', onRequeue);
       await this.#evidence.stop();
     }
+    const recycled = this.#tabs.recycled;
+    if (recycled > 0) this.#opts.events.emitEvent({ type: 'note', message: `replaced ${recycled} used tab${recycled === 1 ? '' : 's'} by fresh ones (every ${this.#opts.recycleTabsEvery ?? DEFAULT_RECYCLE_TABS_EVERY} jobs in a tab) to keep the browser's memory flat` });
     if (!this.#outcome.stopReason && this.#opts.interrupt.soft.aborted) this.#outcome.stopReason = 'interrupted';
     return this.#outcome;
   }
@@ -193,7 +213,8 @@ class JobRunner {
         if (next.countsAsAttempt) failures += 1;
         notBefore = next.notBefore;
       } finally {
-        this.#tabs.give(tab);
+        // Still holding the slot: a tab due for replacement is replaced before anyone can take it.
+        await this.#tabs.give(tab, !this.#stopSignal.aborted && !this.#opts.interrupt.hard.aborted);
         slot.release();
       }
     }

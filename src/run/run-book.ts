@@ -23,6 +23,7 @@ import { acquireLock, openJobStore } from '../store/index.js';
 import { Gate, pacingToGateOptions } from '../schedule/gate.js';
 import type { Tab } from './attempt.js';
 import { runJobs, type JobRunnerOptions, type JobsOutcome } from './job-runner.js';
+import { openTab } from './tab-pool.js';
 import { planJobs, type PlanOptions } from './plan.js';
 import { collectJobOutcomes } from './validation.js';
 
@@ -57,6 +58,8 @@ export interface RunOptions extends PlanOptions {
   readonly dashboardPort?: number;
   /** Keep a Playwright trace of each failed attempt under .evidence (holds the session cookie). */
   readonly trace?: boolean;
+  /** Replace each tab by a fresh one after this many jobs in it (0: never; default in job-runner.ts). */
+  readonly recycleTabsEvery?: number;
 }
 
 /** A run relaunches a browser that went away at most this many times. */
@@ -218,6 +221,7 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
           interrupt: opts.interrupt,
           control,
           trace: opts.trace,
+          recycleTabsEvery: opts.recycleTabsEvery,
         };
         const part = await runJobs(jobOptions, remaining);
         outcome.verified += part.verified;
@@ -293,10 +297,7 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
 async function openTabs(context: BrowserContext, hub: Hub, url: string, count: number): Promise<Tab[]> {
   const initial = context.pages();
   const tabs: Tab[] = [];
-  for (let i = 0; i < count; i++) {
-    const [page, reply] = await Promise.all([context.waitForEvent('page', { timeout: 30_000 }), hub.request({ type: 'open-tab', url }, 30_000)]);
-    tabs.push({ page, tabId: reply.tabId });
-  }
+  for (let i = 0; i < count; i++) tabs.push(await openTab(context, hub, url));
   for (const page of initial) if (page.url() === 'about:blank') await page.close().catch(() => undefined);
   return tabs;
 }
