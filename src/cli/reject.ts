@@ -8,6 +8,7 @@ import picomatch from 'picomatch';
 import { LockedError, UsageError } from '../protocol/errors.js';
 import { loadPromptFile } from '../prompts/index.js';
 import { acquireLock, NotRejectableError, openJobStore, rejectImage, repairRejection } from '../store/index.js';
+import { safeLine } from '../protocol/text.js';
 
 export interface RejectOptions {
   readonly file: string;
@@ -21,7 +22,9 @@ export interface RejectOptions {
 }
 
 export async function runReject(opts: RejectOptions): Promise<number> {
-  const write = opts.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const out = opts.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  // The reason and stored messages are a user's or a page's words: no control character is printed.
+  const write = (line: string) => out(safeLine(line));
   const book = await loadPromptFile(opts.file);
   if (opts.patterns.length === 0) throw new UsageError('reject: name at least one job id or glob, e.g. ch1/s1/p2');
   // Every pattern must name a job, checked before anything changes: a typo rejects nothing.

@@ -7,11 +7,15 @@ import { formatDuration } from '../report/console.js';
 import { Gate, pacingToGateOptions } from '../schedule/gate.js';
 import { openJobStore } from '../store/index.js';
 import type { JobRecord } from '../store/types.js';
+import { safeLine } from '../protocol/text.js';
 
 /** A rough per-image time for the ETA when nothing has been measured yet. */
 const TYPICAL_IMAGE_MS = 45_000;
 
-export async function printStatus(file: string, checkpointsDir: string, write = (s: string) => process.stdout.write(`${s}\n`)): Promise<number> {
+export async function printStatus(file: string, checkpointsDir: string, out: (s: string) => unknown = (s) => process.stdout.write(`${s}\n`)): Promise<number> {
+  // Stored failure messages and reasons are the page's (or a user's) words, maybe from a run before
+  // they were cleaned: each line is printed without control characters.
+  const write = (line: string) => out(safeLine(line));
   const book = await loadPromptFile(file);
   const dir = path.join(checkpointsDir, book.book);
   if (!existsSync(dir)) {

@@ -4,16 +4,26 @@ import path from 'node:path';
 import type { RunEvent, RunEvents } from './events.js';
 import { clockTime as clock, formatDuration } from './format.js';
 import { LiveStatus, terminalScreen } from './live.js';
+import { cleanText, safeLine } from '../protocol/text.js';
 
 export { formatDuration } from './format.js';
 
-/** `eta: false` leaves the ETA off the per-image lines (the status block shows a better one). */
+/**
+ * `eta: false` leaves the ETA off the per-image lines (the status block shows a better one).
+ * Messages and reasons carry page and prompt-file text: each is made one line without control
+ * characters (`safeLine`), and the whole is stripped again, so no byte of it drives the terminal.
+ */
 export function formatEvent(event: RunEvent, cwd = process.cwd(), opts: { eta?: boolean } = {}): string | undefined {
+  const text = formatLines(event, cwd, opts);
+  return text === undefined ? undefined : cleanText(text);
+}
+
+function formatLines(event: RunEvent, cwd: string, opts: { eta?: boolean }): string | undefined {
   switch (event.type) {
     case 'run-start':
       return `semantest: ${event.book}: ${event.toRun} to generate, ${event.skipped} already verified (of ${event.total}) · ${event.baseUrl} · profile ${event.profile} · ${event.headless ? 'headless' : 'window'} · concurrency ${event.concurrency}`;
     case 'note':
-      return `  · ${event.message}`;
+      return `  · ${safeLine(event.message)}`;
     case 'job-start':
       return event.attempt > 1 ? `  → ${event.id} attempt ${event.attempt}` : undefined;
     case 'job-progress':
@@ -24,15 +34,15 @@ export function formatEvent(event: RunEvent, cwd = process.cwd(), opts: { eta?: 
       return `  ✓ [${event.done}/${event.toRun}] ${event.id} verified in ${formatDuration(event.ms)}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''} → ${path.relative(cwd, event.path)}${eta}`;
     }
     case 'job-retry':
-      return `  ↻ ${event.id} ${event.kind}: ${event.message} — retry ${event.attempt} at ${clock(event.notBefore)}`;
+      return `  ↻ ${event.id} ${event.kind}: ${safeLine(event.message)} — retry ${event.attempt} at ${clock(event.notBefore)}`;
     case 'job-failed':
-      return `  ✗ [${event.done}/${event.toRun}] ${event.id} failed (${event.kind}): ${event.message}`;
+      return `  ✗ [${event.done}/${event.toRun}] ${event.id} failed (${event.kind}): ${safeLine(event.message)}`;
     case 'pause':
-      return `  ⏸ pausing the profile until ${clock(event.until)} (${formatDuration(event.until - Date.now())}): ${event.reason}`;
+      return `  ⏸ pausing the profile until ${clock(event.until)} (${formatDuration(event.until - Date.now())}): ${safeLine(event.reason)}`;
     case 'human-needed':
-      return `  ! a person is needed (${event.kind}): ${event.message}`;
+      return `  ! a person is needed (${event.kind}): ${safeLine(event.message)}`;
     case 'stopping':
-      return `  ■ ${event.reason}`;
+      return `  ■ ${safeLine(event.reason)}`;
     case 'pacing':
     case 'gate-wait':
       return undefined;
@@ -41,11 +51,21 @@ export function formatEvent(event: RunEvent, cwd = process.cwd(), opts: { eta?: 
       const lines = [
         `${s.book}: ${s.verified} verified, ${s.failed.length} failed, ${s.skipped} already done${s.notRun ? `, ${s.notRun} not run` : ''} in ${formatDuration(s.elapsedMs)} (${s.promptsSent} prompts sent)`,
       ];
-      for (const f of s.failed) lines.push(`  failed ${f.id} (${f.kind}): ${f.message}`);
+      for (const f of s.failed) lines.push(`  failed ${f.id} (${f.kind}): ${safeLine(f.message)}`);
       if (s.stale.length) lines.push(`  ${s.stale.length} verified panels have changed prompts (kept; --regenerate-changed redoes them): ${s.stale.join(', ')}`);
       return lines.join('\n');
     }
   }
+}
+
+/**
+ * One JSON line with the page's text intact: JSON already escapes C0 controls; DEL, C1 controls
+ * (an 8-bit CSI is one) and bidi overrides are escaped too, so the line is the same value and
+ * still holds no byte a terminal acts on.
+ */
+export function jsonLine(value: unknown): string {
+  // eslint-disable-next-line no-control-regex
+  return JSON.stringify(value).replace(/[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Whether `stream` is a terminal that can show the live status block. */
@@ -78,7 +98,7 @@ export function attachConsole(events: RunEvents, opts: ConsoleOptions): void {
   }
   const write = opts.write ?? ((line: string) => void (gone || process.stdout.write(`${line}\n`)));
   events.on('event', (event) => {
-    if (opts.json) return write(JSON.stringify({ at: new Date().toISOString(), ...event }));
+    if (opts.json) return write(jsonLine({ at: new Date().toISOString(), ...event }));
     const line = formatEvent(event);
     if (line !== undefined) write(line);
   });

@@ -4,6 +4,7 @@
 // printed as plain lines.
 import { createLogUpdate } from 'log-update';
 import type { RunEvent } from './events.js';
+import { cleanText } from '../protocol/text.js';
 import { applyEvent, createStatusState, renderStatus, type StatusState } from './status-block.js';
 
 /** Where the block is drawn. */
@@ -63,7 +64,10 @@ export class LiveStatus {
       this.#ticker.unref?.();
     }
     applyEvent(this.#state, event, now);
-    const line = this.#format(event);
+    // Whatever the formatter makes of page text, no control character reaches the terminal
+    // (newlines stay: the summary is several lines).
+    const raw = this.#format(event);
+    const line = raw === undefined ? undefined : cleanText(raw);
     if (event.type === 'run-end') {
       if (line !== undefined) this.#pending.push(line);
       this.close();

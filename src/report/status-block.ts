@@ -5,6 +5,7 @@
 import type { RunEvent } from './events.js';
 import { ETA_WINDOW, estimateRemainingMs, imagesPerHour, median, RATE_WINDOW, type EtaPacing } from './eta.js';
 import { clockTimeFrom, fitWidth, formatDuration } from './format.js';
+import { safeLine } from '../protocol/text.js';
 
 export interface InFlightPanel {
   readonly id: string;
@@ -248,7 +249,8 @@ export function renderStatus(state: StatusState, now: number, columns: number): 
 
   const waiting = waitingLine(state, now);
   if (waiting) lines.push(waiting);
-  return lines.map((line) => fitWidth(line, width));
+  // Reasons and messages are page or prompt-file text: one line each, no control characters.
+  return lines.map((line) => fitWidth(safeLine(line), width));
 }
 
 /** Why nothing (more) is starting, if anything holds the run. */

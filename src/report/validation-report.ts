@@ -1,6 +1,7 @@
 // The validation batch's report: how the sample went and, plainly, whether the book can scale up.
 import type { ValidationResult } from '../run/validation.js';
 import { formatDuration } from './console.js';
+import { safeLine } from '../protocol/text.js';
 
 /** `90 %`, `89.4 %` (rounded down, so a rate under the bar never reads as the bar). */
 export function formatPercent(part: number, whole: number): string {
@@ -27,7 +28,8 @@ export function formatValidationReport(r: ValidationResult): string {
     `${r.firstTry} on the first try (${formatPercent(r.firstTry, r.sampled)})`,
     r.meanMs !== undefined ? `${perImage(r.meanMs)} per image on average` : 'no image verified',
   ].join(', ');
-  const failures = r.failures.map((f) => `  ${f.id} ${f.kind === 'not run' ? 'not run' : `failed (${f.kind})`}: ${f.message}`);
+  // A failure's message is the page's words: one line, no control characters.
+  const failures = r.failures.map((f) => `  ${f.id} ${f.kind === 'not run' ? 'not run' : `failed (${f.kind})`}: ${safeLine(f.message)}`);
   if (r.interrupted) {
     lines.push(`validation: ${figures} — the run stopped before the sample was done, so it says nothing about the ${r.bar} % bar; run it again with --resume --validate`);
     if (failures.length) lines.push(...failures);
