@@ -8,6 +8,8 @@ import { MAX_MESSAGE_CHARS, capText } from './text.js';
 export const PROTOCOL_VERSION = 1;
 export const MAX_PAYLOAD_BYTES = 1024 * 1024;
 export const HEARTBEAT_MS = 20_000;
+/** The longest prompt a job sends; the prompt loader refuses longer final prompts up front. */
+export const MAX_PROMPT_CHARS = 32_000;
 
 /** WebSocket close codes the hub uses to refuse a client, with the reason sent along. */
 export const CLOSE = {
@@ -119,7 +121,7 @@ export type ImageFound = z.infer<typeof ImageFoundSchema>;
 
 export const GenerateRequestSchema = z.object({
   jobId: z.string().min(1),
-  prompt: z.string().min(1).max(32_000),
+  prompt: z.string().min(1).max(MAX_PROMPT_CHARS),
   timeoutMs: z.number().int().positive(),
   /** No two prompts leave this browser closer together than this, whatever the tabs' load times. */
   sendGapMs: z.number().int().nonnegative().default(0),
@@ -163,7 +165,7 @@ export const RunnerMessageSchema = z.discriminatedUnion('type', [
     tabId: z.number().int(),
     jobId: z.string().min(1),
     /** The prompt this job sent: only the answer to the user message carrying it counts. */
-    prompt: z.string().min(1).max(32_000),
+    prompt: z.string().min(1).max(MAX_PROMPT_CHARS),
     /** File ids already taken by other jobs: a match must be none of these. */
     excludeFileIds: z.array(z.string()),
     timeoutMs: z.number().int().positive(),
@@ -191,7 +193,7 @@ export const ContentCommandSchema = z.discriminatedUnion('type', [
     type: z.literal('cs-find-image'),
     provider: ProviderDescriptorSchema,
     jobId: z.string().min(1),
-    prompt: z.string().min(1).max(32_000),
+    prompt: z.string().min(1).max(MAX_PROMPT_CHARS),
     excludeFileIds: z.array(z.string()),
     timeoutMs: z.number().int().positive(),
   }),
