@@ -12,6 +12,7 @@ import { RunEvents } from '../report/events.js';
 import { ThumbnailCache } from '../report/thumbnails.js';
 import { RunControl } from '../run/run-control.js';
 import type { JobStore } from '../store/index.js';
+import { NotRejectableError } from '../store/rejection.js';
 import type { JobRecord } from '../store/types.js';
 import { MAX_STREAMS, startDashboard, type Dashboard } from './server.js';
 
@@ -70,7 +71,9 @@ beforeEach(async () => {
     control: new RunControl(),
     bookDir,
     thumbnail: async (file) => (await thumbnails.thumbnailFor(file)).file,
-    reject: async () => undefined,
+    reject: async (job) => {
+      throw new NotRejectableError(`${job.id}: its image is not in the book folder any more`);
+    },
   });
   url = new URL(dashboard.url);
 });
@@ -143,6 +146,24 @@ describe('dashboard: who it answers', () => {
     const chunked = await request(at('./pause'), { method: 'POST', headers: { ...own(), 'content-type': 'application/json', 'transfer-encoding': 'chunked' }, body: big });
     expect(chunked.status).toBe(413);
     expect((await request(at('./state'))).status).toBe(200);
+  });
+
+  it('refuses a command from another origin with 403 and closes the connection instead of reading its body', async () => {
+    const reply = await request(at('./pause'), { method: 'POST', headers: { host: url.host, origin: 'http://evil.example', 'content-type': 'application/json', 'content-length': 2 * 1024 * 1024 }, body: Buffer.alloc(2 * 1024 * 1024, 0x20) });
+    expect(reply.status).toBe(403);
+    expect(reply.body.toString()).toBe('commands come from the dashboard page only');
+    expect(JSON.parse((await request(at('./state'))).body.toString()).paused).toBe(false);
+  });
+
+  it("tells the page why a panel cannot be rejected, in the server's own words, never the request's", async () => {
+    records.set('ch1/s1/p1', { id: 'ch1/s1/p1', state: 'verified', promptHash: 'h', attempts: 1, updatedAt: '', path: path.join(bookDir, 'ch1', 's1', 'p1.png') });
+    const post = (body: unknown) => request(at('./reject'), { method: 'POST', headers: { ...own(), 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const missing = await post({ id: 'ch1/s1/p1' });
+    expect(missing.status).toBe(409);
+    expect(JSON.parse(missing.body.toString())).toEqual({ error: 'ch1/s1/p1: its image is not in the book folder any more' });
+    const unknown = await post({ id: '<img src=x onerror=alert(1)>' });
+    expect(unknown.status).toBe(400);
+    expect(JSON.parse(unknown.body.toString())).toEqual({ error: 'no such panel' });
   });
 
   it('answers a bad %-escape with 400 and does not repeat the error or the request', async () => {

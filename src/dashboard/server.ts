@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import type { Job, PromptBook } from '../prompts/types.js';
 import type { RunEvent, RunEvents } from '../report/events.js';
 import type { JobStore } from '../store/index.js';
+import { NotRejectableError } from '../store/rejection.js';
 import type { RunControl } from '../run/run-control.js';
 import { openInside } from '../inside.js';
 import { dashboardPage } from './page.js';
@@ -207,7 +208,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       return sendFile(res, opts.bookDir, file, 'image/png');
     }
     if (req.method === 'POST') {
-      if (req.headers.origin !== `http://${req.headers.host}`) return send(res, 403, TEXT, 'commands come from the dashboard page only');
+      if (req.headers.origin !== `http://${req.headers.host}`) throw new Refusal(403, 'commands come from the dashboard page only');
       // A form or a "simple" cross-site request cannot send application/json without a preflight.
       const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
       if (type !== 'application/json') throw new Refusal(415, 'commands are JSON (content-type: application/json)');
@@ -230,7 +231,13 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
           if (!job) return reply(res, { error: 'no such panel' }, 400);
           if (opts.store.get(job.id)?.state !== 'verified') return reply(res, { error: `${job.id} is not verified` }, 409);
           const reason = typeof body.reason === 'string' && body.reason.trim() ? body.reason.trim().slice(0, 500) : 'rejected from the dashboard';
-          await opts.reject(job, reason);
+          try {
+            await opts.reject(job, reason);
+          } catch (error) {
+            // Our own words about our own files (e.g. the image is missing), for the page's alert.
+            if (error instanceof NotRejectableError) return reply(res, { error: error.message }, 409);
+            throw error;
+          }
           opts.control.requeue(job.id);
           broadcast('run', { type: 'note', message: `${job.id} rejected: ${reason}` });
           return reply(res, { rejected: job.id });

@@ -55,6 +55,16 @@ export function describeScene(prompt: string): string {
   return `That sounds like a vivid scene: ${words}… I picture soft light, a clear focal point and a calm background that lets it stand out. Would you like me to draw it?`;
 }
 
+/**
+ * Hostile refusals (faults `policy-long`, `policy-escape`): page text is untrusted, so the runner
+ * must cap it before matching and strip its control characters before any terminal.
+ */
+export const HOSTILE_REFUSALS = {
+  'policy-long': `${"I hit the limits of what I can draw here. ".repeat(9_500)}Sorry, this request violates our content policies.`,
+  'policy-escape':
+    "\u001b[2K\r  ✓ [12/12] ch9/s9/p9 verified in 1s\u001b]0;semantest: all verified\u0007 I wasn't able to generate that image because this request violates our content policy.",
+} as const;
+
 export const WORDINGS = {
   '2024': {
     cooldown:

@@ -7,6 +7,8 @@ export const MOCK_FAULT_KINDS = [
   'cooldown', // "You're generating images too quickly…" in the answer
   'quota', // the plan's usage cap, with "resets in …"; every prompt until the reset meets it too
   'policy', // a content-policy refusal
+  'policy-long', // a 400 KB refusal whose policy words come only at its end (text is capped, head and tail)
+  'policy-escape', // a refusal carrying terminal escapes: a fake "✓ verified" line and a window title
   'error', // "Something went wrong" in the answer plus an error toast
   'timeout', // the image never finishes (stop button stays)
   'network', // the send fails: HTTP 502 and "Message delivery timed out"

@@ -11,6 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UsageError } from '../protocol/errors.js';
 import {
+  HOSTILE_REFUSALS,
   MOCK_ASPECTS,
   MOCK_CHURNS,
   MOCK_DOMS,
@@ -122,7 +123,7 @@ const COOKIE = 'mock_session';
 const COOKIE_ATTRIBUTES = 'Path=/; Max-Age=2592000; HttpOnly; SameSite=Lax';
 const LONG_POLL_MS = 15_000;
 const RECENT_MAX = 6;
-const TEXT_FAULTS: readonly MockFaultKind[] = ['cooldown', 'quota', 'policy', 'error'];
+const TEXT_FAULTS: readonly MockFaultKind[] = ['cooldown', 'quota', 'policy', 'error', 'policy-long', 'policy-escape'];
 /** The header the mock page's own fetch of image bytes carries (blob mode): it sees what an <img> sees. */
 const PAGE_VIEW_HEADER = 'x-mock-view';
 /** What the POST answers when the account fault hits; the page shows its "Reload" banner. */
@@ -288,8 +289,8 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
     switch (turn.answer) {
       case 'message': {
         if (t < textAfter) return { state: creating(0), nextAt: turn.createdAt + textAfter };
-        const kind = turn.fault as 'cooldown' | 'quota' | 'policy' | 'error';
-        const message = kind === 'quota' ? turn.quotaText! : wordings[kind];
+        const kind = turn.fault as 'cooldown' | 'quota' | 'policy' | 'error' | keyof typeof HOSTILE_REFUSALS;
+        const message = kind === 'quota' ? turn.quotaText! : kind === 'policy-long' || kind === 'policy-escape' ? HOSTILE_REFUSALS[kind] : wordings[kind];
         return { state: { ...base, status: 'message', message, error: kind === 'error', toast: kind === 'error' && !modern } };
       }
       case 'reply':
