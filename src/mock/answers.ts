@@ -89,6 +89,15 @@ export const NOTICES = {
   account: "We couldn't load your account.",
 } as const;
 
+/** What a chat without the image tool answers (`no-tool`), and what the code tool shows (`code-image`). */
+export const NO_TOOL = {
+  reply: "Image generation isn't available in this chat. I can describe the scene in words, or sketch it as a chart with Python if you like.",
+  codeIntro: "Image generation isn't available here, so I drew a simple version with Python:",
+  code: 'import matplotlib.pyplot as plt\nfig, ax = plt.subplots(figsize=(6, 4))\nax.fill_between(range(10), [x * x for x in range(10)])\nplt.savefig("/mnt/data/scene.png")',
+  codeOutro: 'Here is the chart.',
+  choice: 'Which image do you like more?',
+} as const;
+
 /** "10 hours and 25 minutes", "3 minutes and 5 seconds", "40 seconds". */
 export function durationText(remainingMs: number): string {
   const s = Math.max(1, Math.ceil(remainingMs / 1000));

@@ -27,6 +27,10 @@ export const MOCK_FAULT_KINDS = [
   'too-many', // the send fails: HTTP 429 "Too many requests. Please slow down." as a toast
   'unusual', // the send fails: HTTP 403 "Unusual activity has been detected from your device…" as a toast
   'account', // the send fails: a "We couldn't load your account. Reload" banner; the page works again once reloaded
+  'two-images', // 2026: "Which image do you like more?" with two images until one is chosen; a reload swaps them
+  'code-image', // the answer is Python output: code in an "Analyzed" block and the chart it drew, no image tool
+  'no-tool', // the answer says "image generation isn't available in this chat"
+  'slow-final', // 2026: the final image's bytes come late and it fades in over the blurred previews stacked under it
 ] as const;
 export type MockFaultKind = (typeof MOCK_FAULT_KINDS)[number];
 

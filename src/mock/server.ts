@@ -16,6 +16,7 @@ import {
   MOCK_CHURNS,
   MOCK_DOMS,
   NOTICES,
+  NO_TOOL,
   WORDINGS,
   asksForImage,
   describeScene,
@@ -78,7 +79,7 @@ export interface MockSite {
 }
 
 /** How a turn's answer ends. */
-type Answer = 'image' | 'reply' | 'message' | 'notice' | 'timeout';
+type Answer = 'image' | 'reply' | 'message' | 'notice' | 'timeout' | 'code';
 
 interface Turn {
   n: number;
@@ -101,6 +102,12 @@ interface Turn {
   /** The file id the finished turn shows: its own, or with `stale-id` the previous image turn's. */
   imageId: string;
   quotaText?: string;
+  /** `two-images`: the other image's file id, which choice the page made (1, 2 or skip), whether a reload swapped them. */
+  second?: string;
+  chosen?: 1 | 2 | 'skip';
+  flipped?: boolean;
+  /** `code-image`: the file id of the picture the code drew. */
+  codeId?: string;
 }
 
 interface Conversation {
@@ -122,6 +129,8 @@ const COOKIE = 'mock_session';
 /** Persistent like the real site's login cookie (a profile stays logged in across runs), and HttpOnly. */
 const COOKIE_ATTRIBUTES = 'Path=/; Max-Age=2592000; HttpOnly; SameSite=Lax';
 const LONG_POLL_MS = 15_000;
+/** `slow-final`: how late the page's own load of the final image's bytes comes. */
+const SLOW_FINAL_MS = 600;
 const RECENT_MAX = 6;
 const TEXT_FAULTS: readonly MockFaultKind[] = ['cooldown', 'quota', 'policy', 'error', 'policy-long', 'policy-escape'];
 /** The header the mock page's own fetch of image bytes carries (blob mode): it sees what an <img> sees. */
@@ -235,13 +244,30 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       case 'partial':
         download = (n) => (n === 1 ? render(`${turn.prompt}\n#${turn.fileId}`, 'partial', width, height) : own());
         break;
+      case 'slow-final':
+        // The page's own load of the final bytes comes late (a download does not wait: it is not the page).
+        display = async () => {
+          await new Promise((resolve) => setTimeout(resolve, SLOW_FINAL_MS));
+          return own();
+        };
+        break;
     }
     const ts = Math.floor(turn.createdAt / 1000);
     files.set(turn.fileId, { ts, display, download, downloads: 0 });
+    if (turn.second) {
+      const other = () => render(`${turn.prompt}\n#${turn.second}`, 'final', width, height);
+      files.set(turn.second, { ts, display: other, download: () => other(), downloads: 0 });
+    }
     for (let k = 1; k <= 3; k++) {
       const partial = () => render(`${turn.prompt}\n#${turn.fileId}`, 'partial', width, height);
       files.set(`${turn.fileId}-partial${k}`, { ts, display: partial, download: partial, downloads: 0 });
     }
+  }
+
+  /** A chart "drawn by Python" for `code-image`: a picture, but never a generated panel. */
+  function addCodeFile(turn: Turn): void {
+    const chart = () => render(`chart\n${turn.prompt}\n#${turn.codeId}`, 'final', 640, 480);
+    files.set(turn.codeId!, { ts: Math.floor(turn.createdAt / 1000), display: chart, download: () => chart(), downloads: 0 });
   }
 
   type View = { state: Record<string, unknown>; nextAt?: number; reload?: boolean };
@@ -295,10 +321,13 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       }
       case 'reply':
         if (t < textAfter) return { state: thinking(), nextAt: turn.createdAt + textAfter };
-        return { state: { ...base, status: 'message', message: describeScene(turn.prompt), error: false, reply: true } };
+        return { state: { ...base, status: 'message', message: turn.fault === 'no-tool' || turn.fault === 'code-image' ? NO_TOOL.reply : describeScene(turn.prompt), error: false, reply: true } };
       case 'notice':
         if (t < textAfter) return { state: creating(0), nextAt: turn.createdAt + textAfter };
         return { state: { ...base, status: 'notice', message: NOTICES.busy, toast: true } };
+      case 'code':
+        if (t < textAfter) return { state: thinking(), nextAt: turn.createdAt + textAfter };
+        return { state: { ...base, status: 'code', message: NO_TOOL.codeIntro, code: NO_TOOL.code, outro: NO_TOOL.codeOutro, pic: pic(turn.codeId!, 640, 480) } };
       case 'timeout':
         // The image never finishes: one partial, the stop button forever.
         return t < quarter ? { state: creating(0), nextAt: turn.createdAt + quarter } : { state: creating(1, 18) };
@@ -310,6 +339,17 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       if (modern) {
         state.uuid = uuidOf(turn.imageId);
         state.pic = pic(turn.imageId, turn.width, turn.height);
+        if (turn.second && (turn.chosen === undefined || turn.chosen === 'skip')) {
+          // "Which image do you like more?": both, in an order a reload may swap, until a choice collapses it.
+          const both = [turn.fileId, turn.second].map((id) => ({ ...pic(id, turn.width, turn.height), uuid: uuidOf(id) }));
+          state.pics = turn.flipped ? both.reverse() : both;
+          state.choice = turn.chosen === undefined;
+        }
+        if (turn.fault === 'slow-final') {
+          // The blurred previews stay stacked under the final image, which fades in once loaded.
+          state.slow = true;
+          state.under = [1, 2, 3].map((k) => pic(`${turn.fileId}-partial${k}`, Math.round(turn.width / 2), Math.round(turn.height / 2)));
+        }
       } else {
         state.url = urlOf(turn.imageId);
       }
@@ -380,9 +420,11 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
           ? 'notice'
           : kind === 'timeout'
             ? 'timeout'
-            : kind === 'text' || !intent
+            : kind === 'text' || kind === 'no-tool' || !intent
               ? 'reply'
-              : 'image';
+              : kind === 'code-image'
+                ? modern ? 'code' : 'reply'
+                : 'image';
     // The shape: the aspect control's choice, else a ratio the prompt states, else square.
     const asked: MockRatio = (ask.tool && ask.aspect !== 'auto' ? ask.aspect : undefined) ?? ratioInText(prompt) ?? '1:1';
     const { width, height } = imageShape(kind === 'ignore-aspect' ? '1:1' : asked, size);
@@ -404,6 +446,12 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       imageId: kind === 'stale-id' && lastImageTurn ? lastImageTurn.imageId : fileId,
     };
     if (kind === 'quota') turn.quotaText = quotaMessage(quotaUntil - now, dom);
+    if (answer === 'image' && kind === 'two-images' && modern) turn.second = `file_${randomBytes(12).toString('base64url')}`;
+    if (answer === 'code') {
+      // The code tool's files are named `file-…` (a generated image's `file_…`) and shown as "Output image".
+      turn.codeId = `file-${randomBytes(12).toString('base64url')}`;
+      addCodeFile(turn);
+    }
     if (answer === 'image' || answer === 'timeout') addFiles(turn, lastImageTurn);
     if (answer === 'image') {
       lastImageTurn = turn;
@@ -471,7 +519,8 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       return void res.end();
     }
 
-    if (req.method === 'GET' && (url.pathname === '/' || /^\/c\/[A-Za-z0-9-]+$/.test(url.pathname))) {
+    // `/c/WEB:<id>` is the address a new chat shows before the server answers; loaded, it is an empty chat.
+    if (req.method === 'GET' && (url.pathname === '/' || /^\/c\/(WEB:)?[A-Za-z0-9-]+$/.test(url.pathname))) {
       const headers: Record<string, string> = {};
       if (!sessionOf(req)) {
         // The "logged-in profile": the first visit gets a session, as a persisted login would have.
@@ -479,7 +528,7 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
         sessions.add(id);
         headers['set-cookie'] = `${COOKIE}=${id}; ${COOKIE_ATTRIBUTES}`;
       }
-      const id = url.pathname.startsWith('/c/') ? url.pathname.slice(3) : null;
+      const id = url.pathname.startsWith('/c/') && !url.pathname.startsWith('/c/WEB:') ? url.pathname.slice(3) : null;
       // Like the real site: an unknown conversation is an empty chat (composer, no turns).
       const recent = recentImages(Date.now());
       const page = { dom, churn, imageTool };
@@ -546,11 +595,29 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       return json(res, 200, { conversation_id: conversation.id, state });
     }
 
+    const choice = /^\/backend-api\/conversation\/([A-Za-z0-9-]+)\/choice$/.exec(url.pathname);
+    if (req.method === 'POST' && choice) {
+      // "Image 1 is better" / "Image 2 is better" / "Skip": the answer collapses to the chosen image.
+      const conversation = conversations.get(choice[1]);
+      const body = await readJson(req);
+      const turn = conversation?.turns.find((t) => t.n === body.n);
+      if (!conversation || !turn?.second || turn.chosen !== undefined) return json(res, 404, { detail: 'No question to answer' });
+      if (body.choice === 1 || body.choice === 2) {
+        const shown = turn.flipped ? [turn.second, turn.fileId] : [turn.fileId, turn.second];
+        turn.imageId = shown[body.choice - 1];
+        turn.chosen = body.choice;
+      } else turn.chosen = 'skip';
+      wake();
+      return json(res, 200, conversationState(conversation, Date.now()).state);
+    }
+
     const follow = /^\/backend-api\/conversation\/([A-Za-z0-9-]+)$/.exec(url.pathname);
     if (req.method === 'GET' && follow) {
       const conversation = conversations.get(follow[1]);
       if (!conversation) return json(res, 404, { detail: 'Conversation not found' });
       const since = url.searchParams.get('since');
+      // A fresh load of the page shows an unanswered two-image question the other way round.
+      if (since === null) for (const turn of conversation.turns) if (turn.second && turn.chosen === undefined) turn.flipped = !turn.flipped;
       const deadline = Date.now() + LONG_POLL_MS;
       for (;;) {
         const now = Date.now();
