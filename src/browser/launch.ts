@@ -1,8 +1,9 @@
 // Launches Chromium on the user's persistent profile with our extension loaded (ARCHITECTURE §2).
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright';
 import { LockedError, NoDisplayError, FatalError } from '../protocol/errors.js';
+import { clearScratchDir } from '../store/scratch.js';
 
 export interface LaunchOptions {
   readonly profileDir: string;
@@ -10,6 +11,8 @@ export interface LaunchOptions {
   readonly executablePath: string;
   /** @default false — a window, so the user can log in and watch. */
   readonly headless?: boolean;
+  /** Where a note for the user goes (a scratch folder that could not be cleared). @default stderr */
+  readonly onNote?: (message: string) => void;
 }
 
 // Quiet, predictable Chromium: no first-run UI, no background traffic to Google's hosts.
@@ -33,7 +36,9 @@ export async function launchBrowser(opts: LaunchOptions): Promise<BrowserContext
   // Trace scratch files live under the profile, not in /tmp, so what a killed run leaves is
   // cleared by the next launch instead of piling up over weeks of runs.
   const tracesDir = path.join(opts.profileDir, '.traces');
-  await rm(tracesDir, { recursive: true, force: true });
+  // A failed clear (ENOTEMPTY while a dying Chromium child still writes there) is a note, never the end of the run.
+  const note = await clearScratchDir(tracesDir);
+  if (note) (opts.onNote ?? ((m: string) => process.stderr.write(`note: ${m}\n`)))(note);
   // 0700: with --trace, Playwright's scratch files there hold the session cookie (as the profile's own
   // cookie store does, which Chromium keeps 0600 in a 0700 folder).
   await mkdir(tracesDir, { recursive: true, mode: 0o700 });

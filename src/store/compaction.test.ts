@@ -132,7 +132,37 @@ describe('compaction', () => {
           const error = await openJobStore(dir).catch((e: unknown) => e);
           expect(error).toBeInstanceOf(CheckpointError);
           expect((error as Error).message).toMatch(
-            new RegExp(`^${escape(path.join(dir, 'snapshot.json'))} is unreadable \\(.+\\) and journal\\.jsonl starts at seq 13, .*refusing to start over — move the folder away to start fresh$`),
+            new RegExp(`^${escape(path.join(dir, 'snapshot.json'))} is unreadable \\(.+\\) and journal\\.jsonl starts at seq 13, .*refusing to start over — restore snapshot\\.json from a backup and run again with --resume, or move the folder away to start the book fresh \\(every prompt is sent again\\)$`),
+          );
+          expect(await filesIn(dir)).toEqual(before);
+        });
+      });
+    }
+
+    it('names the byte where a truncated snapshot ends', async () => {
+      await withTempDir(async (dir) => {
+        const store = await storeWithHistory(dir);
+        await store.close();
+        const file = path.join(dir, 'snapshot.json');
+        const whole = await readFile(file);
+        await writeFile(file, whole.subarray(0, 40));
+        await expect(openJobStore(dir)).rejects.toThrow(`${file} is unreadable (not valid JSON, truncated at byte 40: `);
+      });
+    });
+
+    for (const journal of ['missing', 'empty'] as const) {
+      it(`refuses a damaged snapshot when the journal is ${journal}, instead of starting the book over`, async () => {
+        await withTempDir(async (dir) => {
+          const store = await storeWithHistory(dir);
+          await store.close();
+          await writeFile(path.join(dir, 'snapshot.json'), '{"version":1,"seq":12,"jo');
+          if (journal === 'missing') await rm(path.join(dir, 'journal.jsonl'));
+          else await writeFile(path.join(dir, 'journal.jsonl'), '');
+          const before = await filesIn(dir);
+          const error = await openJobStore(dir).catch((e: unknown) => e);
+          expect(error).toBeInstanceOf(CheckpointError);
+          expect((error as Error).message).toBe(
+            `${path.join(dir, 'snapshot.json')} is unreadable (not valid JSON, truncated at byte 25: ${jsonError('{"version":1,"seq":12,"jo')}) and journal.jsonl holds no events to rebuild it from; refusing to start over — restore snapshot.json from a backup and run again with --resume, or move the folder away to start the book fresh (every prompt is sent again)`,
           );
           expect(await filesIn(dir)).toEqual(before);
         });
@@ -196,6 +226,15 @@ describe('compaction', () => {
     });
   });
 });
+
+function jsonError(text: string): string {
+  try {
+    JSON.parse(text);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error('valid JSON');
+}
 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

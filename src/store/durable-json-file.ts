@@ -48,7 +48,9 @@ export class DurableJsonFile<T> implements Adapter<T> {
     } catch (error) {
       // Power loss after a size change but before the data reached the disk leaves NULs.
       if (/^\0+$/.test(text)) throw new UnreadableFileError(this.#file, `${text.length} NUL bytes`);
-      throw new UnreadableFileError(this.#file, `invalid JSON: ${(error as Error).message}`);
+      // A file cut short (a copy or a disk that filled up) says where it ends, so the user knows it is not a typo.
+      const cut = /end of JSON input|Unterminated/i.test((error as Error).message) ? `, truncated at byte ${Buffer.byteLength(text)}` : '';
+      throw new UnreadableFileError(this.#file, `not valid JSON${cut}: ${(error as Error).message}`);
     }
     try {
       return this.#opts.parse(value);

@@ -77,6 +77,6 @@ function checkSequence(file: string, parsed: ParsedLine[]): Pick<JournalContents
 
 function damaged(file: string, line: number, reason: string): CheckpointError {
   return new CheckpointError(
-    `${file} line ${line} is damaged (${reason}); only a torn last line can be dropped safely, so nothing was changed — move the folder away to start fresh`,
+    `${file} line ${line} is damaged (${reason}); only a torn last line can be dropped safely, so nothing was changed — restore it from a backup and run again with --resume, or move the folder away to start the book fresh (every prompt is sent again)`,
   );
 }

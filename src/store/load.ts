@@ -13,6 +13,10 @@ import type { StoreSnapshot } from './types.js';
 export const SNAPSHOT_FILE = 'snapshot.json';
 export const JOURNAL_FILE = 'journal.jsonl';
 
+/** The way out of a checkpoint that cannot be rebuilt, and its price. */
+export const WHAT_TO_DO = (file: string): string =>
+  `restore ${file} from a backup and run again with --resume, or move the folder away to start the book fresh (every prompt is sent again)`;
+
 export interface Loaded {
   state: StoreSnapshot;
   /** Events applied on top of the snapshot: how far the journal is from the next compaction. */
@@ -49,12 +53,18 @@ export async function loadState(dir: string, db: Low<StoreSnapshot>): Promise<Lo
   if (snapshot === undefined && journal.base > 0) {
     const problem = unreadable === undefined ? 'is missing' : `is unreadable (${unreadable})`;
     throw new CheckpointError(
-      `${snapshotFile} ${problem} and ${JOURNAL_FILE} starts at seq ${journal.base + 1}, so the events before it are lost; refusing to start over — move the folder away to start fresh`,
+      `${snapshotFile} ${problem} and ${JOURNAL_FILE} starts at seq ${journal.base + 1}, so the events before it are lost; refusing to start over — ${WHAT_TO_DO(SNAPSHOT_FILE)}`,
+    );
+  }
+  // A damaged snapshot beside an empty or missing journal: starting from nothing would send the whole book again.
+  if (unreadable !== undefined && journal.lines.length === 0) {
+    throw new CheckpointError(
+      `${snapshotFile} is unreadable (${unreadable}) and ${JOURNAL_FILE} holds no events to rebuild it from; refusing to start over — ${WHAT_TO_DO(SNAPSHOT_FILE)}`,
     );
   }
   if (snapshot !== undefined && journal.base > snapshot.seq) {
     throw new SegmentGapError(
-      `${snapshotFile} holds events up to seq ${snapshot.seq} but ${JOURNAL_FILE} starts at seq ${journal.base + 1}, so the events between are lost; refusing to start over — move the folder away to start fresh`,
+      `${snapshotFile} holds events up to seq ${snapshot.seq} but ${JOURNAL_FILE} starts at seq ${journal.base + 1}, so the events between are lost; refusing to start over — ${WHAT_TO_DO(JOURNAL_FILE)}`,
     );
   }
   const state = snapshot ?? emptyState();
