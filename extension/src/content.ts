@@ -161,9 +161,12 @@ function checkBlockers(p: ProviderDescriptor): void {
 function excerpt(text: string, pattern: RegExp): string {
   const match = pattern.exec(text);
   if (!match) return text.slice(0, 120).trim();
-  const start = text.lastIndexOf('\n', match.index) + 1;
-  const end = text.indexOf('\n', match.index + match[0].length);
-  return text.slice(start, end === -1 ? undefined : end).trim().slice(0, 300);
+  // The line of the match; of a long line, the 300 characters around the match (the words that matched).
+  const lineStart = text.lastIndexOf('\n', match.index) + 1;
+  const lineEnd = text.indexOf('\n', match.index + match[0].length);
+  const end = Math.min(lineEnd === -1 ? text.length : lineEnd, Math.max(lineStart + 300, match.index + 150, match.index + match[0].length));
+  const start = Math.max(lineStart, end - 300);
+  return text.slice(start, end).trim();
 }
 
 /** The image's file id: from its src, or (blob: and data: srcs) from its container's id. */
@@ -248,12 +251,15 @@ function newErrors(p: ProviderDescriptor, before: Set<HTMLElement>): string[] {
   return all(p.selectors.error).filter((e) => !before.has(e)).map(visibleText).filter((t) => t.trim().length > 0);
 }
 
-/** Maps what the page says in the answer (or a new error element) to a typed failure. */
+/**
+ * Maps what the page says in the answer (or a new error element) to a typed failure. `answerText`
+ * comes capped by the caller, each of its parts on its own (the answer, the notices).
+ */
 function failOnPageText(p: ProviderDescriptor, answerText: string, errors: string[]): void {
   // A toast or alert may carry a cooldown or a cap as well as a plain error ("Too many requests").
   // Each part is capped (head and tail) before the patterns run: a refusal's words sit at its start
   // or its end, and 400 KB of answer must not make a pattern slow.
-  const turnText = [answerText, ...errors].map((t) => capText(t)).join('\n');
+  const turnText = [answerText, ...errors.map((t) => capText(t))].join('\n');
   const quota = toRegExp(p.text.quota);
   if (quota.test(turnText)) {
     const reset = toRegExp(p.text.quotaReset).exec(turnText);
