@@ -4,7 +4,8 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { SemantestError, UsageError } from '../protocol/errors.js';
 import { RunEvents } from '../report/events.js';
-import { attachConsole, liveStatusWanted } from '../report/console.js';
+import { attachConsole, jsonLine, liveStatusWanted } from '../report/console.js';
+import { cleanText } from '../protocol/text.js';
 import { runBook } from '../run/run-book.js';
 import { DEFAULT_RECYCLE_TABS_EVERY } from '../run/job-runner.js';
 import { evaluateValidation } from '../run/validation.js';
@@ -24,7 +25,8 @@ async function execute(action: () => Promise<number | void>): Promise<never> {
     code = (await action()) ?? 0;
   } catch (error) {
     if (error instanceof SemantestError) {
-      process.stderr.write(`semantest-run: ${error.message}\n`);
+      // A message may quote a prompt file or the page: no control character reaches the terminal.
+      process.stderr.write(`semantest-run: ${cleanText(error.message)}\n`);
       code = error.exitCode;
     } else {
       process.stderr.write(`semantest-run: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
@@ -134,7 +136,7 @@ async function run(args: RunArgs): Promise<number> {
   const file = String(args.file);
   if (args['dry-run']) {
     const book = await loadPromptFile(file);
-    for (const job of book.jobs) process.stdout.write(`${job.id}\t${job.finalPrompt}\n`);
+    for (const job of book.jobs) process.stdout.write(`${job.id}\t${cleanText(job.finalPrompt, { singleLine: true })}\n`);
     process.stdout.write(`${book.jobs.length} jobs in ${book.book}\n`);
     return 0;
   }
@@ -201,7 +203,7 @@ async function run(args: RunArgs): Promise<number> {
   if (validation) {
     // Judged on the sample alone: failures listed from earlier runs are in the summary above.
     const result = evaluateValidation(summary, validation.bar);
-    process.stdout.write(`${args.json ? JSON.stringify({ at: new Date().toISOString(), type: 'validation', ...result }) : formatValidationReport(result)}\n`);
+    process.stdout.write(`${args.json ? jsonLine({ at: new Date().toISOString(), type: 'validation', ...result }) : formatValidationReport(result)}\n`);
     if (summary.stopReason === 'interrupted') return 130;
     return result.clears ? 0 : 1;
   }
