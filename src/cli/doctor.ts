@@ -12,6 +12,7 @@ import { Cleanup, bounded, interruptSignal, launchWithin, lockProfile, openTab, 
 import type { Hub } from '../hub/hub.js';
 import { startMockSite } from '../mock/server.js';
 import type { ProbeResult } from '../protocol/messages.js';
+import { safeLine } from '../protocol/text.js';
 import { InterruptedError } from '../protocol/errors.js';
 import type { ProviderDescriptor } from '../protocol/provider.js';
 import { loadProvider } from '../providers/index.js';
@@ -90,7 +91,8 @@ class Table {
 
   row(status: Status, name: string, detail: string): Status {
     if (status === 'fail') this.#failure ??= `${name}: ${detail}`;
-    this.#write(`  ${MARK[status]} ${name.padEnd(NAME_WIDTH)} ${detail}\n`);
+    // A detail may carry the page's words (an error it showed): one line, no control character.
+    this.#write(`  ${MARK[status]} ${name.padEnd(NAME_WIDTH)} ${safeLine(detail)}\n`);
     return status;
   }
 }
