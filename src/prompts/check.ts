@@ -14,6 +14,12 @@ export interface Problem {
   detail: string;
 }
 
+/** `chapters[0].strips[1].panels[2].prompt`, or `the file` for the document itself. */
+export function formatPath(path: Path): string {
+  if (path.length === 0) return 'the file';
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
 /** Matches a `{name}` character reference; other braces are left as written. */
 export const REFERENCE = /\{([A-Za-z0-9_-]+)\}/g;
 
@@ -35,6 +41,11 @@ export function checkPromptFile(raw: unknown, lineOf: (path: Path) => number): P
   }
 
   const names = isRecord(raw.characters) ? Object.keys(raw.characters) : [];
+  // The schema's record drops a `__proto__` key without a word (it is the prototype's setter on
+  // a plain object), so the name rule is applied here to say so at the key.
+  if (names.includes('__proto__')) {
+    problems.push({ path: ['characters', '__proto__'], target: 'key', detail: 'must be a character name that starts with a letter or digit (used as {name})' });
+  }
   const known = names.length ? `known: ${names.join(', ')}` : 'no characters are defined under characters:';
   const checkReferences = (value: unknown, path: Path) => {
     if (typeof value !== 'string') return;
@@ -42,15 +53,21 @@ export function checkPromptFile(raw: unknown, lineOf: (path: Path) => number): P
       if (!names.includes(name)) problems.push({ path, target: 'value', needle: ref, detail: `unknown character reference ${ref} (${known})` });
     }
   };
+  // Case-insensitive: macOS and Windows folders ignore case, so `p1` and `P1` would be one file.
   const checkUnique = (items: unknown[], path: Path, what: string, idOf: (item: unknown) => unknown) => {
-    const seen = new Map<string, number>();
+    const seen = new Map<string, { i: number; id: string }>();
     items.forEach((item, i) => {
       const id = idOf(item);
       if (typeof id !== 'string') return;
-      const first = seen.get(id);
+      const first = seen.get(id.toLowerCase());
       const at = isRecord(item) ? [...path, i, 'id'] : [...path, i];
-      if (first === undefined) seen.set(id, i);
-      else problems.push({ path: at, target: 'value', detail: `duplicate ${what} "${id}" (already used on line ${lineOf(isRecord(item) ? [...path, first, 'id'] : [...path, first])})` });
+      if (first === undefined) {
+        seen.set(id.toLowerCase(), { i, id });
+        return;
+      }
+      const line = lineOf(isRecord(item) ? [...path, first.i, 'id'] : [...path, first.i]);
+      const same = first.id === id ? `already used on line ${line}` : `"${first.id}" on line ${line} differs only in case, and macOS and Windows would write one file for both`;
+      problems.push({ path: at, target: 'value', detail: `duplicate ${what} "${id}" (${same})` });
     });
   };
   const byId = (item: unknown) => (isRecord(item) ? item.id : undefined);

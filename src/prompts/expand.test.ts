@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { PromptFileError } from '../protocol/errors.js';
+import { MAX_PROMPT_CHARS } from '../protocol/messages.js';
+import { MAX_BOOK_PROMPT_CHARS } from './expand.js';
 import { composePrompt, DEFAULT_PACING, parsePromptText, type PromptBook } from './index.js';
 
 const STORY = `book: the-lighthouse
@@ -264,5 +267,63 @@ describe('aspect', () => {
     const auto = load('book: a\naspect: auto\nprompts: [x]\n').jobs[0];
     expect(auto.finalPrompt).toBe(job.finalPrompt);
     expect(auto.promptHash).not.toBe(job.promptHash);
+  });
+});
+
+describe('the final prompt is capped at load (issue 14)', () => {
+  const errorOf = (text: string): PromptFileError => {
+    try {
+      parsePromptText(text, 'story.yaml');
+    } catch (error) {
+      if (error instanceof PromptFileError) return error;
+      throw error;
+    }
+    throw new Error('expected a PromptFileError');
+  };
+
+  it('takes a final prompt of exactly the protocol limit and refuses one character more, naming the panel, line and length', () => {
+    // `x…x.` is the whole final prompt: the prompt and the full stop composePrompt adds.
+    const at = (n: number) => `book: a\nchapters:\n  - id: c1\n    strips:\n      - id: s1\n        panels:\n          - id: p1\n            prompt: ${'x'.repeat(n)}\n`;
+    expect(parsePromptText(at(MAX_PROMPT_CHARS - 1), 'story.yaml').jobs[0].finalPrompt).toHaveLength(MAX_PROMPT_CHARS);
+    expect(errorOf(at(MAX_PROMPT_CHARS)).message).toBe(
+      'story.yaml:8:21: chapters[0].strips[0].panels[0].prompt: the final prompt would be 32,001 characters, and the site takes at most 32000: shorten the prompt, its modifiers, its {name} characters or the style',
+    );
+  });
+
+  it('counts the style and speech bubble of each locale into the final prompt', () => {
+    const text = `book: a\nstyle: "${'s'.repeat(MAX_PROMPT_CHARS - 30)}"\nlocales: [en]\nchapters:\n  - id: c1\n    strips:\n      - id: s1\n        panels:\n          - id: p1\n            prompt: a\n          - id: p2\n            prompt: b\n            text: { en: "a bubble long enough to pass" }\n`;
+    expect(errorOf(text).message).toMatch(/^story\.yaml:12:21: chapters\[0\]\.strips\[0\]\.panels\[1\]\.prompt: the final prompt would be 32,0\d\d characters/);
+  });
+
+  it('stops expanding a file that names a long character thousands of times: a 108 KB file fails fast, in little memory', () => {
+    // 50,000 characters × 19,000 references would be a 950 MB prompt if it were built.
+    const text = `book: a\ncharacters:\n  a: "${'x'.repeat(50_000)}"\nprompts:\n  - "${'{a}'.repeat(19_000)}"\n`;
+    expect(text.length).toBeGreaterThan(100_000);
+    const before = process.memoryUsage().heapUsed;
+    const started = performance.now();
+    const error = errorOf(text);
+    const ms = performance.now() - started;
+    expect(error.message).toBe(
+      'story.yaml:5:5: prompts[0]: the final prompt would be about 950,000,000 characters, and the site takes at most 32000: shorten the prompt, its modifiers, its {name} characters or the style',
+    );
+    expect(ms).toBeLessThan(2000);
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(50_000_000);
+  });
+
+  it('shares one budget between a prompt and its modifiers, so many short modifiers naming a long character stop early too', () => {
+    const text = `book: a\ncharacters:\n  a: "${'y'.repeat(20_000)}"\nchapters:\n  - id: c1\n    strips:\n      - id: s1\n        panels:\n          - id: p1\n            prompt: "{a}"\n            modifiers: [${Array(5000).fill('"{a}"').join(', ')}]\n`;
+    expect(errorOf(text).message).toMatch(/^story\.yaml:11:\d+: chapters\[0\]\.strips\[0\]\.panels\[0\]\.modifiers\[0\]: the final prompt would be about 40,000 characters/);
+  });
+
+  it('expands references one level only: a character naming another stays as written', () => {
+    const book = parsePromptText('book: a\ncharacters:\n  a: "{b}{b}"\n  b: bee\nprompts:\n  - "{a}"\n', 'story.yaml');
+    expect(book.jobs[0].finalPrompt).toBe('{b}{b}.');
+  });
+
+  it('refuses a book whose final prompts add up to more than the book-wide cap, at the panel that passes it', () => {
+    const perJob = 30_000;
+    const panels = Math.floor(MAX_BOOK_PROMPT_CHARS / (perJob + 1)) + 1;
+    const text = `book: a\ncharacters:\n  a: "${'z'.repeat(perJob)}"\nprompts:\n${'  - "{a}"\n'.repeat(panels)}`;
+    expect(errorOf(text).message).toMatch(new RegExp(`^story\\.yaml:${4 + panels}:5: prompts\\[${panels - 1}\\]: the book's final prompts add up to more than 32,000,000 characters here`));
   });
 });

@@ -2,9 +2,10 @@
 // hashes, and a job's hash depends only on its own panel (plus style, provider and the aspect it
 // inherits), so editing one panel marks only that panel's jobs as changed on --resume.
 import { createHash } from 'node:crypto';
-import type { Aspect } from '../protocol/messages.js';
+import { PromptFileError } from '../protocol/errors.js';
+import { LIMITS, MAX_PROMPT_CHARS, type Aspect } from '../protocol/messages.js';
 import { describeAspect } from '../verify/aspect.js';
-import { REFERENCE, type Path } from './check.js';
+import { formatPath, REFERENCE, type Path } from './check.js';
 import type { PanelSpec, PromptFile } from './schema.js';
 import { DEFAULT_PACING, type Job, type PromptBook } from './types.js';
 
@@ -84,22 +85,92 @@ function variantsOf(panel: PanelSpec): (string | undefined)[] {
   return variants;
 }
 
-export function expandPromptFile(data: PromptFile, file: string, lineOf: (path: Path) => number): PromptBook {
+/**
+ * All final prompts of a book together (distinct texts, counted once per panel and locale): with
+ * each prompt capped, only a file of thousands of panels that each expand a long character comes
+ * near it, and a limit keeps the loader's memory in the tens of megabytes whatever the file.
+ */
+export const MAX_BOOK_PROMPT_CHARS = 32_000_000;
+
+/**
+ * Expands `{name}` references in `s`, giving up (undefined) as soon as the text, once squashed and
+ * trimmed as composePrompt will, is longer than `budget`: a short file that names a long character
+ * thousands of times would otherwise build a string of hundreds of megabytes before any check.
+ * Squashing happens only when the raw text doubles past the budget, so the work stays linear.
+ */
+export function expandReferences(s: string, characters: ReadonlyMap<string, string>, budget: number): string | undefined {
+  let out = '';
+  let threshold = Math.max(budget, 0);
+  const add = (piece: string) => {
+    out += piece;
+    if (out.length <= threshold) return false;
+    out = out.replace(/\s+/g, ' ');
+    if (clause(out).length > budget) return true;
+    threshold = Math.max(budget, 2 * out.length);
+    return false;
+  };
+  let last = 0;
+  for (const match of s.matchAll(REFERENCE)) {
+    if (add(s.slice(last, match.index)) || add(characters.get(match[1]) ?? match[0])) return undefined;
+    last = match.index + match[0].length;
+  }
+  return add(s.slice(last)) ? undefined : out;
+}
+
+/** The expanded length without building the text, for the message when it is too long. */
+function expandedLength(s: string, characters: ReadonlyMap<string, string>): number {
+  let length = s.length;
+  for (const match of s.matchAll(REFERENCE)) length += (characters.get(match[1]) ?? match[0]).length - match[0].length;
+  return length;
+}
+
+/** Where a field is in the file, for errors raised after validation. */
+export type PlaceOf = (path: Path) => { line: number; col: number };
+
+export function expandPromptFile(data: PromptFile, file: string, lineOf: (path: Path) => number, placeOf: PlaceOf): PromptBook {
   const provider = data.provider ?? 'chatgpt';
   const style = data.style ?? '';
-  const characters = data.characters ?? {};
-  const expand = (s: string) => s.replace(REFERENCE, (_, name: string) => clause(characters[name]));
+  // A Map, not the parsed object: `constructor` or `toString` must be plain names, never Object's.
+  const characters = new Map(Object.entries(data.characters ?? {}).map(([name, text]) => [name, clause(text)]));
+  const fail = (path: Path, detail: string): never => {
+    const { line, col } = placeOf(path);
+    throw new PromptFileError(file, line, col, `${formatPath(path)}: ${detail}`);
+  };
+  const tooLong = (path: Path, length: string) =>
+    fail(path, `the final prompt would be ${length} characters, and the site takes at most ${MAX_PROMPT_CHARS}: shorten the prompt, its modifiers, its {name} characters or the style`);
+  const outputs = new Map<string, Job>();
+  let bookChars = 0;
   const jobs: Job[] = [];
   for (const { chapter, strip, panel, path, chapterAspect } of panelsOf(data)) {
-    const modifiers = (panel.modifiers ?? []).map(expand);
+    const promptPath = data.prompts ? path : [...path, 'prompt'];
+    // One budget for the prompt and its modifiers: composePrompt joins them, so together they
+    // must fit; what is left after each is what the next may use.
+    let budget = MAX_PROMPT_CHARS;
+    const expand = (text: string, at: Path) => {
+      const expanded = expandReferences(text, characters, budget);
+      if (expanded === undefined) return tooLong(at, `about ${(MAX_PROMPT_CHARS - budget + expandedLength(text, characters)).toLocaleString('en-US')}`);
+      budget -= clause(expanded).length;
+      return expanded;
+    };
+    const prompt = expand(panel.prompt, promptPath);
+    const modifiers = (panel.modifiers ?? []).map((modifier, m) => expand(modifier, [...path, 'modifiers', m]));
     const source = { file, line: lineOf(path) };
     // The nearest level that says wins: panel, then chapter, then book.
     const aspect = panel.aspect ?? chapterAspect ?? data.aspect;
     for (const bubble of bubblesOf(panel, data.locales ?? [])) {
-      const finalPrompt = composePrompt(expand(panel.prompt), modifiers, bubble, style, aspect);
+      const finalPrompt = composePrompt(prompt, modifiers, bubble, style, aspect);
+      if (finalPrompt.length > MAX_PROMPT_CHARS) tooLong(promptPath, finalPrompt.length.toLocaleString('en-US'));
+      bookChars += finalPrompt.length;
+      if (bookChars > MAX_BOOK_PROMPT_CHARS) {
+        fail(promptPath, `the book's final prompts add up to more than ${MAX_BOOK_PROMPT_CHARS.toLocaleString('en-US')} characters here: split the book into several files`);
+      }
       for (const variant of variantsOf(panel)) {
         const locale = bubble?.locale;
         const id = `${chapter}/${strip}/${panel.id}${locale ? `.${locale}` : ''}${variant ? `~${variant}` : ''}`;
+        if (id.length > LIMITS.jobId) fail([...path, 'id'], `the job id ${id} is ${id.length} characters, more than the ${LIMITS.jobId} a job id may have: shorten the chapter, strip, panel or variant ids`);
+        // macOS and Windows folders ignore case: `p1` and `P1` would be one file there.
+        const twin = outputs.get(`${id}.png`.toLowerCase());
+        if (twin) fail([...path, 'id'], `the job ${id} would write the same file as ${twin.id} (line ${twin.source.line}) on macOS and Windows, where case does not count: rename one`);
         jobs.push({
           id,
           order: jobs.length,
@@ -115,6 +186,7 @@ export function expandPromptFile(data: PromptFile, file: string, lineOf: (path: 
           outputPath: `${id}.png`,
           source,
         });
+        outputs.set(`${id}.png`.toLowerCase(), jobs[jobs.length - 1]);
       }
     }
   }

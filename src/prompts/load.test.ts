@@ -145,14 +145,14 @@ describe('schema', () => {
     ['a/b', 7],
   ])('rejects the book slug %j', (slug, col) => {
     expect(firstLine(`book: "${slug}"\nprompts: [a]\n`)).toBe(
-      `story.yaml:1:${col}: book: must be a slug: lowercase letters, digits and "-", not starting with "-" (it names folders)`,
+      `story.yaml:1:${col}: book: must be a slug: lowercase letters, digits and "-", not starting with "-", at most 64 characters (it names folders)`,
     );
   });
 
   it.each(['..', 'a/b', 'p.1', 'p~1', '../../etc', ''])('rejects the panel id %j, which would escape or break the output path', (id) => {
     const text = withPanels(`- id: "${id}"`, '  prompt: "a"');
     expect(firstLine(text)).toBe(
-      'story.yaml:12:17: chapters[0].strips[0].panels[0].id: must use only letters, digits, "-" and "_" (it becomes part of a file path)',
+      'story.yaml:12:17: chapters[0].strips[0].panels[0].id: must start with a letter or digit and use only letters, digits, "-" and "_", at most 64 characters (it becomes part of a file path)',
     );
   });
 
@@ -172,8 +172,8 @@ describe('schema', () => {
   });
 
   it('rejects path-like chapter and strip ids too', () => {
-    expect(firstLine('book: a\nchapters:\n  - id: ".."\n    strips: [{ id: s1, panels: [{ id: p1, prompt: x }] }]\n')).toMatch(/^story\.yaml:3:9: chapters\[0\]\.id: must use only/);
-    expect(firstLine('book: a\nchapters:\n  - id: ch1\n    strips: [{ id: "s/1", panels: [{ id: p1, prompt: x }] }]\n')).toMatch(/^story\.yaml:4:20: chapters\[0\]\.strips\[0\]\.id: must use only/);
+    expect(firstLine('book: a\nchapters:\n  - id: ".."\n    strips: [{ id: s1, panels: [{ id: p1, prompt: x }] }]\n')).toMatch(/^story\.yaml:3:9: chapters\[0\]\.id: must start with a letter or digit/);
+    expect(firstLine('book: a\nchapters:\n  - id: ch1\n    strips: [{ id: "s/1", panels: [{ id: p1, prompt: x }] }]\n')).toMatch(/^story\.yaml:4:20: chapters\[0\]\.strips\[0\]\.id: must start with a letter or digit/);
   });
 
   it('checks pacing values and keys', () => {
@@ -188,14 +188,14 @@ describe('schema', () => {
   it('checks locale codes and character names', () => {
     expect(firstLine('book: a\nlocales: [en, "../x"]\nprompts: [x]\n')).toBe('story.yaml:2:15: locales[1]: must be a locale code such as en, ja or pt-BR');
     expect(firstLine('book: a\ncharacters:\n  "old mara": "x"\nprompts: [x]\n')).toBe(
-      'story.yaml:3:3: characters.old mara: must be a character name of letters, digits, "-" and "_" (used as {name})',
+      'story.yaml:3:3: characters.old mara: must be a character name that starts with a letter or digit, then letters, digits, "-" and "_", at most 64 characters (used as {name})',
     );
   });
 
   it('checks variants', () => {
     expect(firstLine(withPanels('- id: p1', '  prompt: a', '  variants: 0'))).toBe('story.yaml:14:23: chapters[0].strips[0].panels[0].variants: must be at least 1');
     expect(firstLine(withPanels('- id: p1', '  prompt: a', '  variants: "two"'))).toBe(
-      'story.yaml:14:23: chapters[0].strips[0].panels[0].variants: must be a whole number of at least 1 or a list of variant names',
+      'story.yaml:14:23: chapters[0].strips[0].panels[0].variants: must be a whole number from 1 to 100 or a list of variant names',
     );
     expect(firstLine(withPanels('- id: p1', '  prompt: a', '  variants: [day, night, day]'))).toBe(
       'story.yaml:14:36: chapters[0].strips[0].panels[0].variants[2]: duplicate variant name "day" (already used on line 14)',
@@ -335,7 +335,7 @@ describe('several problems', () => {
     expect(error.column).toBe(22);
     expect(error.message.split('\n')).toEqual([
       'story.yaml:13:22: chapters[0].strips[0].panels[0].prompt: unknown character reference {nobody} (known: mara, tom)',
-      'story.yaml:14:17: chapters[0].strips[0].panels[1].id: must use only letters, digits, "-" and "_" (it becomes part of a file path)',
+      'story.yaml:14:17: chapters[0].strips[0].panels[1].id: must start with a letter or digit and use only letters, digits, "-" and "_", at most 64 characters (it becomes part of a file path)',
       'story.yaml:15:21: chapters[0].strips[0].panels[1].prompt: is empty',
       'story.yaml:16:13: chapters[0].strips[0].panels[1].colour: unknown key (a panel takes id, prompt, modifiers, text, variants, aspect)',
     ]);
@@ -355,5 +355,69 @@ describe('several problems', () => {
     expect(lines).toHaveLength(12);
     expect(lines[0]).toBe('story.yaml:3:5: prompts[0]: is empty');
     expect(lines[11]).toBe('… and 4 more');
+  });
+});
+
+describe('ids that are safe as command-line arguments and file names on every platform (issue 14)', () => {
+  const ID_RULE = 'must start with a letter or digit and use only letters, digits, "-" and "_", at most 64 characters (it becomes part of a file path)';
+  const DEVICE = 'is a name Windows reserves for a device (CON, PRN, AUX, NUL, COM1-9, LPT1-9) and cannot name a file: choose another';
+
+  it.each(['-p1', '_p1', '--resume'])('refuses the id %j, which reject and the contact sheet would read as an option', (id) => {
+    expect(firstLine(withPanels(`- id: "${id}"`, '  prompt: a'))).toBe(`story.yaml:12:17: chapters[0].strips[0].panels[0].id: ${ID_RULE}`);
+  });
+
+  it('takes ids of up to 64 characters and refuses 65', () => {
+    const ok = parsePromptText(withPanels(`- id: ${'a'.repeat(64)}`, '  prompt: a'), FILE);
+    expect(ok.jobs[0].panel).toHaveLength(64);
+    expect(firstLine(withPanels(`- id: ${'a'.repeat(65)}`, '  prompt: a'))).toBe(`story.yaml:12:17: chapters[0].strips[0].panels[0].id: ${ID_RULE}`);
+    expect(firstLine(`book: ${'b'.repeat(65)}\nprompts: [a]\n`)).toMatch(/^story\.yaml:1:7: book: must be a slug: .*at most 64 characters/);
+  });
+
+  it.each(['CON', 'nul', 'aux', 'Prn', 'COM1', 'lpt9'])('refuses the Windows device name %j as a panel id', (id) => {
+    expect(firstLine(withPanels(`- id: ${id}`, '  prompt: a'))).toBe(`story.yaml:12:17: chapters[0].strips[0].panels[0].id: ${DEVICE}`);
+  });
+
+  it('refuses device names as book, chapter, strip and variant names too, and allows names that only start like one', () => {
+    expect(firstLine('book: con\nprompts: [a]\n')).toBe(`story.yaml:1:7: book: ${DEVICE}`);
+    expect(firstLine('book: a\nchapters:\n  - id: AUX\n    strips: [{ id: s1, panels: [{ id: p1, prompt: x }] }]\n')).toBe(`story.yaml:3:9: chapters[0].id: ${DEVICE}`);
+    expect(firstLine('book: a\nchapters:\n  - id: c1\n    strips: [{ id: lpt1, panels: [{ id: p1, prompt: x }] }]\n')).toBe(`story.yaml:4:20: chapters[0].strips[0].id: ${DEVICE}`);
+    expect(firstLine(withPanels('- id: p1', '  prompt: a', '  variants: [day, nul]'))).toBe(`story.yaml:14:29: chapters[0].strips[0].panels[0].variants[1]: ${DEVICE}`);
+    const book = parsePromptText(withPanels('- id: console', '  prompt: a', '- id: com10', '  prompt: b', '- id: nully', '  prompt: c'), FILE);
+    expect(book.jobs.map((j) => j.panel)).toEqual(['console', 'com10', 'nully']);
+  });
+
+  it('refuses ids that differ only in case among siblings, naming both lines', () => {
+    expect(firstLine(withPanels('- id: p1', '  prompt: a', '- id: P1', '  prompt: b'))).toBe(
+      'story.yaml:14:17: chapters[0].strips[0].panels[1].id: duplicate panel id "P1" ("p1" on line 12 differs only in case, and macOS and Windows would write one file for both)',
+    );
+    expect(firstLine('book: a\nchapters:\n  - id: ch1\n    strips: [{ id: s1, panels: [{ id: p1, prompt: x }] }]\n  - id: CH1\n    strips: [{ id: s1, panels: [{ id: p1, prompt: x }] }]\n')).toBe(
+      'story.yaml:5:9: chapters[1].id: duplicate chapter id "CH1" ("ch1" on line 3 differs only in case, and macOS and Windows would write one file for both)',
+    );
+    expect(firstLine(withPanels('- id: p1', '  prompt: a', '  variants: [Day, day]'))).toMatch(/^story\.yaml:14:29: chapters\[0\]\.strips\[0\]\.panels\[0\]\.variants\[1\]: duplicate variant name "day" \("Day" on line 14/);
+    expect(firstLine('book: a\nlocales: [en, EN]\nprompts: [a]\n')).toMatch(/^story\.yaml:2:15: locales\[1\]: duplicate locale "EN" \("en" on line 2/);
+  });
+
+  it('refuses a job id longer than the protocol carries, at the panel', () => {
+    const long = (c: string) => c.repeat(64);
+    const text = `book: a\nlocales: [zh-Hant-TW]\nchapters:\n  - id: ${long('c')}\n    strips:\n      - id: ${long('s')}\n        panels:\n          - id: ${long('p')}\n            prompt: x\n            text: { zh-Hant-TW: hi }\n            variants: [${long('v')}]\n`;
+    expect(firstLine(text)).toMatch(/^story\.yaml:8:17: chapters\[0\]\.strips\[0\]\.panels\[0\]\.id: the job id c{64}\/s{64}\/p{64}\.zh-Hant-TW~v{64} is 270 characters, more than the 256 a job id may have/);
+  });
+});
+
+describe('character names that are also names of Object members (issue 14)', () => {
+  it('refuses __proto__ cleanly at its key, with file, line and column', () => {
+    const error = errorOf('book: a\ncharacters:\n  __proto__: a tall man\nprompts:\n  - "{__proto__} walks"\n');
+    expect(error.message.split('\n')[0]).toBe('story.yaml:3:3: characters.__proto__: must be a character name that starts with a letter or digit (used as {name})');
+  });
+
+  it('takes constructor and toString as plain names', () => {
+    const book = parsePromptText('book: a\ncharacters:\n  constructor: a builder\n  toString: a tailor\nprompts:\n  - "{constructor} meets {toString}"\n', FILE);
+    expect(book.jobs[0].finalPrompt).toBe('a builder meets a tailor.');
+  });
+
+  it('calls a reference to an Object member that is not a character unknown', () => {
+    expect(firstLine('book: a\ncharacters: { mara: M }\nprompts:\n  - "{constructor} and {hasOwnProperty}"\n')).toBe(
+      'story.yaml:4:6: prompts[0]: unknown character reference {constructor} (known: mara)',
+    );
   });
 });

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document, type YAMLError } from 'yaml';
 import type { z } from 'zod';
 import { PromptFileError } from '../protocol/errors.js';
-import { checkPromptFile, type Path, type Problem } from './check.js';
+import { checkPromptFile, formatPath, type Path, type Problem } from './check.js';
 import { expandPromptFile } from './expand.js';
 import { issueSentence, PromptFileSchema } from './schema.js';
 import type { PromptBook } from './types.js';
@@ -75,19 +75,14 @@ export function parsePromptText(text: string, file: string): PromptBook {
     if (rest.length > MAX_LISTED) listed.push(`… and ${rest.length - MAX_LISTED} more`);
     throw new PromptFileError(file, first.line, first.col, [first.detail, ...listed].join('\n'));
   }
-  return expandPromptFile(parsed.data, file, lineOf);
+  const placeOf = (path: Path) => at(locate(doc, text, { path, target: 'value', detail: '' }).offset);
+  return expandPromptFile(parsed.data, file, lineOf, placeOf);
 }
 
 function toProblems(issue: z.core.$ZodIssue): Problem[] {
   const path = issue.path.map((p) => (typeof p === 'number' ? p : String(p)));
   if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: [...path, key], target: 'key', detail: issue.message }));
   return [{ path, target: issue.code === 'invalid_key' ? 'key' : 'value', detail: issue.message }];
-}
-
-/** `chapters[0].strips[1].panels[2].prompt`, or `the file` for the document itself. */
-export function formatPath(path: Path): string {
-  if (path.length === 0) return 'the file';
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
 
 /**

@@ -4,13 +4,22 @@ import { z } from 'zod';
 import { ASPECTS } from '../protocol/messages.js';
 
 /** Book slugs name output and checkpoint folders. */
-export const SLUG = /^[a-z0-9][a-z0-9-]*$/;
-/** Ids and variant names become path segments; `.` and `~` separate locale and variant in job ids. */
-export const ID = /^[A-Za-z0-9_-]+$/;
+export const SLUG = /^[a-z0-9][a-z0-9-]{0,63}$/;
+/**
+ * Ids and variant names become path segments; `.` and `~` separate locale and variant in job ids.
+ * A leading letter or digit keeps an id from reading as a command-line option (`reject -p1`), and
+ * 64 characters keep every path well under the platforms' limits before any image is paid for.
+ */
+export const ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 /** A BCP 47-like tag (`en`, `ja`, `pt-BR`, `zh-Hant`): it appears in file names. */
-export const LOCALE = /^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$/;
+export const LOCALE = /^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,3}$/;
+/** Windows opens these as devices whatever the extension (`con.png`, `NUL.ja.png`), on any drive. */
+export const DEVICE_NAME = /^(?:con|prn|aux|nul|com[1-9]|lpt[1-9])(?:\.|$)/i;
 
-const ID_RULE = 'must use only letters, digits, "-" and "_" (it becomes part of a file path)';
+const ID_RULE = 'must start with a letter or digit and use only letters, digits, "-" and "_", at most 64 characters (it becomes part of a file path)';
+const DEVICE_RULE = 'is a name Windows reserves for a device (CON, PRN, AUX, NUL, COM1-9, LPT1-9) and cannot name a file: choose another';
+/** Only once the id rule holds, so one bad id gets one message. */
+const notDevice = (s: string) => !ID.test(s) || !DEVICE_NAME.test(s);
 
 function strict<T extends z.ZodRawShape>(what: string, shape: T) {
   const known = Object.keys(shape).join(', ');
@@ -23,7 +32,8 @@ function strict<T extends z.ZodRawShape>(what: string, shape: T) {
 const Text = z.string().refine((s) => s.trim() !== '', 'is empty');
 const Id = z
   .string({ error: (iss) => (typeof iss.input === 'number' ? `must be text such as p${iss.input}; quote a bare number ("${iss.input}") so YAML keeps it as written` : undefined) })
-  .regex(ID, ID_RULE);
+  .regex(ID, ID_RULE)
+  .refine(notDevice, DEVICE_RULE);
 const Seconds = z.number().min(0).optional();
 
 /** `16x9`, `9/16`, `9 : 16`, `Auto` → the allowed spelling, when a slip is that close to one. */
@@ -48,6 +58,9 @@ const AspectField = z
   })
   .optional();
 
+/** Each variant is a paid image; a typo such as 1000000 would otherwise build a million jobs. */
+export const MAX_VARIANTS = 100;
+
 const Panel = strict('a panel', {
   id: Id,
   prompt: Text,
@@ -58,8 +71,8 @@ const Panel = strict('a panel', {
     })
     .optional(),
   variants: z
-    .union([z.number().int().min(1), z.array(z.string().regex(ID, ID_RULE)).min(1)], {
-      error: 'must be a whole number of at least 1 or a list of variant names',
+    .union([z.number().int().min(1), z.array(z.string().regex(ID, ID_RULE).refine(notDevice, DEVICE_RULE)).min(1)], {
+      error: `must be a whole number from 1 to ${MAX_VARIANTS} or a list of variant names`,
     })
     .optional(),
   aspect: AspectField,
@@ -77,11 +90,15 @@ const PacingFields = strict('pacing', {
 });
 
 export const PromptFileSchema = strict('a prompt file', {
-  book: z.string().regex(SLUG, 'must be a slug: lowercase letters, digits and "-", not starting with "-" (it names folders)'),
+  book: z
+    .string()
+    .regex(SLUG, 'must be a slug: lowercase letters, digits and "-", not starting with "-", at most 64 characters (it names folders)')
+    .refine(notDevice, DEVICE_RULE),
   provider: z.string().regex(SLUG, 'must be a provider name such as chatgpt').optional(),
   style: z.string().optional(),
   aspect: AspectField,
-  characters: z.record(z.string().regex(ID, 'must be a character name of letters, digits, "-" and "_" (used as {name})'), Text).optional(),
+  // The same rule as ids: it also refuses `__proto__`, which plain objects treat specially.
+  characters: z.record(z.string().regex(ID, 'must be a character name that starts with a letter or digit, then letters, digits, "-" and "_", at most 64 characters (used as {name})'), Text).optional(),
   locales: z.array(z.string().regex(LOCALE, 'must be a locale code such as en, ja or pt-BR')).min(1).optional(),
   pacing: PacingFields.optional(),
   chapters: z.array(Chapter).min(1).optional(),
