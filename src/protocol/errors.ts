@@ -123,6 +123,20 @@ export class PromptFileError extends FatalError {
 export class CheckpointError extends FatalError {
   override readonly exitCode = 2;
 }
+/** The disk (or the user's quota) filled up while writing `file`; what was verified is kept, the run stops. */
+export class DiskFullError extends CheckpointError {
+  constructor(
+    readonly file: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`disk full while writing ${file}: free space and run again with --resume`, options);
+  }
+}
+/** The file-system codes of a full disk (ENOSPC) or an exhausted quota (EDQUOT). */
+export function isDiskFull(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
 /** No usable Chromium was found. */
 export class BrowserNotFoundError extends FatalError {
   override readonly exitCode = 2;

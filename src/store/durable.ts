@@ -4,6 +4,7 @@
 import { constants } from 'node:fs';
 import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { DiskFullError, isDiskFull } from '../protocol/errors.js';
 
 /** The steps of a replace, in order; a crash between any two leaves the old file or the new one. */
 export type DurableStep = 'temp-written' | 'temp-synced' | 'renamed' | 'dir-synced';
@@ -19,15 +20,32 @@ export interface ReplaceOptions {
  * planted there cannot make the write land outside the folder.
  */
 export async function writeFileDurably(file: string, data: string | Uint8Array): Promise<void> {
-  await makeDirDurably(path.dirname(file));
-  const handle = await createFresh(file);
+  await stopIfDiskFull(file, async () => {
+    await makeDirDurably(path.dirname(file));
+    const handle = await createFresh(file);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await syncDir(path.dirname(file));
+  });
+}
+
+/**
+ * Runs a write of `file`; a full disk (ENOSPC, EDQUOT) becomes a DiskFullError naming the file and
+ * what to do, and the half-written `partial` (the file itself, or a temp file; none for a rename) is
+ * removed so nothing half-made lies around. Any other error passes through untouched (the crash tests throw their own).
+ */
+async function stopIfDiskFull(file: string, write: () => Promise<void>, partial: string | undefined = file): Promise<void> {
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    await write();
+  } catch (error) {
+    if (!isDiskFull(error)) throw error;
+    if (partial !== undefined) await unlink(partial).catch(() => undefined);
+    throw new DiskFullError(file, { cause: error });
   }
-  await syncDir(path.dirname(file));
 }
 
 /** O_EXCL refuses an existing name, link or not; O_NOFOLLOW says the same where the OS has it. */
@@ -48,8 +66,11 @@ async function createFresh(file: string): Promise<FileHandle> {
 export async function replaceFileDurably(file: string, data: string | Uint8Array, opts: ReplaceOptions = {}): Promise<void> {
   const step = opts.onStep ?? (() => undefined);
   const temp = `${file}.tmp`;
-  await makeDirDurably(path.dirname(file));
-  await writeAndSync(temp, data, step);
+  // Only the temp file can be half-written: the old `file` stays whole until the rename.
+  await stopIfDiskFull(file, async () => {
+    await makeDirDurably(path.dirname(file));
+    await writeAndSync(temp, data, step);
+  }, temp);
   await step('temp-synced');
   await rename(temp, file);
   await step('renamed');
@@ -59,7 +80,8 @@ export async function replaceFileDurably(file: string, data: string | Uint8Array
 
 /** Renames `from` to `to` and makes the rename survive power loss. */
 export async function renameDurably(from: string, to: string): Promise<void> {
-  await rename(from, to);
+  // A rename needs no new blocks on most file systems, but a full folder may need one: `from` stays whole.
+  await stopIfDiskFull(to, () => rename(from, to), undefined);
   // A move across folders also unlinks the old name; syncing its folder keeps it from coming back.
   if (path.dirname(from) !== path.dirname(to)) await syncDir(path.dirname(from));
   await syncDir(path.dirname(to));

@@ -3,7 +3,7 @@
 // transition a crash could forget; calls are queued so seqs follow the order of the calls.
 import path from 'node:path';
 import type { Low } from 'lowdb';
-import { CheckpointError } from '../protocol/errors.js';
+import { CheckpointError, DiskFullError, isDiskFull } from '../protocol/errors.js';
 import { applyLine } from './apply.js';
 import { makeDirDurably } from './durable.js';
 import { JournalFile } from './journal-file.js';
@@ -152,6 +152,7 @@ export class LocalJobStore implements JobStore {
       if (this.#journalBehind) await this.#startSegment();
       await this.#journal.append(text);
     } catch (error) {
+      if (isDiskFull(error)) throw new DiskFullError(path.join(this.dir, JOURNAL_FILE), { cause: error });
       const code = (error as NodeJS.ErrnoException).code;
       const detail = code && !(error as Error).message.startsWith(code) ? `${code} ${(error as Error).message}` : (error as Error).message;
       throw Object.assign(new CheckpointError(`could not write ${path.join(this.dir, JOURNAL_FILE)}: ${detail}`), { cause: error });

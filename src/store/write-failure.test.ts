@@ -1,16 +1,19 @@
-import { open, readFile, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, readdir, readFile, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CheckpointError } from '../protocol/errors.js';
+import { CheckpointError, DiskFullError } from '../protocol/errors.js';
+import { writeFileDurably, replaceFileDurably } from './durable.js';
 import { openJobStore } from './job-store.js';
 import { journalLines, withTempDir } from '../../test/support/store.js';
 
 /** FileHandle's class is not exported; its prototype is reachable from any handle. */
 async function fileHandlePrototype(dir: string): Promise<FileHandle> {
-  const file = path.join(dir, 'probe');
+  const file = path.join(dir, `probe-${process.pid}`);
   await writeFile(file, '');
   const handle = await open(file, 'r');
   await handle.close();
+  await unlink(file);
   return Object.getPrototypeOf(handle) as FileHandle;
 }
 
@@ -33,8 +36,10 @@ describe('a failed journal write', () => {
       vi.spyOn(proto, 'write').mockRejectedValueOnce(errno('ENOSPC', 'write'));
 
       const error = await store.record({ t: 'job', id: 'p1', state: 'submitted', conversationUrl: 'https://c/1' }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DiskFullError);
       expect(error).toBeInstanceOf(CheckpointError);
-      expect((error as Error).message).toBe(`could not write ${path.join(dir, 'journal.jsonl')}: ENOSPC: no space left on device, write`);
+      expect((error as CheckpointError).exitCode).toBe(2);
+      expect((error as Error).message).toBe(`disk full while writing ${path.join(dir, 'journal.jsonl')}: free space and run again with --resume`);
       expect(((error as Error).cause as NodeJS.ErrnoException).code).toBe('ENOSPC');
       expect(store.state()).toStrictEqual(before);
       await store.close();
@@ -100,10 +105,83 @@ describe('a failed journal write', () => {
       });
       for (let i = 1; i <= 4; i++) await store.record({ t: 'job', id: `p${i}`, state: 'started', attempt: 1 });
       expect(await readFile(path.join(dir, 'snapshot.json')).catch(() => null)).toBeNull();
+      // The half-written temp snapshot is not left for anyone to trust.
+      expect(await readdir(dir)).not.toContain('snapshot.json.tmp');
       failing = false;
       for (let i = 5; i <= 6; i++) await store.record({ t: 'job', id: `p${i}`, state: 'started', attempt: 1 });
       expect(JSON.parse(await readFile(path.join(dir, 'snapshot.json'), 'utf8')).seq).toBe(6);
       await store.close();
+    });
+  });
+});
+
+describe('a full disk at each file write', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  /** The first write of a handle's data fails with ENOSPC after half the bytes reached the file. */
+  async function diskFillsOnNextWrite(): Promise<void> {
+    const proto = await fileHandlePrototype(tmpdir());
+    const writeFileOf = proto.writeFile as (this: FileHandle, data: string | Uint8Array) => Promise<void>;
+    vi.spyOn(proto, 'writeFile').mockImplementationOnce(async function (this: FileHandle, data: string | Uint8Array) {
+      const bytes = Buffer.from(data);
+      await writeFileOf.call(this, bytes.subarray(0, bytes.length >> 1));
+      throw errno('ENOSPC', 'write');
+    } as FileHandle['writeFile']);
+  }
+
+  it('an image .part: DiskFullError naming the file, and no half .part left', async () => {
+    await withTempDir(async (dir) => {
+      await diskFillsOnNextWrite();
+      const part = path.join(dir, 'ch1', '001.png.part');
+      const error = await writeFileDurably(part, Buffer.alloc(4096, 7)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DiskFullError);
+      expect((error as Error).message).toBe(`disk full while writing ${part}: free space and run again with --resume`);
+      expect(((error as Error).cause as NodeJS.ErrnoException).code).toBe('ENOSPC');
+      expect(await readdir(path.dirname(part))).toEqual([]);
+      // Space is back: the same write goes through.
+      await writeFileDurably(part, Buffer.alloc(4096, 7));
+      expect((await readFile(part)).length).toBe(4096);
+    });
+  });
+
+  it('a sidecar (or any file replaced whole): the old file kept intact, no temp left', async () => {
+    await withTempDir(async (dir) => {
+      const sidecar = path.join(dir, '001.json');
+      await replaceFileDurably(sidecar, '{"sha256":"old"}\n');
+      await diskFillsOnNextWrite();
+      const error = await replaceFileDurably(sidecar, `${JSON.stringify({ sha256: 'new', pad: 'x'.repeat(2000) })}\n`).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DiskFullError);
+      expect((error as Error).message).toBe(`disk full while writing ${sidecar}: free space and run again with --resume`);
+      expect(await readFile(sidecar, 'utf8')).toBe('{"sha256":"old"}\n');
+      expect(await readdir(dir)).toEqual(['001.json']);
+    });
+  });
+
+  it('other write errors pass through as they are (EIO is not a full disk)', async () => {
+    await withTempDir(async (dir) => {
+      await replaceFileDurably(path.join(dir, 'a.json'), '{}');
+      const proto = await fileHandlePrototype(tmpdir());
+      vi.spyOn(proto, 'writeFile').mockRejectedValueOnce(errno('EIO', 'write'));
+      const error = await replaceFileDurably(path.join(dir, 'a.json'), '[]').catch((e: unknown) => e);
+      expect(error).not.toBeInstanceOf(DiskFullError);
+      expect((error as NodeJS.ErrnoException).code).toBe('EIO');
+    });
+  });
+
+  it('the snapshot during a compaction: the store goes on from the journal and reopens whole', async () => {
+    await withTempDir(async (dir) => {
+      const store = await openJobStore(dir, { compactEvery: 1000 });
+      for (let i = 1; i <= 3; i++) await store.record({ t: 'job', id: `p${i}`, state: 'started', attempt: 1 });
+      const expected = structuredClone(store.state());
+      await diskFillsOnNextWrite();
+      await expect(store.compact()).rejects.toThrow(`disk full while writing ${path.join(dir, 'snapshot.json')}: free space and run again with --resume`);
+      await store.close();
+      expect(await readdir(dir)).toEqual(['journal.jsonl']);
+      const reopened = await openJobStore(dir);
+      expect(reopened.state()).toStrictEqual(expected);
+      await reopened.close();
     });
   });
 });
