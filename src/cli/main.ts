@@ -29,7 +29,7 @@ async function execute(action: () => Promise<number | void>): Promise<never> {
       process.stderr.write(`semantest-run: ${cleanText(error.message)}\n`);
       code = error.exitCode;
     } else {
-      process.stderr.write(`semantest-run: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
+      process.stderr.write(`semantest-run: unexpected error: ${cleanText((error as Error)?.stack ?? String(error))}\n`);
       code = 1;
     }
   }
