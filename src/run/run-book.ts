@@ -24,6 +24,7 @@ import { Gate, pacingToGateOptions } from '../schedule/gate.js';
 import type { Tab } from './attempt.js';
 import { runJobs, type JobRunnerOptions, type JobsOutcome } from './job-runner.js';
 import { openTab } from './tab-pool.js';
+import { watchReach } from '../browser/reach.js';
 import { planJobs, type PlanOptions } from './plan.js';
 import { collectJobOutcomes } from './validation.js';
 
@@ -293,11 +294,19 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
   }
 }
 
-/** One tab per concurrent job, opened by the extension so it knows each tab's id. */
+/**
+ * One tab per concurrent job, opened by the extension so it knows each tab's id. A site that
+ * cannot be reached ends the run here with the URL and Chromium's network error (src/browser/reach.ts).
+ */
 async function openTabs(context: BrowserContext, hub: Hub, url: string, count: number): Promise<Tab[]> {
   const initial = context.pages();
   const tabs: Tab[] = [];
-  for (let i = 0; i < count; i++) tabs.push(await openTab(context, hub, url));
+  const reach = watchReach(context, url);
+  try {
+    for (let i = 0; i < count; i++) tabs.push(await reach.race(openTab(context, hub, url)));
+  } finally {
+    reach.dispose();
+  }
   for (const page of initial) if (page.url() === 'about:blank') await page.close().catch(() => undefined);
   return tabs;
 }
