@@ -33,6 +33,7 @@ test('refusals with terminal escapes and 400 KB of text: clean output, failed(po
   expect(status.stdout).toMatch(/ch1\/s1\/p2 failed \(policy\): .*violates our content policies/);
   const journal = await readFile(path.join(cwd, 'checkpoints', 'hostile', 'journal.jsonl'), 'utf8');
   expect(journal.match(/"state":"started"/g)).toHaveLength(3);
-  // Browser start included; the 400 KB answer must not add seconds per look at it.
-  expect(elapsed).toBeLessThan(40_000);
+  // Browser start included (15 s on an idle 2-core machine, 32 s with the machine shared); before the
+  // cap, one look at this answer with the old quota pattern took minutes.
+  expect(elapsed).toBeLessThan(60_000);
 });
