@@ -202,10 +202,16 @@ export async function fetchImage(context: Pick<BrowserContext, 'request'>, src: 
       } catch (error) {
         throw new TransientError(`could not fetch the image: ${(error as Error).message.split('\n')[0]}`);
       }
-      const status = response.status();
-      if (status >= 400 && status < 500) throw new AbortError(new TransientError(`fetching the image answered HTTP ${status}`));
-      if (!response.ok()) throw new TransientError(`fetching the image answered HTTP ${status}`);
-      return response.body();
+      try {
+        const status = response.status();
+        if (status >= 400 && status < 500) throw new AbortError(new TransientError(`fetching the image answered HTTP ${status}`));
+        if (!response.ok()) throw new TransientError(`fetching the image answered HTTP ${status}`);
+        return await response.body();
+      } finally {
+        // Playwright keeps every response's body until the context closes unless it is disposed:
+        // on a long run, every image ever fetched (docs/ARCHITECTURE.md "Long runs").
+        await Promise.resolve().then(() => response.dispose()).catch(() => undefined);
+      }
     },
     { retries: 2, minTimeout: 500, maxTimeout: 2000 },
   );

@@ -48,10 +48,11 @@ export interface JobRunnerOptions extends RetryPolicyOptions {
 
 /**
  * Tabs are replaced after this many attempts each unless the run says otherwise. Measured with
- * bench/soak.ts (docs/ARCHITECTURE.md "Long runs"): the browser's memory stays flat from here down,
- * and a replacement (about half a second) is a small share of this many jobs.
+ * bench/soak.ts (docs/ARCHITECTURE.md "Long runs"): a tab's renderer gains 2–4 MB per chat that it
+ * frees only when it is idle enough to collect, so at 50 it still reached 250 MB on a busy run; at
+ * 10 it stays near a fresh tab's, and a replacement (one page load) costs a tenth of a job's.
  */
-export const DEFAULT_RECYCLE_TABS_EVERY = 50;
+export const DEFAULT_RECYCLE_TABS_EVERY = 10;
 
 export interface JobsOutcome {
   verified: number;
