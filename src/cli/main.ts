@@ -47,6 +47,8 @@ function wholeNumber(name: string, value: number | undefined): number | undefine
   return nonNegative(name, value);
 }
 
+const MOCK_OPTIONS = ['mock-latency-ms', 'mock-url-delay-ms', 'mock-faults', 'mock-seed', 'mock-quota-reset', 'mock-dom', 'mock-churn', 'mock-image-tool'];
+
 /** The mock site's knobs, shared by a run with --mock and by `semantest-run mock`. */
 function mockOptions<T>(y: Argv<T>) {
   return y
@@ -127,7 +129,16 @@ function runOptions(y: Argv) {
     .option('json', { type: 'boolean', default: false, describe: 'print progress as JSON lines' })
     .option('dashboard', { type: 'boolean', default: true, describe: 'serve the live dashboard on 127.0.0.1 (--no-dashboard: none)' })
     .option('dashboard-port', { type: 'number', describe: 'port of the dashboard (default: any free one)' })
-    .option('recycle-tabs-every', { type: 'number', describe: `replace each tab by a fresh one after this many jobs in it, to keep the browser's memory flat on long runs (0 = never; default ${DEFAULT_RECYCLE_TABS_EVERY})` });
+    .option('recycle-tabs-every', { type: 'number', describe: `replace each tab by a fresh one after this many jobs in it, to keep the browser's memory flat on long runs (0 = never; default ${DEFAULT_RECYCLE_TABS_EVERY})` })
+    // --help lists groups in this order: what a first run needs, then pacing, then the rest; the
+    // mock's knobs last, since only demos and tests use them. A new option belongs in one of these.
+    .group(['resume', 'out', 'profile', 'headless', 'dry-run', 'help'], 'Start here:')
+    .group(['concurrency', 'min-gap', 'jitter', 'cooldown-every', 'cooldown'], 'Pacing (default: the file\'s pacing:, else 5 tabs, 8 s apart):')
+    .group(['limit', 'only', 'validate', 'validate-bar', 'retry-failed', 'regenerate-changed'], 'Which panels:')
+    .group(['retries', 'backoff', 'quota-margin', 'rate-limit-pause', 'generation-timeout', 'recycle-tabs-every'], 'Retries and waits:')
+    .group(['browser', 'base-url', 'provider-file'], 'Browser and site:')
+    .group(['json', 'dashboard', 'dashboard-port', 'trace'], 'Progress and evidence:')
+    .group(['mock', ...MOCK_OPTIONS], 'Built-in mock site (demos and tests):');
 }
 
 type RunArgs = Awaited<ReturnType<ReturnType<typeof runOptions>['parseAsync']>>;
