@@ -298,6 +298,25 @@ function reportImage(p: ProviderDescriptor, img: HTMLImageElement, fileId: strin
   };
 }
 
+/**
+ * The 2026 page's two-image question ("Which image do you like more?"): its "Image N is better"
+ * buttons by N. A choice collapses the answer to the chosen image, so a revisit finds that one.
+ * The wording is the site's; it lives here until the descriptor has a field for it.
+ */
+const CHOICE_BUTTON = /^\s*Image\s+(\d{1,2})\s+is\s+better\s*$/i;
+
+function choiceButtons(turns: HTMLElement[]): Map<number, HTMLElement> {
+  const buttons = new Map<number, HTMLElement>();
+  for (const t of turns) {
+    for (const b of t.querySelectorAll<HTMLElement>('button, [role="button"]')) {
+      const label = normalize(visibleText(b));
+      const n = label.length < 40 ? CHOICE_BUTTON.exec(label)?.[1] : undefined;
+      if (n && !buttons.has(Number(n))) buttons.set(Number(n), b);
+    }
+  }
+  return buttons;
+}
+
 type Outcome = { image: HTMLImageElement; fileId: string } | { ended: 'stale' | 'no-image' | 'no-answer'; detail: string };
 
 /** Live regions (status, aria-live) whose text changed since the send, read for failure wordings only. */
@@ -324,6 +343,8 @@ async function readAnswer(
   const notices = noticeWatcher(p);
   let signature = '';
   let quietSince = Date.now();
+  /** The image this answer's two-image question was answered with: the only one it may report. */
+  let chosen: string | undefined;
   for (;;) {
     checkBlockers(p);
     onChange();
@@ -341,10 +362,22 @@ async function readAnswer(
     const scaffolds = answer.turns.flatMap((t) => all(p.selectors.imageContainer, t)).filter((c) => !c.querySelector('img'));
     const loading = shown.some(({ img }) => !img.complete) || scaffolds.length > 0;
     const still = generating.test(matched) && !done.test(matched);
-    if (!stop && !still && !loading) {
+    const question = choiceButtons(answer.turns);
+    if (!stop && !still && !loading && question.size > 0 && !chosen) {
+      // Image N is the N-th picture the answer shows (copies aside): answer with the first we may take.
+      const order = [...new Map(shown.filter((c) => !hidden(c.img)).map((c) => [c.fileId, c])).values()];
+      const pick = order.findIndex((c, i) => !exclude.has(c.fileId) && loaded.includes(c) && question.has(i + 1));
+      if (pick >= 0) {
+        chosen = order[pick].fileId;
+        press(question.get(pick + 1)!);
+      }
+    }
+    // Answered, the page has yet to collapse the answer: report nothing yet.
+    const asking = question.size > 0 && chosen !== undefined;
+    if (!stop && !still && !loading && !asking) {
       let best: { img: HTMLImageElement; fileId: string; score: number } | undefined;
       for (const c of loaded) {
-        if (exclude.has(c.fileId)) continue;
+        if (exclude.has(c.fileId) || (chosen !== undefined && c.fileId !== chosen)) continue;
         const box = c.img.getBoundingClientRect();
         // Visible before hidden copies, then the largest on screen, then the largest file.
         const score = (hidden(c.img) ? 0 : 1e12) + box.width * box.height * 1e3 + c.img.naturalWidth * c.img.naturalHeight / 1e6;
@@ -359,7 +392,7 @@ async function readAnswer(
       quietSince = now;
     }
     // Ended: no stop button, nothing loading, and the page says "done" or has been still a while.
-    const settled = !stop && !loading && (done.test(matched) || now - quietSince >= p.timings.settleMs);
+    const settled = !stop && !loading && !asking && (done.test(matched) || now - quietSince >= p.timings.settleMs);
     if (settled && mine && answer.turns.length > 0) {
       if (loaded.length > 0) {
         const ids = [...new Set(loaded.map((c) => c.fileId))].join(', ');

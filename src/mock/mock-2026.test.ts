@@ -370,6 +370,45 @@ describe('the 2026 page over HTTP', () => {
     await bytesOf(url, cookie, state.turns[0].pic!.url);
     expect(site!.stats().downloads).toBe(1);
   });
+
+  it('two-images: both images until one is chosen, swapped on each page load, then only the chosen one', async () => {
+    const { url } = await start({ faults: 'two-images@1' });
+    const cookie = await session(url);
+    const { conversation_id: id, state } = await ask(url, cookie, 'Draw the lighthouse');
+    const pics = (state.turns[0] as TurnState & { pics?: Pic[]; choice?: boolean }).pics!;
+    expect(pics.map((p) => p.id)).toHaveLength(2);
+    expect(new Set(pics.map((p) => p.id)).size).toBe(2);
+    // A fresh load of the page (no `since`) shows the unanswered question the other way round.
+    const reloaded = (await poll(url, cookie, id)).turns[0] as TurnState & { pics?: Pic[]; choice?: boolean };
+    expect(reloaded.choice).toBe(true);
+    expect(reloaded.pics!.map((p) => p.id)).toEqual(pics.map((p) => p.id).reverse());
+    const res = await fetch(new URL(`/backend-api/conversation/${id}/choice`, url), {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/json' },
+      body: JSON.stringify({ n: 1, choice: 1 }),
+    });
+    expect(res.status).toBe(200);
+    // "Image 1 is better" picked the first image as shown at that moment; every later load shows it alone.
+    for (let i = 0; i < 2; i++) {
+      const turn = (await poll(url, cookie, id)).turns[0] as TurnState & { pics?: Pic[] };
+      expect(turn.pics).toBeUndefined();
+      expect(turn.image).toBe(reloaded.pics![0].id);
+    }
+    expect(site!.stats().choices).toBe(1);
+  });
+
+  it('code-image: an "Analyzed" answer with a picture named file-…, signed like any other; no-tool: words only', async () => {
+    const { url } = await start({ faults: 'code-image@1,no-tool@2' });
+    const cookie = await session(url);
+    const code = (await ask(url, cookie, 'Draw the lighthouse', { tool: 'image' })).state.turns[0] as TurnState & { code?: string };
+    expect(code.status).toBe('code');
+    expect(code.code).toContain('import matplotlib');
+    expect(code.pic!.id).toMatch(/^file-/);
+    expect((await sharp(await bytesOf(url, cookie, code.pic!.url)).metadata()).width).toBe(640);
+    const words = (await ask(url, cookie, 'Draw the keeper', { tool: 'image' })).state.turns[0];
+    expect(words.message).toMatch(/image generation isn't available in this chat/i);
+    expect(words.pic).toBeUndefined();
+  });
 });
 
 describe('the 2026 page in Chromium', () => {
@@ -440,11 +479,11 @@ describe('the 2026 page in Chromium', () => {
     expect(await page.locator('#prompt-textarea p[data-placeholder]').count()).toBe(0);
     expect(await submitButton(page)).toEqual(['send-button', 'Send prompt']);
     await page.click('[data-testid="send-button"]');
-    // At once: the user message and the stop button; the URL only when the server answers.
+    // At once: the user message and the stop button; the real URL only when the server answers
+    // (before that the transient /c/WEB:<id>, its own test below).
     expect(await page.locator('section[data-turn="user"] [data-message-author-role="user"]').textContent()).toBe('a lighthouse at dusk');
     expect(await submitButton(page)).toEqual(['stop-button', 'Stop answering']);
-    expect(new URL(page.url()).pathname).toBe('/');
-    await page.waitForFunction(() => location.pathname.startsWith('/c/'));
+    await page.waitForFunction(() => /^\/c\/[0-9a-f-]{36}$/.test(location.pathname));
 
     await page.waitForFunction(() => /Creating image \d+%/.test(document.body.innerText));
     expect(await submitButton(page)).toEqual(['stop-button', 'Stop answering']);
@@ -593,6 +632,57 @@ describe('the 2026 page in Chromium', () => {
       expect(await page.locator(selector).count()).toBe(0);
     }
     expect(await page.locator('#composer-submit-button').count()).toBe(1);
+    await page.close();
+  });
+
+  it('a new chat shows /c/WEB:<id> until the server answers, then /c/<uuid>', async () => {
+    const { url } = await start({ latencyMs: 300, urlDelayMs: 400 });
+    const page = await browser.newPage();
+    await page.goto(url);
+    const paths: string[] = [];
+    const timer = setInterval(() => void page.evaluate(() => location.pathname).then((p) => paths.push(p), () => undefined), 30);
+    await fill(page, '#prompt-textarea', 'Draw a cat');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/c\/[0-9a-f-]{36}$/);
+    clearInterval(timer);
+    expect(paths.some((p) => /^\/c\/WEB:[0-9a-f-]+$/.test(p))).toBe(true);
+    // Loaded as such, the transient address is an empty chat, not an error.
+    const res = await page.goto(new URL('/c/WEB:0f0e0d0c-0000-4000-8000-000000000000', url).href);
+    expect(res!.status()).toBe(200);
+    expect(await page.locator('#prompt-textarea').count()).toBe(1);
+    await page.close();
+  });
+
+  it('slow-final: previews stacked under the final image, which fades in once its late bytes load', async () => {
+    const { url } = await start({ faults: 'slow-final@1', latencyMs: 200, urlDelayMs: 0 });
+    const page = await browser.newPage();
+    await page.goto(url);
+    await fill(page, '#prompt-textarea', 'Draw a cat');
+    await page.keyboard.press('Enter');
+    const final = page.locator('[id^="image-"] img.imagegen-slow');
+    await final.waitFor({ state: 'attached' });
+    expect(await page.locator('[id^="image-"] img.imagegen-under').count()).toBe(3);
+    // Right after it loads it is still mostly transparent and blurred: a screenshot now shows a blend.
+    await page.waitForFunction(() => (document.querySelector('img.imagegen-slow') as HTMLImageElement | null)?.complete === true);
+    expect(Number(await final.evaluate((e) => getComputedStyle(e).opacity))).toBeLessThan(0.5);
+    await page.waitForFunction(() => getComputedStyle(document.querySelector('img.imagegen-slow')!).opacity === '1', undefined, { timeout: 5_000 });
+    await page.close();
+  });
+
+  it('two-images: "Image 1 is better" collapses the answer to the first image shown', async () => {
+    const { url } = await start({ faults: 'two-images@1', latencyMs: 200, urlDelayMs: 0 });
+    const page = await browser.newPage();
+    await page.goto(url);
+    await fill(page, '#prompt-textarea', 'Draw a cat');
+    await page.keyboard.press('Enter');
+    const turn = page.locator('section[data-turn="assistant"]');
+    await turn.filter({ hasText: 'Which image do you like more?' }).waitFor();
+    expect(await turn.locator('button').allTextContents()).toEqual(expect.arrayContaining(['Image 1 is better', 'Image 2 is better', 'Skip']));
+    const first = await turn.locator('[id^="image-"]').first().getAttribute('id');
+    expect(await turn.locator('[id^="image-"]').count()).toBe(2);
+    await turn.getByRole('button', { name: 'Image 1 is better' }).click();
+    await turn.filter({ hasText: 'Image created' }).waitFor();
+    expect(await turn.locator('[id^="image-"]').evaluateAll((es) => es.map((e) => e.id))).toEqual([first]);
     await page.close();
   });
 });

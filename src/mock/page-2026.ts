@@ -160,6 +160,15 @@ function style(c: Classes): string {
   ${d('item')} { display: block; width: 100%; text-align: left; padding: 8px 10px; border-radius: 10px; border: 0; background: transparent; font: inherit; cursor: pointer; }
   ${d('item')}:hover, ${d('item')}[aria-checked="true"] { background: #f4f4f4; }
   ${d('sub')} { font-size: 12px; color: #8f8f8f; }
+  .imagegen-choice { display: flex; gap: 8px; }
+  .imagegen-choice > div { flex: 1; }
+  .imagegen-under { position: absolute; inset: 0; width: 100%; height: 100%; filter: blur(12px); }
+  .imagegen-slow { position: absolute; inset: 0; width: 100%; height: 100%; opacity: 0; filter: blur(16px); transition: opacity 2s ease-in 1.5s, filter 2s ease-in 1.5s; }
+  .imagegen-slow.is-shown { opacity: 1; filter: none; }
+  .code-block { border: 1px solid #e3e3e3; border-radius: 12px; margin: 8px 0; overflow: hidden; }
+  .code-block header { font-size: 13px; color: #5d5d5d; padding: 6px 10px; background: #f9f9f9; }
+  .code-block pre { margin: 0; padding: 10px; font-size: 13px; overflow-x: auto; }
+  .code-output img { display: block; max-width: 100%; }
   ${AUTH_STYLE}
 `;
 }
@@ -354,7 +363,11 @@ const CLIENT = String.raw`
   async function prepare(state) {
     if (!cfg.blob) return;
     const urls = [];
-    for (const t of state.turns || []) { if (t.partial) urls.push(t.partial.url); if (t.pic) urls.push(t.pic.url); }
+    for (const t of state.turns || []) {
+      if (t.partial) urls.push(t.partial.url);
+      if (t.pic) urls.push(t.pic.url);
+      for (const p of (t.pics || []).concat(t.under || [])) urls.push(p.url);
+    }
     for (const r of state.recent || []) if (r.url) urls.push(r.url);
     await Promise.all(urls.map((u) => blobOf(u).catch(() => null)));
   }
@@ -380,6 +393,16 @@ const CLIENT = String.raw`
     s.appendChild(wrap(msg));
     return container(id, s);
   }
+  /** The previews the page keeps under the final image (slow-final), blurred and hidden from assistive tech. */
+  function under(t, holder) {
+    for (const p of t.under || []) {
+      const src = srcOf(p.url);
+      if (!src) continue;
+      const i = el('img', 'imagegen-under', { 'aria-hidden': 'true' });
+      i.alt = ''; i.src = src;
+      holder.appendChild(i);
+    }
+  }
   function frame(t, picture, alt) {
     const f = el('div', null, { id: 'image-' + t.uuid });
     f.className = 'group/imagegen-image ' + C.frame;
@@ -395,7 +418,13 @@ const CLIENT = String.raw`
       };
       f.appendChild(image(C.backdrop, true));
       const holder = el('div', C.holder);
-      holder.appendChild(image(C.visible, false));
+      if (t.slow && t.status === 'done') {
+        // The final image fades in over the previews once its (late) bytes have loaded.
+        under(t, holder);
+        const final = image(C.visible + ' imagegen-slow', false);
+        final.addEventListener('load', () => requestAnimationFrame(() => final.classList.add('is-shown')));
+        holder.appendChild(final);
+      } else holder.appendChild(image(C.visible, false));
       f.appendChild(holder);
       f.appendChild(image(C.layer, true));
     }
@@ -410,6 +439,27 @@ const CLIENT = String.raw`
     if (t.status === 'notice') return null; // the answer never came; a toast says why
     const s = section(2 * n, 'assistant', t.answerId);
     let body;
+    if (t.status === 'code') {
+      // The code tool: an assistant message with an "Analyzed" block and the picture the code drew.
+      body = el('div', C.assistant, { 'data-message-author-role': 'assistant', 'data-message-id': t.answerId, 'data-message-model-slug': 'gpt-5' });
+      const md = el('div', C.markdown);
+      md.appendChild(el('p', null, null, t.message));
+      const block = el('div', 'code-block');
+      block.appendChild(el('header', null, null, 'Analyzed'));
+      const pre = el('pre');
+      pre.appendChild(el('code', 'language-python', null, t.code));
+      block.appendChild(pre);
+      const out = el('div', 'code-output');
+      const src = srcOf(t.pic.url);
+      if (src) { const i = el('img'); i.alt = 'Output image'; i.src = src; out.appendChild(i); }
+      block.appendChild(out);
+      md.appendChild(block);
+      md.appendChild(el('p', null, null, t.outro));
+      body.appendChild(md);
+      s.appendChild(wrap(body));
+      s.appendChild(actions(['Copy', 'Good response', 'Bad response']));
+      return container(t.answerId, s);
+    }
     if (t.status === 'thinking' || (t.status === 'message' && !t.error)) {
       body = el('div', C.assistant, { 'data-message-author-role': 'assistant', 'data-message-id': t.answerId, 'data-message-model-slug': 'gpt-5' });
       const md = el('div', C.markdown);
@@ -429,8 +479,30 @@ const CLIENT = String.raw`
       const done = t.status === 'done';
       body = el('div', C.imageTurn);
       const label = done ? 'Image created' : t.partial ? 'Creating image ' + t.percent + '%' : 'Creating image';
-      body.appendChild(el('div', C.status, null, label));
-      body.appendChild(frame(t, done ? t.pic : t.partial, 'Generated image: ' + t.prompt.slice(0, 60)));
+      const alt = 'Generated image: ' + t.prompt.slice(0, 60);
+      if (done && t.pics) {
+        // Two images side by side: "Which image do you like more?" until one is chosen (or skipped).
+        body.appendChild(el('div', C.status, null, t.choice ? 'Which image do you like more?' : 'Image created'));
+        const row = el('div', 'imagegen-choice');
+        for (const p of t.pics) { const cell = el('div'); cell.appendChild(frame(Object.assign({}, t, { uuid: p.uuid }), p, alt)); row.appendChild(cell); }
+        body.appendChild(row);
+        if (t.choice) {
+          const buttons = el('div', C.actions);
+          const answer = (choice) => () => {
+            fetch('/backend-api/conversation/' + conversationId + '/choice', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: t.n, choice }) })
+              .then((r) => (r.ok ? r.json() : null)).then(async (state) => { if (state) { signature = state.signature; await prepare(state); render(state); } }).catch(() => {});
+          };
+          for (const [label, choice] of [['Image 1 is better', 1], ['Image 2 is better', 2], ['Skip', 'skip']]) {
+            const b = el('button', null, { type: 'button' }, label);
+            b.addEventListener('click', answer(choice));
+            buttons.appendChild(b);
+          }
+          body.appendChild(buttons);
+        }
+      } else {
+        body.appendChild(el('div', C.status, null, label));
+        body.appendChild(frame(t, done ? t.pic : t.partial, alt));
+      }
       s.appendChild(wrap(body));
       if (done) s.appendChild(actions(['Edit', 'Share']));
     }
@@ -524,6 +596,9 @@ const CLIENT = String.raw`
     sending = true;
     const id = uuid();
     const n = pendingTurn(prompt, id);
+    // A new chat first shows a transient /c/WEB:<request id>, the real address only once the server answers.
+    const transient = !conversationId;
+    if (transient) history.pushState({}, '', '/c/WEB:' + uuid());
     if (again === undefined) resetEditor();
     updateButton();
     let res = null;
@@ -540,6 +615,7 @@ const CLIENT = String.raw`
     if (!res || !res.ok || !body || !body.state) {
       // The message stays in the thread, its answer never came.
       sending = false;
+      if (transient) history.replaceState({}, '', '/');
       const pending = rendered.get(n);
       if (pending && pending.key === 'pending') rendered.delete(n);
       if (res && body && body.code === 'account_unavailable') accountBanner(body.detail);
@@ -552,7 +628,7 @@ const CLIENT = String.raw`
       return;
     }
     // Only now does the page know its conversation, and its URL.
-    if (!conversationId) { conversationId = body.conversation_id; history.pushState({}, '', '/c/' + conversationId); }
+    if (!conversationId) { conversationId = body.conversation_id; history.replaceState({}, '', '/c/' + conversationId); }
     signature = body.state.signature;
     await prepare(body.state);
     sending = false;

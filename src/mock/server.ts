@@ -70,6 +70,8 @@ export interface MockStats {
   downloads: number;
   faults: Partial<Record<MockFaultKind, number>>;
   conversations: number;
+  /** Two-image questions answered ("Image N is better" or "Skip"). */
+  choices: number;
 }
 
 export interface MockSite {
@@ -176,6 +178,7 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
     downloads: 0,
     faults: {},
     conversations: 0,
+    choices: 0,
   };
   let lastPromptAt: number | undefined;
   let blocker: 'login' | 'challenge' | undefined;
@@ -607,6 +610,7 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
         turn.imageId = shown[body.choice - 1];
         turn.chosen = body.choice;
       } else turn.chosen = 'skip';
+      stats.choices += 1;
       wake();
       return json(res, 200, conversationState(conversation, Date.now()).state);
     }

@@ -4,7 +4,7 @@
 // returns the saved file or throws a typed failure. It never calls back into the runner.
 import path from 'node:path';
 import pRetry, { AbortError } from 'p-retry';
-import type { BrowserContext, Page } from 'playwright';
+import type { BrowserContext, Locator, Page } from 'playwright';
 import type { Hub } from '../hub/hub.js';
 import { DisconnectError, LoginRequiredError, StaleImageError, TransientError, VerificationError } from '../protocol/errors.js';
 import type { ImageFound, ImageIntent } from '../protocol/messages.js';
@@ -16,6 +16,7 @@ import type { JobLifecycle } from './job-lifecycle.js';
 import { renameDurably, writeFileDurably } from '../store/durable.js';
 import { removeQuietly, safeJoin, sha256, writeJsonAtomically } from './save-image.js';
 import { writeEvidence } from './evidence.js';
+import { recompareWhenPainted } from './recompare.js';
 
 export interface Tab {
   readonly page: Page;
@@ -217,12 +218,17 @@ export async function fetchImage(context: Pick<BrowserContext, 'request'>, src: 
   );
 }
 
+/** The element the content script marked, when the page still holds exactly one. */
+async function markedImage(page: Page, found: ImageFound): Promise<Locator | undefined> {
+  if (!found.marker) return undefined;
+  const marked = page.locator(`img[data-semantest-image="${found.marker.replace(/[^A-Za-z0-9-]/g, '')}"]`);
+  return (await marked.count()) === 1 ? marked : undefined;
+}
+
 /** The element the content script chose (marked), else the largest one showing the same src. */
 async function screenshotImage(deps: AttemptDeps, page: Page, found: ImageFound): Promise<Buffer> {
-  if (found.marker) {
-    const marked = page.locator(`img[data-semantest-image="${found.marker.replace(/[^A-Za-z0-9-]/g, '')}"]`);
-    if ((await marked.count()) === 1) return marked.screenshot({ timeout: 15_000 });
-  }
+  const marked = await markedImage(page, found);
+  if (marked) return marked.screenshot({ timeout: 15_000 });
   const images = page.locator(deps.provider.selectors.image.join(', '));
   const index = await images.evaluateAll((elements, wanted) => {
     let best = -1;
@@ -257,6 +263,7 @@ async function saveImage(deps: AttemptDeps, tab: Tab, job: JobLifecycle, found: 
   if (taken) throw new StaleImageError(`the page showed an old image: it has the same ${taken.by} as ${taken.owner}'s`);
   let facts: ImageFacts;
   let comparison: CompareResult;
+  let recompared: { tries: number; firstDistance: number } | undefined;
   try {
     await writeFileDurably(part, bytes);
     await job.downloaded(part, hash, found.fileId);
@@ -266,6 +273,16 @@ async function saveImage(deps: AttemptDeps, tab: Tab, job: JobLifecycle, found: 
     const shape = checkAspect(facts.width, facts.height, job.job.aspect, ASPECT_TOLERANCE);
     if (!shape.ok) throw new VerificationError(shape.message);
     [comparison] = await Promise.all([compareWithScreenshot(bytes, shot), writeEvidence(deps.bookDir, evidence, shot)]);
+    const marked = comparison.match ? undefined : await markedImage(tab.page, found);
+    if (marked) {
+      // Before a mismatch spends a prompt: compare again once the page has painted the image.
+      const again = await recompareWhenPainted(bytes, { comparison, shot }, marked);
+      recompared = { tries: again.tries, firstDistance: comparison.distance };
+      comparison = again.comparison;
+      // The evidence keeps both: the first screenshot beside the last, which the verdict rests on.
+      await writeEvidence(deps.bookDir, evidence.replace(/(\.png)?$/, '.first.png'), shot);
+      await writeEvidence(deps.bookDir, evidence, again.shot);
+    }
     if (!comparison.match) {
       if (comparison.distance <= comparison.threshold) {
         throw new VerificationError(`a strip of the file does not match the image shown in the page, as if it were still loading (worst band ${comparison.detail.worstBand.toFixed(3)} > ${comparison.bandThreshold})`);
@@ -305,7 +322,7 @@ async function saveImage(deps: AttemptDeps, tab: Tab, job: JobLifecycle, found: 
     // The image a person rejected, which this one replaces: the store keeps the record's `rejection`
     // through the regenerating attempts and drops it on the `verified` written just below.
     ...(job.record?.rejection ? { replaces: { file: path.relative(deps.bookDir, job.record.rejection.keptAs), sha256: job.record.rejection.sha256, reason: job.record.rejection.reason } } : {}),
-    verification: { ...comparison, decoded: true, notBlank: true, uniqueBytes: true, uniqueFileId: true },
+    verification: { ...comparison, ...(recompared ? { recompared } : {}), decoded: true, notBlank: true, uniqueBytes: true, uniqueFileId: true },
     source: job.job.source,
   });
   await job.verified(file, hash, found.fileId);
