@@ -4,10 +4,11 @@
 // attempt also keep a Playwright trace chunk; a trace records the requests with their Cookie
 // headers, so it holds the login session and is for the user's own eyes.
 import { constants } from 'node:fs';
-import { chmod, mkdir, open } from 'node:fs/promises';
+import { chmod, mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright';
 import { isInsideLexically } from '../inside.js';
+import { DiskFullError, isDiskFull } from '../protocol/errors.js';
 import { safeJoin } from './save-image.js';
 import { scrubSecrets, serializeSanitizedPage } from './sanitize-html.js';
 
@@ -143,12 +144,19 @@ export async function makeEvidenceDir(root: string, dir: string): Promise<void> 
  */
 export async function writeEvidenceFile(file: string, data: string | Uint8Array): Promise<void> {
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
-  const handle = await open(file, flags, FILE_MODE);
   try {
-    await handle.chmod(FILE_MODE);
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    const handle = await open(file, flags, FILE_MODE);
+    try {
+      await handle.chmod(FILE_MODE);
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    // A full disk names the file and says what to do; the half screenshot is not kept as evidence.
+    if (!isDiskFull(error)) throw error;
+    await rm(file, { force: true });
+    throw new DiskFullError(file, { cause: error });
   }
 }

@@ -1,6 +1,6 @@
 // Clearing a scratch folder (trace scratch files, caches) must never end a run: something may still
 // be writing into it (a Chromium child not yet reaped), which makes a recursive rm fail with ENOTEMPTY
-// or EBUSY. See docs/ARCHITECTURE.md "Scratch folders".
+// or EBUSY. See docs/ARCHITECTURE.md §2.
 import { readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
