@@ -7,9 +7,9 @@ import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import { journalEvents, listFiles, runCli, sha256Of, startMockProcess, workDir } from './cli.js';
 
-const PANELS = 6;
-/** Room for about three panels with their evidence screenshots (the mock's PNGs are ~20 KB). */
-const DISK_KB = 160;
+const PANELS = 4;
+/** Room for one or two panels: each takes ~50 KB with its sidecar and evidence screenshot (tmpfs pages are 4 KB). */
+const DISK_KB = 110;
 
 async function allNames(dir: string): Promise<string[]> {
   return (await readdir(dir, { recursive: true })).map(String);
