@@ -3,7 +3,20 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CheckpointError, DiskFullError } from '../protocol/errors.js';
-import { writeFileDurably, replaceFileDurably } from './durable.js';
+import { renameDurably, replaceFileDurably, writeFileDurably } from './durable.js';
+
+/** The next rename fails with this error (a rename may need a block for the folder's new entry). */
+const renameFault = vi.hoisted(() => ({ next: undefined as NodeJS.ErrnoException | undefined }));
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:fs/promises')>();
+  const rename: typeof real.rename = async (from, to) => {
+    const error = renameFault.next;
+    renameFault.next = undefined;
+    if (error) throw error;
+    return real.rename(from, to);
+  };
+  return { ...real, rename, default: { ...real, rename } };
+});
 import { openJobStore } from './job-store.js';
 import { journalLines, withTempDir } from '../../test/support/store.js';
 
@@ -143,6 +156,19 @@ describe('a full disk at each file write', () => {
       // Space is back: the same write goes through.
       await writeFileDurably(part, Buffer.alloc(4096, 7));
       expect((await readFile(part)).length).toBe(4096);
+    });
+  });
+
+  it('the rename of a checked .part to its final name: the .part kept whole, no final name', async () => {
+    await withTempDir(async (dir) => {
+      const part = path.join(dir, '001.png.part');
+      await writeFileDurably(part, Buffer.alloc(2048, 3));
+      renameFault.next = errno('ENOSPC', 'rename');
+      const error = await renameDurably(part, path.join(dir, '001.png')).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DiskFullError);
+      expect((error as Error).message).toBe(`disk full while writing ${path.join(dir, '001.png')}: free space and run again with --resume`);
+      expect(await readdir(dir)).toEqual(['001.png.part']);
+      expect((await readFile(part)).length).toBe(2048);
     });
   });
 
