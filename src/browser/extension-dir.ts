@@ -2,12 +2,13 @@
 // the installed package may be read-only, and the manifest "key" keeps the extension ID stable
 // wherever the copy lies. config.json is never web-accessible, so no page can read the token.
 import { createHash } from 'node:crypto';
-import { cp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { HubConfig } from '../hub/hub.js';
 import { FatalError } from '../protocol/errors.js';
 import { packageRoot } from '../paths.js';
+import { clearScratchDir } from '../store/scratch.js';
 
 export function builtExtensionDir(): string {
   return path.join(packageRoot, 'dist', 'extension');
@@ -38,11 +39,16 @@ export async function installExtension(profileDir: string, config: HubConfig): P
     // Measured: even a new folder and version keep the old worker script running from the
     // profile's service-worker cache. Drop that cache once per new build; the site's own worker,
     // if it has one, re-registers by itself, and cookies (the login) live elsewhere.
-    await rm(path.join(profileDir, 'Default', 'Service Worker'), { recursive: true, force: true });
+    noteIf(await clearScratchDir(path.join(profileDir, 'Default', 'Service Worker')));
   }
-  for (const entry of previous) await rm(path.join(profileDir, entry), { recursive: true, force: true });
+  // Never the end of a run (ARCHITECTURE §2): what cannot be removed is moved aside or left with a note.
+  for (const entry of previous) noteIf(await clearScratchDir(path.join(profileDir, entry)));
   await mkdir(target, { recursive: true });
   await cp(source, target, { recursive: true });
   await writeFile(path.join(target, 'config.json'), JSON.stringify(config), { mode: 0o600 });
   return target;
+}
+
+function noteIf(note: string | undefined): void {
+  if (note) process.stderr.write(`note: ${note}\n`);
 }
