@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { withTempDir } from '../../test/support/store.js';
@@ -28,6 +28,19 @@ describe('writeFileDurably', () => {
 });
 
 describe('replaceFileDurably', () => {
+  it('replaces a link planted at the temp name instead of writing through it', async () => {
+    await withTempDir(async (dir) => {
+      const victim = path.join(dir, 'victim.txt');
+      await writeFile(victim, 'outside the book');
+      const file = path.join(dir, 'book', 'p1.json');
+      await writeFileDurably(file, '{}');
+      await symlink(victim, `${file}.tmp`);
+      await replaceFileDurably(file, '{"ok":true}');
+      expect(await readFile(victim, 'utf8')).toBe('outside the book');
+      expect(await readFile(file, 'utf8')).toBe('{"ok":true}');
+    });
+  });
+
   it('writes the new bytes under the name and leaves no temp file', async () => {
     await withTempDir(async (dir) => {
       const file = path.join(dir, 'p1.json');

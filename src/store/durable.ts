@@ -109,7 +109,8 @@ export async function syncDir(dir: string): Promise<void> {
 }
 
 async function writeAndSync(file: string, data: string | Uint8Array, step?: (step: DurableStep) => void | Promise<void>): Promise<void> {
-  const handle = await open(file, 'w');
+  // A temp file (sidecar, snapshot) is created afresh too: a link planted at `<file>.tmp` is replaced, not written through.
+  const handle = await createFresh(file);
   try {
     await handle.writeFile(data);
     await step?.('temp-written');

@@ -17,6 +17,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../protocol/errors.js';
+import { joinInside } from '../inside.js';
 import { makeDirDurably, renameDurably } from './durable.js';
 import type { JobRecord, JobRejection, JobStore } from './types.js';
 
@@ -144,9 +145,7 @@ function describeState(record: JobRecord | undefined): string {
 
 /** Resolves `relative` under `root`, refusing anything that would escape it. */
 function inside(root: string, relative: string): string {
-  const resolved = path.resolve(root, relative);
-  if (!resolved.startsWith(path.resolve(root) + path.sep)) throw new NotRejectableError(`refusing to move a file outside ${root}: ${relative}`);
-  return resolved;
+  return joinInside(root, relative, () => new NotRejectableError(`refusing to move a file outside ${root}: ${relative}`));
 }
 
 async function exists(file: string): Promise<boolean> {
