@@ -1,4 +1,4 @@
-import { readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { withTempDir } from '../../test/support/store.js';
@@ -31,6 +31,7 @@ describe('replaceFileDurably', () => {
   it('replaces a link planted at the temp name instead of writing through it', async () => {
     await withTempDir(async (dir) => {
       const victim = path.join(dir, 'victim.txt');
+      await mkdir(dir, { recursive: true });
       await writeFile(victim, 'outside the book');
       const file = path.join(dir, 'book', 'p1.json');
       await writeFileDurably(file, '{}');
