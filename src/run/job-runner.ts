@@ -50,7 +50,7 @@ export interface JobRunnerOptions extends RetryPolicyOptions {
  * Tabs are replaced after this many attempts each unless the run says otherwise. Measured with
  * bench/soak.ts (docs/ARCHITECTURE.md "Long runs"): a tab's renderer gains 2–4 MB per chat that it
  * frees only when it is idle enough to collect, so at 50 it still reached 250 MB on a busy run; at
- * 10 it stays near a fresh tab's, and a replacement (one page load) costs a tenth of a job's.
+ * 10 it stays near a fresh tab's (about 110 MB), for one more page load per 10 jobs (each loads one).
  */
 export const DEFAULT_RECYCLE_TABS_EVERY = 10;
 
