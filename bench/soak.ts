@@ -190,6 +190,9 @@ const siteUrl = await new Promise<string>((resolve, reject) => {
   });
   mockProcess.once('exit', () => reject(new Error('the mock site exited before it was ready')));
 });
+// A soak stopped early (Ctrl-C, kill) must not leave its site running.
+process.on('exit', () => mockProcess.kill('SIGTERM'));
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 const siteStats = async () => (await (await fetch(new URL('/__mock/stats', siteUrl))).json()) as { prompts: number; faults: Record<string, number> };
 const profilesDir = path.join(work, 'profiles');
 const profileDir = path.resolve(profilesDir, 'soak');
