@@ -196,6 +196,11 @@ class JobRunner {
       } catch {
         return; // stopped while waiting: nothing was sent, so nothing failed
       }
+      if (this.#stopSignal.aborted) {
+        // The run began stopping while this job waited for its turn: it starts nothing.
+        slot.release();
+        return;
+      }
       if (this.#opts.control?.paused) {
         // Paused while it waited for its turn: it gives the turn back and waits for the resume.
         slot.release();
@@ -245,9 +250,10 @@ class JobRunner {
       events.emitEvent({ type: 'job-verified', id: job.id, path: result.file, attempt, ms: Date.now() - startedAt, bytes: result.bytes, ...this.#finish() });
       return 'done';
     } catch (raw) {
-      // A hard stop or a lost browser voids the attempt: the journal keeps it as started/submitted,
-      // and the next run (or the relaunched browser) looks in its conversation first.
-      if (this.#opts.interrupt.hard.aborted || this.#outcome.stopReason === 'browser-lost') return 'done';
+      // A hard stop, or a run already stopping (lost browser, fatal error, a human needed), voids the
+      // attempt: what failed was the stop tearing it down, not the job. The journal keeps it as
+      // started/submitted, and the next run (or the relaunched browser) looks in its conversation first.
+      if (this.#opts.interrupt.hard.aborted || this.#outcome.stopReason !== undefined) return 'done';
       const error = raw instanceof SemantestError ? raw : classifyUnknown(raw);
       if (error.kind === 'cooldown') this.#consecutiveCooldowns += 1;
       if (error.kind === 'drift') this.#consecutiveDrifts += 1;
