@@ -104,14 +104,25 @@ async function onRunnerMessage(text: string): Promise<void> {
   }
 }
 
+/** A new active tab in `replaceTabId`'s window when that tab still exists, else in a new window. */
+async function openTabIn(url: string, replaceTabId: number | undefined): Promise<chrome.tabs.Tab | undefined> {
+  if (replaceTabId !== undefined) {
+    const old = await chrome.tabs.get(replaceTabId).catch(() => undefined);
+    if (old?.windowId !== undefined) return chrome.tabs.create({ windowId: old.windowId, url, active: true });
+  }
+  const window = await chrome.windows.create({ url, focused: false });
+  return window?.tabs?.[0];
+}
+
 async function handleRequest(message: Exclude<RunnerMessage, { type: 'welcome' | 'heartbeat-ack' | 'invalid' }>): Promise<unknown> {
   const current = requireProvider();
   switch (message.type) {
     case 'open-tab': {
       // One window per tab: a tab that is not the active one in its window gets no frames, so its
       // screenshots stall and its timers are throttled; each page stays "visible" in its own window.
-      const window = await chrome.windows.create({ url: message.url, focused: false });
-      const tab = window?.tabs?.[0];
+      // A replacement opens, active, in the old tab's window (the runner closes the old tab next):
+      // every new window also feeds the browser's own UI renderer, which then grows all run long.
+      const tab = await openTabIn(message.url, message.replaceTabId);
       if (tab?.id === undefined) throw new DisconnectError('the browser did not open a tab');
       await waitForReady(tab.id, current.timings.readyTimeoutMs);
       return { tabId: tab.id };

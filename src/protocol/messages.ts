@@ -157,7 +157,8 @@ export type ExtensionMessage = z.infer<typeof ExtensionMessageSchema>;
 // Runner → extension
 export const RunnerMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('welcome'), v: z.number().int(), provider: ProviderDescriptorSchema }),
-  z.object({ type: z.literal('open-tab'), id, url: z.string().url() }),
+  /** `replaceTabId`: open the new tab in that tab's window (a replacement; the runner then closes the old tab). */
+  z.object({ type: z.literal('open-tab'), id, url: z.string().url(), replaceTabId: z.number().int().optional() }),
   z.object({ type: z.literal('generate'), id, tabId: z.number().int() }).merge(GenerateRequestSchema),
   z.object({
     type: z.literal('find-image'),

@@ -13,7 +13,8 @@ import type { Tab } from './attempt.js';
 
 /** How a tab is opened and closed; the run passes the hub's, the unit tests fakes. */
 export interface TabOpener {
-  open(): Promise<Tab>;
+  /** A fresh tab; `replacing` is the tab it replaces (the fresh one opens in its window). */
+  open(replacing?: Tab): Promise<Tab>;
   close(tab: Tab): Promise<void>;
 }
 
@@ -69,7 +70,7 @@ export class TabPool {
     }
     let fresh: Tab;
     try {
-      fresh = await this.#serially(() => opener.open());
+      fresh = await this.#serially(() => opener.open(tab));
     } catch (error) {
       // The old tab still works: keep it, and try again after its next attempt.
       this.#opts.onRecycleError?.(error);
@@ -90,15 +91,16 @@ export class TabPool {
 }
 
 /** Opens one tab through the extension (so it knows the tab's id) and its Playwright page. */
-export async function openTab(context: BrowserContext, hub: Hub, url: string, timeoutMs = 30_000): Promise<Tab> {
-  const [page, reply] = await Promise.all([context.waitForEvent('page', { timeout: timeoutMs }), hub.request({ type: 'open-tab', url }, timeoutMs)]);
+export async function openTab(context: BrowserContext, hub: Hub, url: string, timeoutMs = 30_000, replaceTabId?: number): Promise<Tab> {
+  const request = { type: 'open-tab' as const, url, ...(replaceTabId !== undefined ? { replaceTabId } : {}) };
+  const [page, reply] = await Promise.all([context.waitForEvent('page', { timeout: timeoutMs }), hub.request(request, timeoutMs)]);
   return { page, tabId: reply.tabId };
 }
 
 /** Opening and closing tabs through the hub, for a pool that recycles them. */
 export function hubTabOpener(context: BrowserContext, hub: Hub, url: string): TabOpener {
   return {
-    open: () => openTab(context, hub, url),
+    open: (replacing) => openTab(context, hub, url, undefined, replacing?.tabId),
     close: (tab) => tab.page.close(),
   };
 }
