@@ -74,8 +74,9 @@ async function measuredImageMs(records: Array<JobRecord | undefined>): Promise<n
     try {
       const sidecar = JSON.parse(await readFile(record.path!.replace(/\.png$/, '.json'), 'utf8')) as { timings?: { ms?: unknown } };
       if (typeof sidecar.timings?.ms === 'number' && sidecar.timings.ms > 0) times.push(sidecar.timings.ms);
-    } catch {
-      // A moved or deleted output folder just means nothing measured.
+    } catch (error) {
+      // A moved or deleted output folder, or a sidecar cut short, just means nothing measured.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' && !(error instanceof SyntaxError)) throw error;
     }
   }
   return times.length ? times.reduce((a, b) => a + b, 0) / times.length : undefined;

@@ -221,8 +221,9 @@ async function readIndex(file: string): Promise<IndexFile> {
   try {
     const parsed = JSON.parse(await readFile(file, 'utf8')) as Partial<IndexFile>;
     if (parsed?.version === INDEX_VERSION && parsed.entries && typeof parsed.entries === 'object') return { version: INDEX_VERSION, entries: parsed.entries };
-  } catch {
+  } catch (error) {
     // Missing or damaged: thumbnails are remade as needed, nothing is lost.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' && !(error instanceof SyntaxError)) throw error;
   }
   return { version: INDEX_VERSION, entries: Object.create(null) as Record<string, IndexEntry> };
 }
