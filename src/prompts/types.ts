@@ -21,6 +21,12 @@ export const DEFAULT_PACING: Pacing = {
   cooldownSeconds: 60,
 };
 
+/** An account's image quota: at most `images` per `hours` (public reports: about 50 per 3 h on a paid plan). */
+export interface Quota {
+  images: number;
+  hours: number;
+}
+
 export interface Job {
   /** Stable id: chapter/strip/panel[.locale][~variant], e.g. `ch1/s2/p3.ja`. */
   id: string;
@@ -50,8 +56,12 @@ export interface PromptBook {
   book: string;
   provider: string;
   style: string;
-  /** Pacing from the file, defaults filled in. */
+  /** Pacing from the file, defaults filled in. It applies to each profile (account) on its own. */
   pacing: Pacing;
+  /** `profiles: [a, b]`: the browser profiles (accounts) to share the book among; `--profile` overrides. */
+  profiles?: string[];
+  /** `quota: { images: 50, hours: 3 }`: what one account may make per window, for the planner and the ETA. */
+  quota?: Quota;
   file: string;
   jobs: Job[];
 }

@@ -16,6 +16,7 @@ export function applyLine(state: StoreSnapshot, line: JournalLine): void {
     if (line.promptHash !== undefined) next.promptHash = line.promptHash;
     if (line.attempt !== undefined) next.attempts = line.attempt;
     if (line.conversationUrl !== undefined) next.conversationUrl = line.conversationUrl;
+    if (line.profile !== undefined) next.profile = line.profile;
     if (line.fileId !== undefined) next.fileId = line.fileId;
     if (line.path !== undefined) next.path = line.path;
     if (line.sha256 !== undefined) next.sha256 = line.sha256;

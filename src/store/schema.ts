@@ -25,6 +25,7 @@ export const JournalLineSchema = z.discriminatedUnion('t', [
     promptHash: z.string().optional(),
     attempt: z.number().int().nonnegative().optional(),
     conversationUrl: z.string().optional(),
+    profile: z.string().optional(),
     fileId: z.string().optional(),
     path: z.string().optional(),
     sha256: z.string().optional(),

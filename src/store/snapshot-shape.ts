@@ -3,7 +3,7 @@
 import { JOB_STATES, type StoreSnapshot } from './types.js';
 
 const STATES = new Set<string>(JOB_STATES);
-const OPTIONAL_STRINGS = ['conversationUrl', 'fileId', 'path', 'sha256'] as const;
+const OPTIONAL_STRINGS = ['conversationUrl', 'profile', 'fileId', 'path', 'sha256'] as const;
 
 class ShapeError extends Error {}
 

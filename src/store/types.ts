@@ -37,6 +37,11 @@ export interface JobRecord {
   /** Attempts begun so far; the n of the latest `started(attempt n)`. */
   attempts: number;
   conversationUrl?: string;
+  /**
+   * The browser profile (account) whose attempt this is, set by each `started` line: its
+   * conversation exists only in that account, so only that profile may look in it again.
+   */
+  profile?: string;
   fileId?: string;
   path?: string;
   sha256?: string;
@@ -71,6 +76,7 @@ export type JournalEvent =
       promptHash?: string;
       attempt?: number;
       conversationUrl?: string;
+      profile?: string;
       fileId?: string;
       path?: string;
       sha256?: string;
