@@ -28,6 +28,26 @@ function track(gate: Gate, clock: FakeClock, t0: number, options?: Parameters<Ga
 }
 
 describe('Gate', () => {
+  it('takes a cancelled start back from the pacing, unless a later start came since', async () => {
+    const { clock, t0, gate } = setup({ concurrency: 2, cooldownEvery: 5, cooldownMs: HOUR });
+    const a = track(gate, clock, t0);
+    await settle();
+    a.slot!.cancel();
+    expect(gate.state()).toEqual({ startsSinceCooldown: 0 });
+    // Nothing was sent with the cancelled slot: the next start needs no gap after it.
+    const b = track(gate, clock, t0);
+    await settle();
+    expect(b.at).toBe(0);
+    const c = track(gate, clock, t0);
+    await clock.advance(8 * SECOND);
+    expect(c.at).toBe(8 * SECOND);
+    // b's start is no longer the latest: cancelling it frees the slot but keeps the pacing.
+    b.slot!.cancel();
+    b.slot!.release();
+    expect(gate.inFlight).toBe(1);
+    expect(gate.state()).toEqual({ startsSinceCooldown: 2, lastStartAt: t0 + 8 * SECOND });
+  });
+
   it('starts the first job at once and the next one a full gap later', async () => {
     const { clock, t0, gate } = setup({ concurrency: 3 });
     const a = track(gate, clock, t0);

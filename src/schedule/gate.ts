@@ -36,6 +36,11 @@ export interface GateState {
 export interface Slot {
   /** Frees the slot when the job ends, however it ends. Calling it again does nothing. */
   release(): void;
+  /**
+   * Frees the slot as if it had never been granted: nothing was sent with it (another profile took
+   * the job first). The start is taken back from the pacing unless a later start came since.
+   */
+  cancel(): void;
 }
 
 export interface AcquireOptions {
@@ -78,6 +83,8 @@ export class Gate {
   #gapMs: number;
   #wake: { at: number; abort: AbortController } | undefined;
   #announced = '';
+  /** Starts granted so far: a cancelled slot undoes its start only if it is still the latest. */
+  #starts = 0;
 
   constructor(options: GateOptions, restored?: GateState) {
     validateOptions(options);
@@ -218,20 +225,27 @@ export class Gate {
     const waiter = eligible.reduce((best, w) => (w.priority > best.priority ? w : best));
     this.#waiters = this.#waiters.filter((w) => w !== waiter);
     waiter.detach();
+    const before = { lastStartAt: this.#lastStartAt, startsSinceCooldown: this.#startsSinceCooldown, gapMs: this.#gapMs };
     this.#startsSinceCooldown = this.#cooldownDue() ? 1 : this.#startsSinceCooldown + 1;
     this.#lastStartAt = now;
     this.#gapMs = this.#drawGap();
     this.#inFlight++;
     this.#announced = '';
+    const serial = ++this.#starts;
     let released = false;
-    waiter.resolve({
-      release: () => {
-        if (released) return;
-        released = true;
-        this.#inFlight--;
-        this.#pump();
-      },
-    });
+    const free = (undo: boolean) => {
+      if (released) return;
+      released = true;
+      if (undo && serial === this.#starts) {
+        this.#lastStartAt = before.lastStartAt;
+        this.#startsSinceCooldown = before.startsSinceCooldown;
+        this.#gapMs = before.gapMs;
+        this.#starts -= 1;
+      }
+      this.#inFlight--;
+      this.#pump();
+    };
+    waiter.resolve({ release: () => free(false), cancel: () => free(true) });
     this.#emit({ type: 'start', at: now, inFlight: this.#inFlight });
     if (this.#cooldownDue()) this.#emit({ type: 'cooldown', until: now + this.#opts.cooldownMs });
   }
