@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { FAILURE_KINDS } from '../protocol/errors.js';
 import { loadProvider } from '../providers/index.js';
 import type { Job } from '../prompts/types.js';
-import { RunEvents, type RunEvent } from '../report/events.js';
+import { RunEvents, type RunEvent } from '../events.js';
 import { openJobStore } from '../store/index.js';
 import { withTempDir } from '../../test/support/store.js';
 import { JobLifecycle, LifecycleError } from './job-lifecycle.js';

@@ -7,7 +7,7 @@
 import { isConversationUrl, type ProviderDescriptor } from '../protocol/provider.js';
 import type { FailureKind } from '../protocol/errors.js';
 import type { Job } from '../prompts/types.js';
-import type { RunEvents } from '../report/events.js';
+import type { RunEvents } from '../events.js';
 import type { JobRecord, JobState, JobStore } from '../store/index.js';
 import type { RunHooks } from './hooks.js';
 
@@ -54,13 +54,19 @@ export class JobLifecycle {
     return url && isConversationUrl(url, provider) ? url : undefined;
   }
 
-  /** Begins attempt n+1. A conversation from a finished image or an older prompt is not this prompt's: forgotten. */
-  async start(): Promise<number> {
+  /**
+   * Begins attempt n+1 on `profile` (journalled: only that account can look in its conversation).
+   * A conversation from a finished image, an older prompt or another account is not one this
+   * attempt can use: forgotten.
+   */
+  async start(opts: { profile?: string; forgetConversation?: boolean } = {}): Promise<number> {
     if (this.active) throw new LifecycleError(`${this.job.id}: attempt ${this.#attempt} is still under way`);
     const before = this.record;
-    const foreign = !!before?.conversationUrl && (before.state === 'verified' || (!!before.promptHash && before.promptHash !== this.job.promptHash));
+    const otherAccount = opts.profile !== undefined && before?.profile !== undefined && before.profile !== opts.profile;
+    const foreign =
+      !!before?.conversationUrl && (opts.forgetConversation || otherAccount || before.state === 'verified' || (!!before.promptHash && before.promptHash !== this.job.promptHash));
     const attempt = this.#attempt + 1;
-    await this.#write('started', { attempt, promptHash: this.job.promptHash, ...(foreign ? { conversationUrl: '' } : {}) });
+    await this.#write('started', { attempt, promptHash: this.job.promptHash, ...(opts.profile !== undefined ? { profile: opts.profile } : {}), ...(foreign ? { conversationUrl: '' } : {}) });
     this.#attempt = attempt;
     this.#phase = 'started';
     this.#pendingError = undefined;
@@ -134,6 +140,7 @@ export class JobLifecycle {
       attempt: record?.attempts ?? this.#attempt,
       ...(record?.conversationUrl ? { conversationUrl: record.conversationUrl } : {}),
       ...(record?.failure && state === 'failed' ? { kind: record.failure.kind } : {}),
+      ...(record?.profile ? { profile: record.profile } : {}),
     });
   }
 }

@@ -9,7 +9,7 @@ import type { Hub } from '../hub/hub.js';
 import { DisconnectError, SemantestError, StaleImageError, TransientError, serializeError } from '../protocol/errors.js';
 import { isConversationUrl, type ProviderDescriptor } from '../protocol/provider.js';
 import type { Job, PromptBook } from '../prompts/types.js';
-import type { RunEvents } from '../report/events.js';
+import type { RunEvents } from '../events.js';
 import type { Gate, Slot } from '../schedule/gate.js';
 import type { JobStore } from '../store/index.js';
 import { runAttempt, type AttemptDeps, type JobMemory, type Tab } from './attempt.js';

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../protocol/errors.js';
 import { loadPromptFile } from '../prompts/index.js';
 import type { PromptBook } from '../prompts/types.js';
-import { RunEvents } from '../report/events.js';
+import { RunEvents } from '../events.js';
 import { loadProvider } from '../providers/index.js';
 import { firstFreeKeptAs, openJobStore, rejectImage } from '../store/index.js';
 import { withTempDir } from '../../test/support/store.js';

@@ -18,7 +18,7 @@ import { startMockSite, type MockSite, type MockSiteOptions } from '../mock/serv
 import { loadPromptFile } from '../prompts/index.js';
 import type { Pacing } from '../prompts/types.js';
 import { loadProvider } from '../providers/index.js';
-import type { RunEvents, RunSummary } from '../report/events.js';
+import type { RunEvents, RunSummary } from '../events.js';
 import { acquireLock, openJobStore } from '../store/index.js';
 import { Gate, pacingToGateOptions } from '../schedule/gate.js';
 import type { Tab } from './attempt.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadPromptFile, parsePromptText, type PromptBook } from '../prompts/index.js';
-import { RunEvents, type RunSummary } from '../report/events.js';
+import { RunEvents, type RunSummary } from '../events.js';
 import { formatPercent, formatValidationReport } from '../report/validation-report.js';
 import type { JobRecord, JobStore } from '../store/index.js';
 import { planJobs } from './plan.js';

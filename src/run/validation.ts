@@ -1,7 +1,7 @@
 // The validation batch (`--validate [N]`): a small sample spread over the book, run for real, then
 // judged against a bar before anyone scales up to the whole book.
 import type { Job } from '../prompts/types.js';
-import type { RunEvent, RunEvents, RunSummary } from '../report/events.js';
+import type { RunEvent, RunEvents, RunSummary } from '../events.js';
 import type { Plan } from './plan.js';
 
 /** What one job of this run came to; `attempts` counts the attempts made in this run. */
