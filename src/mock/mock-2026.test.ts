@@ -397,6 +397,32 @@ describe('the 2026 page over HTTP', () => {
     expect(site!.stats().choices).toBe(1);
   });
 
+  it('another account: a signed URL of a file not its own is 404, its two-image question cannot be answered, its side bar is its own', async () => {
+    const { url } = await start({ faults: 'two-images@1' });
+    const [a, b] = [await session(url), await session(url)];
+    const { conversation_id: id, state } = await ask(url, a, 'Draw the lighthouse');
+    const turn = state.turns[0] as TurnState & { pics?: Pic[] };
+    // The sig is valid (the owner's page got it), yet to B the file is one that does not exist.
+    for (const signed of [turn.pic!.url, ...turn.pics!.map((p) => p.url)]) {
+      const refused = await fetch(new URL(signed, url), { headers: { cookie: b } });
+      expect(refused.status).toBe(404);
+      expect((await bytesOf(url, a, signed)).length).toBeGreaterThan(1000);
+    }
+    const choose = (cookie: string) =>
+      fetch(new URL(`/backend-api/conversation/${id}/choice`, url), {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/json' },
+        body: JSON.stringify({ n: 1, choice: 1 }),
+      });
+    expect((await choose(b)).status).toBe(404);
+    expect(site!.stats().choices).toBe(0);
+    expect((await choose(a)).status).toBe(200);
+    const recent = async (cookie: string) => ((await (await fetch(new URL('/backend-api/images/recent', url), { headers: { cookie } })).json()) as State).recent;
+    expect((await recent(a)).map((r) => r.fileId)).toEqual([turn.pics![0].id]);
+    expect(await recent(b)).toEqual([]);
+    expect(await (await fetch(url, { headers: { cookie: b } })).text()).not.toContain(turn.pics![0].id);
+  });
+
   it('code-image: an "Analyzed" answer with a picture named file-…, signed like any other; no-tool: words only', async () => {
     const { url } = await start({ faults: 'code-image@1,no-tool@2' });
     const cookie = await session(url);

@@ -154,7 +154,7 @@ describe('mock site', () => {
     expect((await fetch(image)).status).toBe(401);
     const bytes = Buffer.from(await (await fetch(image, { headers: { cookie } })).arrayBuffer());
     expect((await sharp(bytes).metadata()).width).toBe(512);
-    expect((await fetch(new URL(`/c/${id}`, site.url))).status).toBe(200);
+    expect((await fetch(new URL(`/c/${id}`, site.url), { headers: { cookie } })).status).toBe(200);
     expect(site.stats()).toMatchObject({ prompts: 1, downloads: 1, conversations: 1 });
   });
 
@@ -163,10 +163,14 @@ describe('mock site', () => {
     const cookie = await session(site.url);
     const sent = await prompt(site.url, cookie, 'anything');
     expect(sent.status).toBe(401);
-    expect(await (await fetch(site.url)).text()).toContain('data-testid="login-button"');
-    const login = await fetch(new URL('/__mock/login', site.url), { method: 'POST', redirect: 'manual' });
+    expect(await (await fetch(site.url, { headers: { cookie } })).text()).toContain('data-testid="login-button"');
+    // The wall's form posts with the account's cookie; the account gets a new one, the old one is dead.
+    const login = await fetch(new URL('/__mock/login', site.url), { method: 'POST', redirect: 'manual', headers: { cookie } });
     expect(login.status).toBe(303);
-    expect(await (await fetch(site.url)).text()).toContain('id="prompt-textarea"');
+    const renewed = /mock_session=[^;]+/.exec(login.headers.get('set-cookie') ?? '')![0];
+    expect(renewed).not.toBe(cookie);
+    expect(await (await fetch(site.url, { headers: { cookie: renewed } })).text()).toContain('id="prompt-textarea"');
+    expect((await prompt(site.url, cookie, 'old cookie')).status).toBe(401);
     expect(site.stats().faults).toEqual({ login: 1 });
   });
 
@@ -328,5 +332,134 @@ describe('mock site', () => {
     expect(ended.turns[0]).toMatchObject({ status: 'message', error: true, toast: true });
     expect(ended.turns[0].message).toMatch(/Something went wrong/);
     expect(site.stats().faults).toEqual({ reload: 1, error: 1 });
+  });
+
+  describe('accounts: each session cookie is one account with state of its own', () => {
+    const cookieOf = (res: Response) => /mock_session=[^;]+/.exec(res.headers.get('set-cookie') ?? '')![0];
+    const page = (path: string, cookie: string) => fetch(new URL(path, site!.url), { headers: { cookie } });
+    const image = (id: string, cookie: string) => page(`/backend-api/estuary/content?id=${id}`, cookie);
+
+    it('a conversation, its files and the side bar are only the account\'s that made them', async () => {
+      site = await startMockSite({ dom: '2024', latencyMs: 0, urlDelayMs: 0 });
+      const [a, b] = [await session(site.url), await session(site.url)];
+      expect(a).not.toBe(b);
+      const mine = await sendPrompt(site.url, a, 'the lighthouse');
+      const id = mine.conversation_id;
+      const file = mine.state.turns[0].image!;
+
+      // Loading another account's conversation is what an unknown one gets: the 404 empty chat.
+      const foreign = await page(`/c/${id}`, b);
+      expect(foreign.status).toBe(404);
+      const html = await foreign.text();
+      expect(html).toContain('id="prompt-textarea"');
+      expect(html).not.toContain(id);
+      expect(html).not.toContain(file);
+      expect((await page(`/c/${id}`, a)).status).toBe(200);
+      expect((await page(`/backend-api/conversation/${id}`, b)).status).toBe(404);
+
+      // A send naming it starts a new conversation of B's own, as an unknown id does; A's is untouched.
+      const theirs = await sendPrompt(site.url, b, 'the keeper', id);
+      expect(theirs.conversation_id).not.toBe(id);
+      expect(theirs.state.turns.map((t) => t.n)).toEqual([1]);
+      expect((await poll(site.url, a, id)).turns).toHaveLength(1);
+
+      // Files: only the owner's cookie fetches the bytes; to another account it is an unknown file.
+      expect((await image(file, a)).status).toBe(200);
+      const refused = await image(file, b);
+      expect(refused.status).toBe(404);
+      expect(await refused.json()).toEqual({ detail: 'File not found' });
+
+      // The side bar (state, page and the recent list) shows each account its own images only.
+      const other = theirs.state.turns[0].image!;
+      expect(theirs.state.recent.map((r) => r.fileId)).toEqual([other]);
+      expect((await poll(site.url, a, id)).recent.map((r) => r.fileId)).toEqual([file]);
+      const recent = async (cookie: string) => ((await (await page('/backend-api/images/recent', cookie)).json()) as State).recent.map((r) => r.fileId);
+      expect([await recent(a), await recent(b)]).toEqual([[file], [other]]);
+      const nav = /<nav>[\s\S]*<\/nav>/.exec(await (await page('/', b)).text())![0];
+      expect(nav).toContain(other);
+      expect(nav).not.toContain(file);
+      expect(site.stats()).toMatchObject({ prompts: 2, images: 2, conversations: 2, downloads: 1 });
+    });
+
+    it('stale-id shows the account\'s own previous image, never another account\'s', async () => {
+      site = await startMockSite({ dom: '2024', latencyMs: 0, urlDelayMs: 0, faults: 'stale-id@3' });
+      const [a, b] = [await session(site.url), await session(site.url)];
+      const first = await sendPrompt(site.url, a, 'A\'s lighthouse');
+      await sendPrompt(site.url, b, 'B\'s keeper');
+      const stale = await sendPrompt(site.url, a, 'A\'s storm');
+      expect(stale.state.turns[0].image).toBe(first.state.turns[0].image);
+      expect((await image(stale.state.turns[0].image!, a)).status).toBe(200);
+    });
+
+    it('quota@2 caps only the account that sent the 2nd prompt, until its reset; the others carry on', async () => {
+      site = await startMockSite({ dom: '2024', latencyMs: 0, urlDelayMs: 0, faults: 'quota@2', quotaResetText: '1 second' });
+      const [a, b] = [await session(site.url), await session(site.url)];
+      const status = async (cookie: string, text: string) => (await sendPrompt(site!.url, cookie, text)).state.turns[0];
+      expect((await status(a, 'p1')).status).toBe('done');
+      const capped = await status(b, 'p2');
+      expect(capped.message).toMatch(/hit the Plus plan limit for image generation/);
+      expect((await status(b, 'p3')).message).toMatch(/plan limit/); // the cap holds for B
+      expect((await status(a, 'p4')).status).toBe('done'); // A is not capped
+      const cappedAt = site.stats().lastPromptAt!;
+      while (Date.now() < cappedAt + 1000) await new Promise((resolve) => setTimeout(resolve, 50)); // B's reset
+      expect((await status(b, 'p5')).status).toBe('done');
+      expect(site.stats().faults).toEqual({ quota: 2 });
+    });
+
+    it('a login wall is the account\'s that met it; logging in keeps the account and everything it had', async () => {
+      site = await startMockSite({ dom: '2024', latencyMs: 0, urlDelayMs: 0, faults: 'login@3' });
+      const [a, b] = [await session(site.url), await session(site.url)];
+      await sendPrompt(site.url, a, 'p1');
+      const before = await sendPrompt(site.url, b, 'p2');
+      expect((await prompt(site.url, b, 'p3')).status).toBe(401);
+      const wall = async (cookie: string) => ((await (await page('/__mock/blocker', cookie)).json()) as { blocker: string | null }).blocker;
+      expect([await wall(a), await wall(b)]).toEqual([null, 'login']);
+      expect(await (await page('/', b)).text()).toContain('data-testid="login-button"');
+      expect(await (await page('/', a)).text()).toContain('id="prompt-textarea"');
+      expect((await prompt(site.url, a, 'p4')).status).toBe(200);
+
+      const login = await fetch(new URL('/__mock/login', site.url), { method: 'POST', redirect: 'manual', headers: { cookie: b } });
+      expect(login.status).toBe(303);
+      const renewed = cookieOf(login);
+      expect(await wall(renewed)).toBeNull();
+      // The same account: its conversation and its image are still its own.
+      expect((await page(`/c/${before.conversation_id}`, renewed)).status).toBe(200);
+      expect((await image(before.state.turns[0].image!, renewed)).status).toBe(200);
+      expect((await prompt(site.url, renewed, 'p5')).status).toBe(200);
+    });
+
+    it('a login posted without a cookie clears the one wall there is, and refuses to guess between two', async () => {
+      site = await startMockSite({ dom: '2024', latencyMs: 0, urlDelayMs: 0, faults: 'login@1,challenge@2' });
+      const [a, b] = [await session(site.url), await session(site.url)];
+      expect((await prompt(site.url, a, 'p1')).status).toBe(401);
+      expect((await prompt(site.url, b, 'p2')).status).toBe(401);
+      const post = (cookie?: string) =>
+        fetch(new URL('/__mock/login', site!.url), { method: 'POST', redirect: 'manual', headers: cookie ? { cookie } : {} });
+      const ambiguous = await post();
+      expect(ambiguous.status).toBe(409);
+      expect(((await ambiguous.json()) as { detail: string }).detail).toMatch(/2 accounts are behind a wall/);
+      expect((await post(a)).status).toBe(303);
+      expect((await post()).status).toBe(303); // B, the only one left behind a wall
+      // B's browser keeps its cookie, which still works.
+      expect(await (await page('/', b)).text()).toContain('id="prompt-textarea"');
+      expect((await prompt(site.url, b, 'p3')).status).toBe(200);
+    });
+
+    it('stats: site-wide fields as before, and each account that sent a prompt, with no cookie in them', async () => {
+      site = await startMockSite({ dom: '2024', latencyMs: 0, urlDelayMs: 0 });
+      const [a, b, idle] = [await session(site.url), await session(site.url), await session(site.url)];
+      await sendPrompt(site.url, b, 'b1');
+      await sendPrompt(site.url, a, 'a1');
+      await sendPrompt(site.url, b, 'b2');
+      await sendPrompt(site.url, b, 'b3');
+      const wire = await (await fetch(new URL('/__mock/stats', site.url))).text();
+      const stats = JSON.parse(wire) as ReturnType<MockSite['stats']>;
+      expect(stats).toMatchObject({ prompts: 4, images: 4, conversations: 4 });
+      expect(stats.accounts.map((x) => [x.prompts, x.images])).toEqual([[3, 3], [1, 1]]); // B first, then A; the idle one not at all
+      expect(stats.accounts[1].minPromptGapMs).toBeNull();
+      expect(stats.accounts[0].minPromptGapMs).toBeGreaterThanOrEqual(stats.minPromptGapMs!);
+      expect(site.stats().accounts).toEqual(stats.accounts);
+      for (const cookie of [a, b, idle]) expect(wire).not.toContain(cookie.split('=')[1]);
+    });
   });
 });

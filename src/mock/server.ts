@@ -6,6 +6,8 @@
 // with the same alt text and src format as the turn's own.
 // It renders either column of the contract (`dom`): the 2024–25 page or the 2026 one (image tool,
 // signed image URLs, optionally `blob:` srcs), with optional churn (`churn`) of the markup.
+// Each session cookie is one account, and everything an account has is its own, as on the real site:
+// its conversations, files and side bar, its usage cap, its login wall (ARCHITECTURE §11).
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -72,6 +74,15 @@ export interface MockStats {
   conversations: number;
   /** Two-image questions answered ("Image N is better" or "Skip"). */
   choices: number;
+  /** Each account that sent a prompt, in the order first seen (no cookie: it is a secret). */
+  accounts: AccountStats[];
+}
+
+/** What the site saw of one account: the fields of MockStats that belong to it. */
+export interface AccountStats {
+  prompts: number;
+  images: number;
+  minPromptGapMs: number | null;
 }
 
 export interface MockSite {
@@ -114,7 +125,24 @@ interface Turn {
 
 interface Conversation {
   id: string;
+  /** The account that made it: no other account can load, follow or continue it. */
+  owner: Account;
   turns: Turn[];
+}
+
+/** One logged-in account (one session cookie, or several after a re-login): its own state, as on the real site. */
+interface Account {
+  /** Its finished-image turns, in the order they arrived: its side bar. */
+  imageTurns: Turn[];
+  /** Its last image turn, which `stale` and `stale-id` show again. */
+  lastImageTurn?: Turn;
+  /** Until when its usage cap holds (epoch ms). */
+  quotaUntil: number;
+  /** The wall it met (a `login` or `challenge` fault), until it logs in. */
+  blocker?: 'login' | 'challenge';
+  /** Set on its first prompt; the very object in `stats.accounts`. */
+  stats?: AccountStats;
+  lastPromptAt?: number;
 }
 
 interface MockFile {
@@ -125,6 +153,8 @@ interface MockFile {
   /** What a download (context request, fetch) receives; `n` counts this file's downloads from 1. */
   download(n: number): Promise<Buffer>;
   downloads: number;
+  /** Only this account can fetch it; to any other it is an unknown file. */
+  owner: Account;
 }
 
 const COOKIE = 'mock_session';
@@ -159,7 +189,8 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
   const quotaResetMs = parseDuration(opts.quotaResetText ?? '2 minutes');
   /** Signs the 2026 image URLs; a URL without its `sig` (or with another's) is refused with 403. */
   const signingKey = randomBytes(32);
-  const sessions = new Set<string>();
+  /** Session cookie value → its account. A re-login gives the same account a new value. */
+  const sessions = new Map<string, Account>();
   const conversations = new Map<string, Conversation>();
   const files = new Map<string, MockFile>();
   /** The `#image-<uuid>` of each file id a turn shows (a stale-id turn shows the previous one's, uuid and all). */
@@ -168,8 +199,6 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
   /** Sends held back until their answer is due; woken (answered at once) when the site closes. */
   const sleepers = new Set<() => void>();
   let closing = false;
-  /** Every turn that ends in an image, in the order they arrived (= the order they finish). */
-  const imageTurns: Turn[] = [];
   const stats: MockStats = {
     prompts: 0,
     minPromptGapMs: null,
@@ -179,11 +208,9 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
     faults: {},
     conversations: 0,
     choices: 0,
+    accounts: [],
   };
   let lastPromptAt: number | undefined;
-  let blocker: 'login' | 'challenge' | undefined;
-  let quotaUntil = 0;
-  let lastImageTurn: Turn | undefined;
   const cache = new Map<string, Promise<Buffer>>();
   const render = (prompt: string, variant: 'final' | 'partial' | 'blank', width: number, height: number): Promise<Buffer> => {
     const key = `${variant}\n${width}x${height}\n${prompt}`;
@@ -217,7 +244,7 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
     return uuid;
   }
 
-  function addFiles(turn: Turn, previous: Turn | undefined): void {
+  function addFiles(owner: Account, turn: Turn, previous: Turn | undefined): void {
     // Every generation is a new picture, as on the real site (the seed includes the turn's file id):
     // the same prompt sent again must not come back with bytes another panel already saved.
     const { width, height } = turn;
@@ -256,21 +283,21 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
         break;
     }
     const ts = Math.floor(turn.createdAt / 1000);
-    files.set(turn.fileId, { ts, display, download, downloads: 0 });
+    files.set(turn.fileId, { ts, display, download, downloads: 0, owner });
     if (turn.second) {
       const other = () => render(`${turn.prompt}\n#${turn.second}`, 'final', width, height);
-      files.set(turn.second, { ts, display: other, download: () => other(), downloads: 0 });
+      files.set(turn.second, { ts, display: other, download: () => other(), downloads: 0, owner });
     }
     for (let k = 1; k <= 3; k++) {
       const partial = () => render(`${turn.prompt}\n#${turn.fileId}`, 'partial', width, height);
-      files.set(`${turn.fileId}-partial${k}`, { ts, display: partial, download: partial, downloads: 0 });
+      files.set(`${turn.fileId}-partial${k}`, { ts, display: partial, download: partial, downloads: 0, owner });
     }
   }
 
   /** A chart "drawn by Python" for `code-image`: a picture, but never a generated panel. */
-  function addCodeFile(turn: Turn): void {
+  function addCodeFile(owner: Account, turn: Turn): void {
     const chart = () => render(`chart\n${turn.prompt}\n#${turn.codeId}`, 'final', 640, 480);
-    files.set(turn.codeId!, { ts: Math.floor(turn.createdAt / 1000), display: chart, download: () => chart(), downloads: 0 });
+    files.set(turn.codeId!, { ts: Math.floor(turn.createdAt / 1000), display: chart, download: () => chart(), downloads: 0, owner });
   }
 
   type View = { state: Record<string, unknown>; nextAt?: number; reload?: boolean };
@@ -365,10 +392,11 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
     return { state: creating(partials, 6 + 12 * step), nextAt: turn.createdAt + Math.min(latencyMs, (step + 1) * eighth) };
   }
 
-  /** The side bar: the latest finished images of any conversation, newest first, one entry per file. */
-  function recentImages(now: number): RecentImage[] {
+  /** The side bar: the account's latest finished images of any of its conversations, newest first, one entry per file. */
+  function recentImages(account: Account | undefined, now: number): RecentImage[] {
     const recent: RecentImage[] = [];
     const seen = new Set<string>();
+    const imageTurns = account?.imageTurns ?? [];
     for (let i = imageTurns.length - 1; i >= 0 && recent.length < RECENT_MAX; i--) {
       const turn = imageTurns[i];
       if (now - turn.createdAt < latencyMs || seen.has(turn.imageId)) continue;
@@ -390,7 +418,7 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       if (v.reload) reloading.push(turn);
       return v.state;
     });
-    const recent = recentImages(now);
+    const recent = recentImages(conversation.owner, now);
     // A short, exact version tag for the long-poll (prompts can be long; the URL must not be).
     const signature = createHash('sha1').update(JSON.stringify([turns, recent])).digest('base64url').slice(0, 16);
     const consumeReload = () => reloading.forEach((turn) => (turn.reloadServed = true));
@@ -411,8 +439,9 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
   /** Records a prompt's turn and starts its generation clock; `fault` was chosen when the prompt arrived. */
   function newPrompt(conversation: Conversation, prompt: string, fault: MockFault | undefined, ask: Ask): Turn {
     const now = Date.now();
+    const account = conversation.owner;
     const { reload, ending: kind } = faultParts(fault);
-    if (kind === 'quota' && now >= quotaUntil) quotaUntil = now + quotaResetMs;
+    if (kind === 'quota' && now >= account.quotaUntil) account.quotaUntil = now + quotaResetMs;
     const fileId = `file_${randomBytes(12).toString('base64url')}`;
     // The 2024–25 page drew whatever was described; the 2026 one only with the tool on or when asked in words.
     const intent = !modern || ask.tool || asksForImage(prompt);
@@ -446,22 +475,24 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       fileId,
       // stale-id: the previous image turn's image, its very file id (and so its very src).
       // With no image before it, the turn shows its own.
-      imageId: kind === 'stale-id' && lastImageTurn ? lastImageTurn.imageId : fileId,
+      // Its own account's: another account's file is not one this account could be shown.
+      imageId: kind === 'stale-id' && account.lastImageTurn ? account.lastImageTurn.imageId : fileId,
     };
-    if (kind === 'quota') turn.quotaText = quotaMessage(quotaUntil - now, dom);
+    if (kind === 'quota') turn.quotaText = quotaMessage(account.quotaUntil - now, dom);
     if (answer === 'image' && kind === 'two-images' && modern) turn.second = `file_${randomBytes(12).toString('base64url')}`;
     if (answer === 'code') {
       // The code tool's files are named `file-…` (a generated image's `file_…`) and shown as "Output image".
       turn.codeId = `file-${randomBytes(12).toString('base64url')}`;
-      addCodeFile(turn);
+      addCodeFile(account, turn);
     }
-    if (answer === 'image' || answer === 'timeout') addFiles(turn, lastImageTurn);
+    if (answer === 'image' || answer === 'timeout') addFiles(account, turn, account.lastImageTurn);
     if (answer === 'image') {
-      lastImageTurn = turn;
-      imageTurns.push(turn);
-      if (imageTurns.length > 1000) imageTurns.splice(0, imageTurns.length - 100);
+      account.lastImageTurn = turn;
+      account.imageTurns.push(turn);
+      if (account.imageTurns.length > 1000) account.imageTurns.splice(0, account.imageTurns.length - 100);
       setTimeout(() => {
         stats.images += 1;
+        if (account.stats) account.stats.images += 1;
         wake(); // every open long-poll carries the side bar, which just changed
       }, latencyMs).unref();
     }
@@ -484,9 +515,25 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
     }
   }
 
+  /** The cookie's value, if it is a live session. */
   function sessionOf(req: http.IncomingMessage): string | undefined {
     const match = new RegExp(`(?:^|;\\s*)${COOKIE}=([A-Za-z0-9_-]+)`).exec(req.headers.cookie ?? '');
     return match && sessions.has(match[1]) ? match[1] : undefined;
+  }
+  function accountOf(req: http.IncomingMessage): Account | undefined {
+    const id = sessionOf(req);
+    return id === undefined ? undefined : sessions.get(id);
+  }
+  /** A new session for `account` (a new account when none is given) and its Set-Cookie value. */
+  function newSession(account: Account = { imageTurns: [], quotaUntil: 0 }): { account: Account; setCookie: string } {
+    const id = randomBytes(16).toString('base64url');
+    sessions.set(id, account);
+    return { account, setCookie: `${COOKIE}=${id}; ${COOKIE_ATTRIBUTES}` };
+  }
+  /** The account's own conversation `id`; another account's is as unknown to it as one never made. */
+  function ownConversation(account: Account | undefined, id: unknown): Conversation | undefined {
+    const conversation = typeof id === 'string' ? conversations.get(id) : undefined;
+    return conversation && conversation.owner === account ? conversation : undefined;
   }
 
   function send(res: http.ServerResponse, status: number, body: string | Buffer, type: string, headers: Record<string, string> = {}): void {
@@ -513,43 +560,59 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
 
     if (route === 'GET /__mock/stats') return json(res, 200, stats);
     if (route === 'GET /favicon.ico') return void res.writeHead(204, { 'cache-control': 'max-age=3600' }).end();
-    if (route === 'GET /__mock/blocker') return json(res, 200, { blocker: blocker ?? null });
+    if (route === 'GET /__mock/blocker') return json(res, 200, { blocker: accountOf(req)?.blocker ?? null });
     if (route === 'POST /__mock/login' || route === 'POST /__mock/challenge') {
-      const id = randomBytes(16).toString('base64url');
-      sessions.add(id);
-      blocker = undefined;
-      res.writeHead(303, { location: '/', 'set-cookie': `${COOKIE}=${id}; ${COOKIE_ATTRIBUTES}` });
+      // Logging in is into the account whose page posts (the wall's form carries its cookie), which
+      // keeps everything it had. A post without a live cookie (a test standing in for the person at
+      // the window) logs into the one account behind a wall; with several it cannot tell which.
+      const session = sessionOf(req);
+      let account = session === undefined ? undefined : sessions.get(session);
+      if (!account) {
+        const walled = [...new Set(sessions.values())].filter((a) => a.blocker);
+        if (walled.length > 1) {
+          return json(res, 409, { detail: `${walled.length} accounts are behind a wall: post with the cookie of the one to log in` });
+        }
+        account = walled[0];
+      }
+      // As a real login does, the session gets a new value and the old one stops working.
+      if (session !== undefined) sessions.delete(session);
+      if (account) account.blocker = undefined;
+      res.writeHead(303, { location: '/', 'set-cookie': newSession(account).setCookie });
       return void res.end();
     }
 
     // `/c/WEB:<id>` is the address a new chat shows before the server answers; loaded, it is an empty chat.
     if (req.method === 'GET' && (url.pathname === '/' || /^\/c\/(WEB:)?[A-Za-z0-9-]+$/.test(url.pathname))) {
       const headers: Record<string, string> = {};
-      if (!sessionOf(req)) {
-        // The "logged-in profile": the first visit gets a session, as a persisted login would have.
-        const id = randomBytes(16).toString('base64url');
-        sessions.add(id);
-        headers['set-cookie'] = `${COOKIE}=${id}; ${COOKIE_ATTRIBUTES}`;
+      let account = accountOf(req);
+      if (!account) {
+        // The "logged-in profile": the first visit gets a session (a new account), as a persisted login would have.
+        const fresh = newSession();
+        account = fresh.account;
+        headers['set-cookie'] = fresh.setCookie;
       }
       const id = url.pathname.startsWith('/c/') && !url.pathname.startsWith('/c/WEB:') ? url.pathname.slice(3) : null;
-      // Like the real site: an unknown conversation is an empty chat (composer, no turns).
-      const recent = recentImages(Date.now());
+      // Like the real site: an unknown conversation, or another account's, is an empty chat (composer, no turns).
+      const recent = recentImages(account, Date.now());
       const page = { dom, churn, imageTool };
-      if (id && !conversations.has(id) && !blocker) return send(res, 404, appPage(null, undefined, recent, page), 'text/html; charset=utf-8', headers);
+      const { blocker } = account;
+      if (id && !ownConversation(account, id) && !blocker) return send(res, 404, appPage(null, undefined, recent, page), 'text/html; charset=utf-8', headers);
       const blockerBody = blocker === 'login' ? LOGIN_BODY : blocker === 'challenge' ? CHALLENGE_BODY : undefined;
       return send(res, 200, appPage(id, blockerBody, recent, page), 'text/html; charset=utf-8', headers);
     }
 
-    if (url.pathname.startsWith('/backend-api/') && !sessionOf(req)) return json(res, 401, { detail: 'Unauthorized' });
+    const account = accountOf(req);
+    if (url.pathname.startsWith('/backend-api/') && !account) return json(res, 401, { detail: 'Unauthorized' });
 
-    if (route === 'GET /backend-api/images/recent') return json(res, 200, { recent: recentImages(Date.now()) });
+    if (route === 'GET /backend-api/images/recent') return json(res, 200, { recent: recentImages(account, Date.now()) });
 
     if (route === 'POST /backend-api/conversation') {
       const body = await readJson(req);
       const prompt = typeof body.prompt === 'string' ? body.prompt.slice(0, 20_000) : '';
       if (!prompt.trim()) return json(res, 400, { detail: 'empty prompt' });
-      const requested = typeof body.conversation_id === 'string' ? conversations.get(body.conversation_id) : undefined;
-      const conversation = requested ?? { id: randomBytes(16).toString('hex').replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-'), turns: [] };
+      // An unknown id, or another account's, starts a new conversation, as an unknown one always did here.
+      const requested = ownConversation(account, body.conversation_id);
+      const conversation = requested ?? { id: randomBytes(16).toString('hex').replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-'), owner: account!, turns: [] };
       const ask: Ask = {
         userId: typeof body.message_id === 'string' && /^[A-Za-z0-9-]{8,64}$/.test(body.message_id) ? body.message_id : undefined,
         // Only the 2026 page has the tool, and only when it offers it.
@@ -562,9 +625,16 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       stats.lastPromptAt = arrivedAt;
       if (lastPromptAt !== undefined) stats.minPromptGapMs = Math.min(stats.minPromptGapMs ?? Infinity, arrived - lastPromptAt);
       lastPromptAt = arrived;
-      const planned = plan.forPrompt(stats.prompts); // rolled on every prompt so the sequence is stable
-      // A usage cap holds every prompt until it resets, as the real site's does.
-      const fault: MockFault | undefined = arrivedAt < quotaUntil ? 'quota' : planned;
+      const mine = account!;
+      if (!mine.stats) stats.accounts.push((mine.stats = { prompts: 0, images: 0, minPromptGapMs: null }));
+      mine.stats.prompts += 1;
+      if (mine.lastPromptAt !== undefined) mine.stats.minPromptGapMs = Math.min(mine.stats.minPromptGapMs ?? Infinity, arrived - mine.lastPromptAt);
+      mine.lastPromptAt = arrived;
+      // Numbered site-wide (`quota@3` is the site's third prompt, whoever sent it), rolled on every
+      // prompt so the sequence is stable.
+      const planned = plan.forPrompt(stats.prompts);
+      // A usage cap holds every prompt of its account until it resets, as the real site's does.
+      const fault: MockFault | undefined = arrivedAt < mine.quotaUntil ? 'quota' : planned;
       if (fault) countFault(fault);
       // The prompt is in (counted, its turn and generation clock started) now; the page hears back
       // only `urlDelayMs` later, as on the real site, where the URL becomes /c/<id> a moment after
@@ -577,7 +647,7 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
         case 'too-many':
         case 'unusual':
         case 'account':
-          if (fault === 'login' || fault === 'challenge') blocker = fault;
+          if (fault === 'login' || fault === 'challenge') mine.blocker = fault;
           await until(answerAt);
           if (fault === 'network') return json(res, 502, { detail: 'Bad gateway' });
           if (fault === 'too-many') return json(res, 429, { detail: NOTICES['too-many'] });
@@ -601,7 +671,7 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
     const choice = /^\/backend-api\/conversation\/([A-Za-z0-9-]+)\/choice$/.exec(url.pathname);
     if (req.method === 'POST' && choice) {
       // "Image 1 is better" / "Image 2 is better" / "Skip": the answer collapses to the chosen image.
-      const conversation = conversations.get(choice[1]);
+      const conversation = ownConversation(account, choice[1]);
       const body = await readJson(req);
       const turn = conversation?.turns.find((t) => t.n === body.n);
       if (!conversation || !turn?.second || turn.chosen !== undefined) return json(res, 404, { detail: 'No question to answer' });
@@ -617,7 +687,7 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
 
     const follow = /^\/backend-api\/conversation\/([A-Za-z0-9-]+)$/.exec(url.pathname);
     if (req.method === 'GET' && follow) {
-      const conversation = conversations.get(follow[1]);
+      const conversation = ownConversation(account, follow[1]);
       if (!conversation) return json(res, 404, { detail: 'Conversation not found' });
       const since = url.searchParams.get('since');
       // A fresh load of the page shows an unanswered two-image question the other way round.
@@ -651,7 +721,8 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
         return json(res, 403, { detail: 'You do not have permission to access this file: the signature is missing or invalid.' });
       }
       const file = files.get(id);
-      if (!file) return json(res, 404, { detail: 'File not found' });
+      // Another account's file is as unknown as one never made (its signed URL does not help).
+      if (!file || file.owner !== account) return json(res, 404, { detail: 'File not found' });
       // What the page itself shows: an <img> load, or (blob mode) the page's own fetch of the bytes.
       const isPageView = req.headers['sec-fetch-dest'] === 'image' || req.headers[PAGE_VIEW_HEADER] === 'page';
       let bytes: Buffer;
