@@ -64,14 +64,15 @@ async function semantest(): Promise<{ perImageMs: number; launchMs: number }> {
     if (e.type === 'job-failed') console.error('failed', e);
   });
   const never = new AbortController().signal;
+  const site = await startMockSite({ latencyMs: 0, dom: '2024', urlDelayMs: 0 });
   const summary = await runBook({
     file: promptFile,
     out: path.join(work, 'out'),
-    profile: 'bench',
+    profiles: ['bench'],
     profilesDir: path.join(work, 'profiles'),
     checkpointsDir: path.join(work, 'checkpoints'),
     headless: true,
-    mock: { latencyMs: 0, dom: '2024', urlDelayMs: 0 },
+    baseUrl: site.url,
     resume: false,
     retryFailed: false,
     regenerateChanged: false,
@@ -83,7 +84,7 @@ async function semantest(): Promise<{ perImageMs: number; launchMs: number }> {
     generationTimeoutMs: 60_000,
     events,
     interrupt: { soft: never, hard: never },
-  });
+  }).finally(() => site.close());
   if (summary.verified !== N) throw new Error(`only ${summary.verified}/${N} verified`);
   // The first job also pays for the first page load; spread evenly it is part of the per-image cost.
   return { perImageMs: (lastDone - firstStart) / N, launchMs: firstStart - t0 };

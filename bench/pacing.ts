@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { RunEvents } from '../src/report/events.js';
 import { runBook } from '../src/run/run-book.js';
+import { startMockSite } from '../src/mock/server.js';
 import { Gate, pacingToGateOptions } from '../src/schedule/gate.js';
 
 const N = Number(process.argv[2] ?? 200);
@@ -33,14 +34,15 @@ events.on('event', (e) => {
   }
 });
 const never = new AbortController().signal;
+const site = await startMockSite({ latencyMs: LATENCY_MS, dom: '2024', urlDelayMs: 0 });
 const summary = await runBook({
   file,
   out: path.join(work, 'out'),
-  profile: 'pacing',
+  profiles: ['pacing'],
   profilesDir: path.join(work, 'profiles'),
   checkpointsDir: path.join(work, 'checkpoints'),
   headless: true,
-  mock: { latencyMs: LATENCY_MS, dom: '2024', urlDelayMs: 0 },
+  baseUrl: site.url,
   resume: false,
   retryFailed: false,
   regenerateChanged: false,
@@ -52,7 +54,7 @@ const summary = await runBook({
   generationTimeoutMs: 60_000,
   events,
   interrupt: { soft: never, hard: never },
-});
+}).finally(() => site.close());
 const measured = last - first;
 const rules = pacingToGateOptions(pacing);
 const ideal = Gate.idealDurationMs(N, LATENCY_MS, rules);

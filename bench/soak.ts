@@ -233,7 +233,7 @@ const never = new AbortController().signal;
 const runOptions = {
   file: promptFile,
   out: outDir,
-  profile: 'soak',
+  profiles: ['soak'],
   profilesDir,
   checkpointsDir: path.join(work, 'checkpoints'),
   headless: true,

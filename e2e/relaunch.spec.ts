@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
-import { browsersOn, journalEvents, listFiles, runCli, sha256Of, workDir } from './cli.js';
+import { browsersOn, journalEvents, listFiles, runCli, sha256Of, startMockProcess, workDir } from './cli.js';
 
 test('the browser killed mid-run is relaunched and every panel ends verified exactly once', async () => {
   const cwd = await workDir();
@@ -72,38 +72,51 @@ test('every Chromium process of the run killed at once (an OOM kill) is relaunch
   await writeFile(file, `book: oom\nprompts:\n${Array.from({ length: 5 }, (_, i) => `  - "a kite over the dunes, take ${i + 1}"`).join('\n')}\n`);
   const profileDir = path.join(cwd, 'profiles', 'default');
   const journal = path.join(cwd, 'checkpoints', 'oom', 'journal.jsonl');
-  const run = runCli(
-    [file, '--mock', '--headless', '--mock-latency-ms', '1500', '--min-gap', '0', '--jitter', '0', '--concurrency', '2', '--backoff', '0.2', '--out', 'out'],
-    cwd,
-  );
-  // Kill once two panels are verified and both jobs in flight have their conversation journaled: a
-  // prompt the page took but whose address was not yet written is, by design, sent again (DESIGN §6).
-  for (;;) {
-    const latest = new Map<string, string>();
-    for (const e of await journalEvents(journal).catch(() => [])) if (typeof e.id === 'string' && typeof e.state === 'string') latest.set(e.id, e.state);
-    const states = [...latest.values()];
-    if (states.filter((s) => s === 'verified').length >= 2 && states.filter((s) => s === 'submitted').length === 2) break;
-    expect(run.child.exitCode, 'the run ended before the browser could be killed').toBeNull();
-    await new Promise((resolve) => setTimeout(resolve, 25)); // polling the journal, the only signal from outside
+  // The site keeps conversations per account, and the account is the profile's login cookie. On the
+  // real site that cookie was written long before a run; here a first run on the same site, closed
+  // cleanly, writes it to the profile (Chromium flushes cookies only now and then, so a browser
+  // killed in its first seconds would come back as a stranger to the site).
+  const mock = await startMockProcess(['--mock-latency-ms', '1500']);
+  try {
+    const warm = path.join(cwd, 'warm.yaml');
+    await writeFile(warm, 'book: warm\nprompts:\n  - "a kite on the beach"\n');
+    const login = await runCli([warm, '--base-url', mock.url, '--headless', '--min-gap', '0', '--out', 'warm-out'], cwd);
+    expect(login.code, login.stderr).toBe(0);
+    const run = runCli(
+      [file, '--base-url', mock.url, '--headless', '--min-gap', '0', '--jitter', '0', '--concurrency', '2', '--backoff', '0.2', '--out', 'out'],
+      cwd,
+    );
+    // Kill once two panels are verified and both jobs in flight have their conversation journaled: a
+    // prompt the page took but whose address was not yet written is, by design, sent again (DESIGN §6).
+    for (;;) {
+      const latest = new Map<string, string>();
+      for (const e of await journalEvents(journal).catch(() => [])) if (typeof e.id === 'string' && typeof e.state === 'string') latest.set(e.id, e.state);
+      const states = [...latest.values()];
+      if (states.filter((s) => s === 'verified').length >= 2 && states.filter((s) => s === 'submitted').length === 2) break;
+      expect(run.child.exitCode, 'the run ended before the browser could be killed').toBeNull();
+      await new Promise((resolve) => setTimeout(resolve, 25)); // polling the journal, the only signal from outside
+    }
+    const killed = allChromiumOf(profileDir);
+    for (const pid of killed) process.kill(pid, 'SIGKILL');
+    const result = await run;
+    // The browser, its zygotes, the GPU process and renderers: all went at once.
+    expect(killed.length).toBeGreaterThanOrEqual(3);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('the browser went away (crashed, killed or closed); relaunching it (1/3)');
+    expect(result.stdout).toContain('5 verified, 0 failed');
+    const pngs = await listFiles(path.join(cwd, 'out'), '.png');
+    expect(pngs).toHaveLength(5);
+    expect(new Set(await Promise.all(pngs.map(sha256Of))).size).toBe(5);
+    // Each image has its sidecar, and the sidecar names these very bytes.
+    for (const png of pngs) expect(JSON.parse(readFileSync(png.replace(/\.png$/, '.json'), 'utf8')).sha256).toBe(await sha256Of(png));
+    const verified = (await journalEvents(journal)).filter((e) => e.state === 'verified');
+    expect(verified.map((e) => e.id).sort()).toEqual([...new Set(verified.map((e) => e.id))].sort());
+    expect(verified).toHaveLength(5);
+    // The prompts in flight when the browser died were found in their conversations, not sent again.
+    expect(Number(/\((\d+) prompts sent\)/.exec(result.stdout)?.[1])).toBe(5);
+    expect(allChromiumOf(profileDir)).toEqual([]);
+  } finally {
+    mock.stop();
   }
-  const killed = allChromiumOf(profileDir);
-  for (const pid of killed) process.kill(pid, 'SIGKILL');
-  const result = await run;
-  // The browser, its zygotes, the GPU process and renderers: all went at once.
-  expect(killed.length).toBeGreaterThanOrEqual(3);
-  expect(result.stderr).toBe('');
-  expect(result.code).toBe(0);
-  expect(result.stdout).toContain('the browser went away (crashed, killed or closed); relaunching it (1/3)');
-  expect(result.stdout).toContain('5 verified, 0 failed');
-  const pngs = await listFiles(path.join(cwd, 'out'), '.png');
-  expect(pngs).toHaveLength(5);
-  expect(new Set(await Promise.all(pngs.map(sha256Of))).size).toBe(5);
-  // Each image has its sidecar, and the sidecar names these very bytes.
-  for (const png of pngs) expect(JSON.parse(readFileSync(png.replace(/\.png$/, '.json'), 'utf8')).sha256).toBe(await sha256Of(png));
-  const verified = (await journalEvents(journal)).filter((e) => e.state === 'verified');
-  expect(verified.map((e) => e.id).sort()).toEqual([...new Set(verified.map((e) => e.id))].sort());
-  expect(verified).toHaveLength(5);
-  // The prompts in flight when the browser died were found in their conversations, not sent again.
-  expect(Number(/\((\d+) prompts sent\)/.exec(result.stdout)?.[1])).toBe(5);
-  expect(allChromiumOf(profileDir)).toEqual([]);
 });

@@ -7,11 +7,12 @@ import { RunEvents } from '../report/events.js';
 import { attachConsole, jsonLine, liveStatusWanted } from '../report/console.js';
 import { cleanText } from '../protocol/text.js';
 import { runBook } from '../run/run-book.js';
-import { DEFAULT_RECYCLE_TABS_EVERY } from '../run/job-runner.js';
+import { DEFAULT_RECYCLE_TABS_EVERY } from '../run/tab-pool.js';
 import { evaluateValidation } from '../run/validation.js';
 import { formatValidationReport } from '../report/validation-report.js';
 import { loadPromptFile } from '../prompts/index.js';
 import { startMockSite } from '../mock/server.js';
+import { attachDashboard } from '../dashboard/attach.js';
 import { printStatus } from './status.js';
 import { runReject } from './reject.js';
 import { runReport } from './report.js';
@@ -97,7 +98,8 @@ function runOptions(y: Argv) {
     .positional('file', { type: 'string', describe: 'the prompt file (YAML)', demandOption: true })
     .option('resume', { type: 'boolean', default: false, describe: 'continue the book from its checkpoint: verified panels are skipped' })
     .option('out', { type: 'string', default: 'output', describe: 'output folder; images go to <out>/<book>/<chapter>/<strip>/' })
-    .option('profile', { type: 'string', default: 'default', describe: 'browser profile under profiles/ (your logged-in session)' })
+    .option('profile', { type: 'string', array: true, describe: 'browser profile under profiles/ (your logged-in session); repeat it to share the book among several accounts (default: the file\'s profiles:, else "default")' })
+    .option('reassign-after', { type: 'number', default: 600, describe: 'seconds after which a panel started by a profile that is gone is sent again by another (one more prompt)' })
     .option('trace', { type: 'boolean', default: false, describe: 'keep a Playwright trace of each failed attempt in .evidence; it holds your session cookie: never share it' })
     .option('profiles-dir', { type: 'string', default: 'profiles', hidden: true })
     .option('checkpoints-dir', { type: 'string', default: 'checkpoints', hidden: true })
@@ -135,7 +137,7 @@ function runOptions(y: Argv) {
     .group(['resume', 'out', 'profile', 'headless', 'dry-run', 'help'], 'Start here:')
     .group(['concurrency', 'min-gap', 'jitter', 'cooldown-every', 'cooldown'], 'Pacing (default: the file\'s pacing:, else 5 tabs, 8 s apart):')
     .group(['limit', 'only', 'validate', 'validate-bar', 'retry-failed', 'regenerate-changed'], 'Which panels:')
-    .group(['retries', 'backoff', 'quota-margin', 'rate-limit-pause', 'generation-timeout', 'recycle-tabs-every'], 'Retries and waits:')
+    .group(['retries', 'backoff', 'quota-margin', 'rate-limit-pause', 'generation-timeout', 'recycle-tabs-every', 'reassign-after'], 'Retries and waits:')
     .group(['browser', 'base-url', 'provider-file'], 'Browser and site:')
     .group(['json', 'dashboard', 'dashboard-port', 'trace'], 'Progress and evidence:')
     .group(['mock', ...MOCK_OPTIONS], 'Built-in mock site (demos and tests):');
@@ -174,17 +176,19 @@ async function run(args: RunArgs): Promise<number> {
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
 
+  // The mock site is the CLI's to start (src/run knows only a base URL), and stops after the run.
+  const site = args.mock ? await startMockSite(mockSettings(args)) : undefined;
   const summary = await runBook({
     file,
     out: args.out,
-    profile: args.profile,
+    profiles: (args.profile ?? []).map(String),
     profilesDir: args['profiles-dir'],
     checkpointsDir: args['checkpoints-dir'],
     headless: args.headless,
     browser: args.browser,
-    baseUrl: args['base-url'],
+    baseUrl: site?.url ?? args['base-url'],
     providerFile: args['provider-file'],
-    mock: args.mock ? mockSettings(args) : undefined,
+    siteStats: site ? () => site.stats() : undefined,
     resume: args.resume,
     limit,
     only: args.only,
@@ -206,11 +210,11 @@ async function run(args: RunArgs): Promise<number> {
     events,
     interrupt: { soft: soft.signal, hard: hard.signal },
     hooks: hooksFromEnv(),
-    dashboard: args.dashboard,
-    dashboardPort: nonNegative('dashboard-port', args['dashboard-port']),
+    attach: args.dashboard ? (run) => attachDashboard(run, nonNegative('dashboard-port', args['dashboard-port'])) : undefined,
+    reassignAfterMs: nonNegative('reassign-after', args['reassign-after'])! * 1000,
     trace: args.trace,
     recycleTabsEvery: wholeNumber('recycle-tabs-every', args['recycle-tabs-every']),
-  });
+  }).finally(() => site?.close());
   if (validation) {
     // Judged on the sample alone: failures listed from earlier runs are in the summary above.
     const result = evaluateValidation(summary, validation.bar);

@@ -4,6 +4,7 @@
 // returns the saved file or throws a typed failure. It never calls back into the runner.
 import path from 'node:path';
 import pRetry, { AbortError } from 'p-retry';
+import sharp from 'sharp';
 import type { BrowserContext, Locator, Page } from 'playwright';
 import type { Hub } from '../hub/hub.js';
 import { DisconnectError, LoginRequiredError, StaleImageError, TransientError, VerificationError } from '../protocol/errors.js';
@@ -55,6 +56,11 @@ export interface AttemptResult {
   /** Roles the page matched only by a fallback selector (role → index), for the drift report. */
   matched: Record<string, number>;
 }
+
+// Every image is decoded once (verification, a thumbnail): sharp's operation cache (50 MB by
+// default) only holds pictures that never come back, and on a long run it kept the runner's memory
+// higher (docs/ARCHITECTURE.md "Long runs").
+sharp.cache(false);
 
 const NAVIGATION_TIMEOUT_MS = 30_000;
 /** How far (relative) the file's ratio may be from the panel's before it is the wrong shape. */

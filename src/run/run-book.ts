@@ -1,37 +1,43 @@
-// Runs a prompt file to verified images: plan, start the site (mock or real), the hub, the browser
-// with the extension, then every job through the profile's gate with typed-failure handling.
+// The book run (docs/ARCHITECTURE.md §10 "Book run, profile sessions, dispatcher"): a prompt file
+// to verified images. It owns what belongs to the book: its lock, its store, the plan, one claim
+// registry for the images, the run control and the job source; it brings up one profile session
+// per account (src/run/profile-session.ts), lets the dispatcher hand the jobs out
+// (src/run/dispatcher.ts), and derives the summary from the store, so nothing is counted twice.
+// What shows progress (console, dashboard) and the mock site are the CLI's (src/cli/main.ts).
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { BrowserContext } from 'playwright';
-import { findChromium } from '../browser/discover.js';
-import { installExtension, readExtensionId } from '../browser/extension-dir.js';
-import { launchBrowser } from '../browser/launch.js';
-import { closeOrphanBrowser } from '../browser/orphans.js';
-import { HumanNeededError } from '../protocol/errors.js';
+import { FatalError, HumanNeededError, UsageError, serializeError } from '../protocol/errors.js';
 import type { RunHooks } from './hooks.js';
 import { RunControl } from './run-control.js';
-import { startDashboard } from '../dashboard/server.js';
-import { ThumbnailCache } from '../report/thumbnails.js';
-import { rejectImage } from '../store/rejection.js';
-import { Hub } from '../hub/hub.js';
-import { startMockSite, type MockSite, type MockSiteOptions } from '../mock/server.js';
 import { loadPromptFile } from '../prompts/index.js';
-import type { Pacing } from '../prompts/types.js';
+import type { Job, Pacing, PromptBook } from '../prompts/types.js';
 import { loadProvider } from '../providers/index.js';
 import type { RunEvents, RunSummary } from '../events.js';
-import { acquireLock, openJobStore } from '../store/index.js';
-import { Gate, pacingToGateOptions } from '../schedule/gate.js';
-import type { Tab } from './attempt.js';
-import { runJobs, type JobRunnerOptions, type JobsOutcome } from './job-runner.js';
-import { openTab } from './tab-pool.js';
-import { watchReach } from '../browser/reach.js';
+import { acquireLock, openJobStore, type JobStore } from '../store/index.js';
+import { pacingToGateOptions } from '../schedule/gate.js';
+import { Dispatcher, type DispatchOutcome } from './dispatcher.js';
+import { ImageClaims } from './image-claims.js';
+import { LocalJobSource } from './job-source.js';
+import { DEFAULT_RECYCLE_TABS_EVERY } from './tab-pool.js';
+import { ProfileSession, type ProfileSessionOptions } from './profile-session.js';
 import { planJobs, type PlanOptions } from './plan.js';
 import { collectJobOutcomes } from './validation.js';
+import { Cleanup } from '../browser/session.js';
+
+/** What a run hands to the CLI's extras (the dashboard) once its store and control exist. */
+export interface RunAttachment {
+  readonly book: PromptBook;
+  readonly store: JobStore;
+  readonly control: RunControl;
+  readonly bookDir: string;
+  readonly events: RunEvents;
+}
 
 export interface RunOptions extends PlanOptions {
   readonly file: string;
   readonly out: string;
-  readonly profile: string;
+  /** The profiles (accounts) to share the book among; empty: the prompt file's `profiles:`, else "default". */
+  readonly profiles: readonly string[];
   readonly profilesDir: string;
   readonly checkpointsDir: string;
   readonly headless: boolean;
@@ -39,130 +45,98 @@ export interface RunOptions extends PlanOptions {
   readonly baseUrl?: string;
   /** An updated provider descriptor (JSON) used instead of the built-in one. */
   readonly providerFile?: string;
-  /** Start the built-in mock site with these settings and run against it. */
-  readonly mock?: MockSiteOptions;
   readonly pacing: Partial<Pacing>;
   readonly retries: number;
   readonly backoffBaseMs: number;
   readonly quotaMarginMs: number;
   readonly rateLimitPauseMs: number;
   readonly generationTimeoutMs: number;
+  /** A job started by a profile that is gone goes to another this long after it was started. @default 10 min */
+  readonly reassignAfterMs?: number;
   readonly events: RunEvents;
   /** Aborted on the first Ctrl-C (stop starting) and the second (stop now). */
   readonly interrupt: { soft: AbortSignal; hard: AbortSignal };
   /** Test hooks (crash points); production runs pass none. */
   readonly hooks?: RunHooks;
-  /** Serve the live dashboard on 127.0.0.1 (the URL, with its token, is printed).
-   * @default true */
-  readonly dashboard?: boolean;
-  /** @default 0 (any free port) */
-  readonly dashboardPort?: number;
+  /** Started once there is work (the dashboard); returns what closes it. */
+  readonly attach?: (run: RunAttachment) => Promise<() => Promise<void>>;
+  /** The site's own count of the shortest gap between two prompts (the mock's), for the summary. */
+  readonly siteStats?: () => { minPromptGapMs: number | null };
   /** Keep a Playwright trace of each failed attempt under .evidence (holds the session cookie). */
   readonly trace?: boolean;
-  /** Replace each tab by a fresh one after this many jobs in it (0: never; default in job-runner.ts). */
+  /** Replace each tab by a fresh one after this many jobs in it (0: never; default in tab-pool.ts). */
   readonly recycleTabsEvery?: number;
 }
 
-/** A run relaunches a browser that went away at most this many times. */
+/** A profile relaunches a browser that went away at most this many times. */
 const MAX_RELAUNCHES = 3;
-/** The longest one clean-up step (closing the browser, the hub, the store) may take. */
-const CLEANUP_STEP_MS = 20_000;
+/** What a profile name may be: a folder under profiles/, nothing that climbs out of it. */
+const PROFILE_NAME = /^(?!\.\.?$)[A-Za-z0-9._-]{1,64}$/;
 
 export async function runBook(opts: RunOptions): Promise<RunSummary> {
   const startedAt = Date.now();
   const book = await loadPromptFile(opts.file);
   // An updated descriptor is checked before anything starts, so a mistake in it costs nothing.
   if (opts.providerFile !== undefined) loadProvider(book.provider, opts.baseUrl, opts.providerFile);
+  const profiles = profileNames(opts.profiles, book);
   const pacing: Pacing = { ...book.pacing, ...definedOnly(opts.pacing) };
   const checkpointDir = path.join(opts.checkpointsDir, book.book);
   await mkdir(checkpointDir, { recursive: true });
-  const cleanup: Array<() => Promise<unknown>> = [];
-  const lock = await acquireLock(path.join(checkpointDir, 'run.lock'), `book "${book.book}"`);
-  cleanup.push(() => lock.release());
+  const cleanup = new Cleanup();
   try {
+    const lock = await acquireLock(path.join(checkpointDir, 'run.lock'), `book "${book.book}"`);
+    cleanup.add(() => lock.release());
     // SEMANTEST_COMPACT_EVERY lets the chaos tests compact often enough to crash inside it.
     const store = await openJobStore(checkpointDir, {
       compactEvery: Number(process.env.SEMANTEST_COMPACT_EVERY) || undefined,
       ...(opts.hooks?.crashPoint ? { onCrashPoint: opts.hooks.crashPoint } : {}),
+      onCompactionError: (error) =>
+        opts.events.emitEvent({ type: 'note', message: `could not compact the checkpoint (${serializeError(error).message}); the journal still holds every step, and it is tried again later` }),
     });
-    cleanup.push(() => store.close());
+    cleanup.add(() => store.close());
     const plan = await planJobs(book, store, opts);
     for (const message of plan.notes) opts.events.emitEvent({ type: 'note', message });
-    // How each planned job goes, from the events the run emits anyway (the validation report reads it).
-    const outcomes = collectJobOutcomes(opts.events, plan.toRun);
-    cleanup.push(async () => outcomes.stop());
     // Under the book's lock no `.part` is being written: any left is from a run that was killed.
     const leftovers = await removePartFiles(path.join(opts.out, book.book));
     if (leftovers > 0) opts.events.emitEvent({ type: 'note', message: `removed ${leftovers} unfinished download${leftovers === 1 ? '' : 's'} (.part) left by an earlier run` });
-    const summary: RunSummary = {
-      book: book.book,
-      total: book.jobs.length,
-      verified: 0,
-      skipped: plan.skipped.length,
-      failed: plan.failedBefore.map(({ job, record }) => ({ id: job.id, kind: record.failure?.kind ?? 'unknown', message: `${record.failure?.message ?? ''} (earlier run; --retry-failed tries again)` })),
-      stale: plan.stale.map((j) => j.id),
-      notRun: 0,
-      elapsedMs: 0,
-      promptsSent: 0,
-      jobs: outcomes.jobs,
-      ...(plan.sampledFrom !== undefined ? { sampledFrom: plan.sampledFrom } : {}),
-    };
+    // How each planned job goes, from the events the run emits anyway (the validation report reads it).
+    const outcomes = collectJobOutcomes(opts.events, plan.toRun);
+    cleanup.add(async () => outcomes.stop());
+    /** Every job this run set out to do, and those a person sent back meanwhile. */
+    const ran = new Set(plan.toRun.map((job) => job.id));
+    let outcome: DispatchOutcome | undefined;
+    let states = new Map<string, string>();
     if (plan.toRun.length > 0) {
       const bookDir = path.resolve(opts.out, book.book);
       const control = new RunControl();
-      let dashboardUrl: string | undefined;
-      if (opts.dashboard !== false) {
-        const thumbnails = await ThumbnailCache.open(bookDir);
-        const dashboard = await startDashboard({
-          book,
-          store,
-          events: opts.events,
-          control,
+      control.on('requeue', (id) => ran.add(id));
+      if (opts.attach) cleanup.add(await opts.attach({ book, store, control, bookDir, events: opts.events }));
+      const provider = loadProvider(book.provider, opts.baseUrl, opts.providerFile);
+      const concurrency = Math.min(pacing.concurrency, plan.toRun.length);
+      const gate = { ...pacingToGateOptions(pacing), concurrency };
+      const claims = new ImageClaims(Object.values(store.state().jobs));
+      const sessions = await openSessions(profiles, {
+        profilesDir: opts.profilesDir,
+        provider,
+        headless: opts.headless,
+        browser: opts.browser,
+        gate,
+        bookDir,
+        trace: opts.trace,
+        recycleTabsEvery: opts.recycleTabsEvery ?? DEFAULT_RECYCLE_TABS_EVERY,
+        events: opts.events,
+        hardStop: opts.interrupt.hard,
+        maxRelaunches: MAX_RELAUNCHES,
+        attempt: {
           bookDir,
-          port: opts.dashboardPort,
-          thumbnail: async (png) => {
-            const thumb = await thumbnails.thumbnailFor(png);
-            if (thumb.made) await thumbnails.save();
-            return thumb.file;
-          },
-          reject: async (job, reason) => {
-            await rejectImage(store, { id: job.id, bookDir, outputPath: job.outputPath, reason });
-          },
-        });
-        cleanup.push(() => dashboard.close());
-        dashboardUrl = dashboard.url;
-      }
-      let mock: MockSite | undefined;
-      if (opts.mock) {
-        mock = await startMockSite({ ...opts.mock });
-        const site = mock;
-        cleanup.push(() => site.close());
-      }
-      const provider = loadProvider(book.provider, mock?.url ?? opts.baseUrl, opts.providerFile);
-      const profileDir = path.resolve(opts.profilesDir, opts.profile);
-      await mkdir(profileDir, { recursive: true });
-      const profileLock = await acquireLock(path.join(profileDir, '.semantest.lock'), `profile "${opts.profile}"`);
-      cleanup.push(() => profileLock.release());
-      const orphan = await closeOrphanBrowser(profileDir);
-      if (orphan) opts.events.emitEvent({ type: 'note', message: `closed a browser (pid ${orphan}) left running on profile "${opts.profile}" by an earlier run` });
-      const hub = await Hub.start({ extensionId: await readExtensionId(), provider });
-      cleanup.push(() => hub.close());
-      hub.on('log', (level, message) => {
-        if (level === 'warn' || level === 'error') opts.events.emitEvent({ type: 'note', message: `extension: ${message}` });
+          book: { book: book.book, style: book.style, provider: book.provider },
+          generationTimeoutMs: opts.generationTimeoutMs,
+          sendGapMs: Math.round(gate.minGapMs),
+          claims,
+          hooks: opts.hooks ?? {},
+        },
       });
-      const extensionDir = await installExtension(profileDir, hub.config());
-      const executablePath = findChromium(opts.browser);
-      let context: BrowserContext | undefined;
-      cleanup.push(() => context?.close().catch(() => undefined) ?? Promise.resolve());
-      opts.interrupt.hard.addEventListener('abort', () => void context?.close().catch(() => undefined), { once: true });
-      const launch = async (): Promise<{ context: BrowserContext; tabs: Tab[] }> => {
-        const launched = await launchBrowser({ profileDir, extensionDir, executablePath, headless: opts.headless });
-        context = launched;
-        await hub.waitForExtension(30_000);
-        return { context: launched, tabs: await openTabs(launched, hub, provider.baseUrl, Math.min(pacing.concurrency, plan.toRun.length)) };
-      };
-      let browser = await launch();
-
+      cleanup.add(() => Promise.all(sessions.map((s) => s.close())));
       opts.events.emitEvent({
         type: 'run-start',
         book: book.book,
@@ -170,145 +144,154 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
         toRun: plan.toRun.length,
         skipped: plan.skipped.length,
         baseUrl: provider.baseUrl,
-        profile: opts.profile,
+        profile: profiles[0],
+        profiles,
         headless: opts.headless,
-        concurrency: pacing.concurrency,
+        concurrency,
       });
-      if (dashboardUrl) opts.events.emitEvent({ type: 'note', message: `dashboard: ${dashboardUrl}` });
-      const gateOptions = { ...pacingToGateOptions(pacing), concurrency: browser.tabs.length };
-      const gate = new Gate(gateOptions, store.state().pacing);
-      // The pacing rules and every wait the gate imposes reach the status block's ETA.
-      const restored = gate.state();
-      opts.events.emitEvent({
-        type: 'pacing',
-        concurrency: gateOptions.concurrency,
-        minGapMs: gateOptions.minGapMs,
-        jitterMs: gateOptions.jitterMs,
-        cooldownEvery: gateOptions.cooldownEvery,
-        cooldownMs: gateOptions.cooldownMs,
-        startsSinceCooldown: restored.startsSinceCooldown,
-        ...(restored.lastStartAt !== undefined ? { lastStartAt: restored.lastStartAt } : {}),
-      });
-      const stopGateEvents = gate.onChange((event) => {
-        if (event.type === 'wait') opts.events.emitEvent({ type: 'gate-wait', until: event.until, reason: event.reason });
-      });
-      cleanup.push(async () => stopGateEvents());
-      await store.record({ t: 'run', event: 'start', pid: process.pid, argv: process.argv.slice(2) });
-      const outcome: JobsOutcome = { verified: 0, failed: [], attempts: 0, drift: {} };
-      let remaining = plan.toRun;
-      // Panels a person sent back from the dashboard belong to the run too, across a relaunch.
-      const requeued = new Set<string>();
-      control.on('requeue', (id) => requeued.add(id));
-      for (let relaunches = 0; ; relaunches++) {
-        const jobOptions: JobRunnerOptions = {
-          context: browser.context,
-          hub,
-          store,
-          provider,
-          gate,
-          tabs: browser.tabs,
-          book,
-          bookDir,
-          profile: opts.profile,
-          headless: opts.headless,
-          hooks: opts.hooks,
-          retries: opts.retries,
-          backoffBaseMs: opts.backoffBaseMs,
-          quotaMarginMs: opts.quotaMarginMs,
-          rateLimitPauseMs: opts.rateLimitPauseMs,
-          generationTimeoutMs: opts.generationTimeoutMs,
-          sendGapMs: Math.round(gateOptions.minGapMs),
-          events: opts.events,
-          interrupt: opts.interrupt,
-          control,
-          trace: opts.trace,
-          recycleTabsEvery: opts.recycleTabsEvery,
-        };
-        const part = await runJobs(jobOptions, remaining);
-        outcome.verified += part.verified;
-        outcome.failed.push(...part.failed);
-        outcome.attempts += part.attempts;
-        outcome.stopReason = part.stopReason;
-        outcome.humanNeeded = part.humanNeeded;
-        outcome.fatal = part.fatal;
-        for (const [role, index] of Object.entries(part.drift)) outcome.drift[role] = Math.max(outcome.drift[role] ?? 0, index);
-        if (part.stopReason !== 'browser-lost') break;
-        // Whatever this browser did not finish runs in the next one; a job it had sent is first
-        // looked for in its conversation, as after any crash.
-        const ended = new Set(part.failed.map((f) => f.id));
-        const extra = book.jobs.filter((job) => requeued.has(job.id) && !remaining.includes(job));
-        remaining = [...remaining, ...extra].filter((job) => store.get(job.id)?.state !== 'verified' && !ended.has(job.id));
-        if (remaining.length === 0) {
-          outcome.stopReason = undefined;
-          break;
+      for (const session of sessions) {
+        // Each profile's pacing and what it restored (a pause another book met on this account included).
+        const restored = session.gate.state();
+        opts.events.emitEvent({ type: 'pacing', ...gate, startsSinceCooldown: restored.startsSinceCooldown, ...(restored.lastStartAt !== undefined ? { lastStartAt: restored.lastStartAt } : {}), profile: session.name });
+        if (restored.pauseUntil !== undefined) {
+          const reason = restored.pauseReason ?? 'a pause from an earlier run';
+          opts.events.emitEvent({ type: 'pause', until: restored.pauseUntil, reason: `${reason} (met earlier on this account)`, profile: session.name });
+          session.setState('paused', { until: restored.pauseUntil, reason });
         }
-        if (relaunches >= MAX_RELAUNCHES) {
-          outcome.stopReason = undefined;
-          opts.events.emitEvent({ type: 'note', message: `the browser went away ${relaunches + 1} times; giving up (state saved, --resume continues)` });
-          outcome.failed.push(...remaining.map((job) => ({ id: job.id, kind: 'disconnect', message: 'not run: the browser kept going away' })));
-          break;
-        }
-        opts.events.emitEvent({ type: 'note', message: `the browser went away (crashed, killed or closed); relaunching it (${relaunches + 1}/${MAX_RELAUNCHES}) for the ${remaining.length} jobs left` });
-        await context?.close().catch(() => undefined);
-        await closeOrphanBrowser(profileDir);
-        browser = await launch();
       }
-      summary.verified = outcome.verified;
-      summary.failed.push(...outcome.failed);
-      summary.notRun = plan.toRun.length - outcome.verified - outcome.failed.length;
-      summary.promptsSent = mock?.stats().prompts ?? outcome.attempts;
-      const gap = mock?.stats().minPromptGapMs;
-      if (gap != null) summary.siteMinPromptGapMs = gap;
-      summary.stopReason = outcome.stopReason === 'browser-lost' ? undefined : outcome.stopReason;
+      await store.record({ t: 'run', event: 'start', pid: process.pid, argv: process.argv.slice(2) });
+      const source = new LocalJobSource(profiles, { reassignAfterMs: opts.reassignAfterMs ?? 10 * 60_000 });
+      for (const job of plan.toRun) source.add(job, ticketFor(job, store, profiles[0]));
+      outcome = await new Dispatcher({
+        sessions,
+        source,
+        store,
+        provider,
+        book,
+        claims,
+        events: opts.events,
+        interrupt: opts.interrupt,
+        hooks: opts.hooks,
+        control,
+        maxRelaunches: MAX_RELAUNCHES,
+        restMs: opts.rateLimitPauseMs,
+        headless: opts.headless,
+        retries: opts.retries,
+        backoffBaseMs: opts.backoffBaseMs,
+        quotaMarginMs: opts.quotaMarginMs,
+        rateLimitPauseMs: opts.rateLimitPauseMs,
+      }).run();
       // Drift is visible before it breaks a run: a role found only by a fallback selector.
       for (const [role, index] of Object.entries(outcome.drift)) {
         const selector = provider.selectors[role as keyof typeof provider.selectors]?.[index];
         opts.events.emitEvent({ type: 'note', message: `the page drifts from the ${provider.name} descriptor: ${role} matched by its ${ordinal(index + 1)} selector${selector ? ` (${selector})` : ''}; update the descriptor before it breaks (--provider-file)` });
       }
+      const ended = outcome;
       await store.record({ t: 'run', event: 'stop', pid: process.pid, reason: outcome.stopReason ?? 'done' }).catch((error) => {
-        if (!outcome.fatal) throw error;
+        if (!ended.fatal) throw error;
       });
-      if (outcome.fatal) {
-        // The run stopped for the error: the summary says what was done, the error what to fix.
-        summary.elapsedMs = Date.now() - startedAt;
-        opts.events.emitEvent({ type: 'run-end', summary });
-        throw outcome.fatal;
-      }
-      if (outcome.humanNeeded) {
-        summary.elapsedMs = Date.now() - startedAt;
-        opts.events.emitEvent({ type: 'run-end', summary });
-        throw new HumanNeededError(`${outcome.humanNeeded.message}. The run stopped with its state saved; log in with \`semantest-run login --profile ${opts.profile}\`, then run again with --resume.`);
-      }
+      states = new Map(sessions.map((s) => [s.name, s.state]));
     }
-    summary.elapsedMs = Date.now() - startedAt;
+    const summary = summarize(book, store, plan, ran, outcome, states, opts, startedAt, outcomes.jobs);
     opts.events.emitEvent({ type: 'run-end', summary });
+    if (outcome?.fatal) throw outcome.fatal;
+    if (outcome?.humanNeeded) {
+      const { message, profile } = outcome.humanNeeded;
+      throw new HumanNeededError(`${message}. The run stopped with its state saved; log in with \`semantest-run login --profile ${profile}\`, then run again with --resume.`);
+    }
+    const retired = summary.profiles?.filter((p) => p.state === 'retired') ?? [];
+    if (!summary.stopReason && summary.notRun > 0 && retired.length === profiles.length) {
+      throw new FatalError(`no profile is left to run the ${summary.notRun} job${summary.notRun === 1 ? '' : 's'} not done: ${retired.map((p) => `${p.name}: ${p.reason}`).join('; ')}. The state is saved; --resume continues`);
+    }
     return summary;
   } finally {
-    // Never hang on the way out: a wedged browser gets a bounded time to close.
-    for (const step of cleanup.reverse()) {
-      let timer: NodeJS.Timeout | undefined;
-      const bounded = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLEANUP_STEP_MS)));
-      await Promise.race([step().catch(() => undefined), bounded]);
-      clearTimeout(timer);
-    }
+    // Never hang on the way out: each step (a wedged browser, the hub, the store) gets a bounded time.
+    await cleanup.run();
   }
 }
 
-/**
- * One tab per concurrent job, opened by the extension so it knows each tab's id. A site that
- * cannot be reached ends the run here with the URL and Chromium's network error (src/browser/reach.ts).
- */
-async function openTabs(context: BrowserContext, hub: Hub, url: string, count: number): Promise<Tab[]> {
-  const initial = context.pages();
-  const tabs: Tab[] = [];
-  const reach = watchReach(context, url);
-  try {
-    for (let i = 0; i < count; i++) tabs.push(await reach.race(openTab(context, hub, url)));
-  } finally {
-    reach.dispose();
+/** The run's profiles: the command line's, else the prompt file's, else "default"; each a safe folder name, once. */
+export function profileNames(given: readonly string[], book: PromptBook): string[] {
+  const names = given.length > 0 ? [...given] : book.profiles?.length ? [...book.profiles] : ['default'];
+  for (const name of names) {
+    if (!PROFILE_NAME.test(name)) throw new UsageError(`--profile: "${name}" is not a profile name (letters, digits, ".", "_" and "-", at most 64; it names a folder under profiles/)`);
   }
-  for (const page of initial) if (page.url() === 'about:blank') await page.close().catch(() => undefined);
-  return tabs;
+  const twice = names.find((name, i) => names.indexOf(name) !== i);
+  if (twice !== undefined) throw new UsageError(`--profile: "${twice}" is given twice; each profile is one browser and can run once`);
+  return names;
+}
+
+/** Opens every profile's session at once; if one cannot open, the others are closed again and its error ends the run. */
+async function openSessions(profiles: readonly string[], opts: Omit<ProfileSessionOptions, 'name'>): Promise<ProfileSession[]> {
+  const opened = await Promise.allSettled(profiles.map((name) => ProfileSession.open({ ...opts, name })));
+  const failed = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(opened.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
+    throw failed.reason;
+  }
+  return opened.map((r) => (r as PromiseFulfilledResult<ProfileSession>).value);
+}
+
+/**
+ * Where a planned job starts in the source: tried before goes first, and one whose conversation an
+ * earlier run left stays with the profile that sent it (a record from before profiles were journalled
+ * was the first profile's).
+ */
+function ticketFor(job: Job, store: JobStore, firstProfile: string): { priority: number; pin?: string; pinnedAt?: number } {
+  const record = store.get(job.id);
+  const priority = record?.attempts ?? 0;
+  if (!record?.conversationUrl || record.state === 'verified' || record.state === 'rejected') return { priority };
+  const at = Date.parse(record.updatedAt);
+  return { priority, pin: record.profile ?? firstProfile, ...(Number.isFinite(at) ? { pinnedAt: at } : {}) };
+}
+
+/**
+ * The summary, read from the store: a job counts once however many times it was verified or retried
+ * this run, a failure is one only if the job ends failed, and "not run" is what is left.
+ */
+function summarize(
+  book: PromptBook,
+  store: JobStore,
+  plan: Awaited<ReturnType<typeof planJobs>>,
+  ran: ReadonlySet<string>,
+  outcome: DispatchOutcome | undefined,
+  states: ReadonlyMap<string, string>,
+  opts: RunOptions,
+  startedAt: number,
+  jobs: RunSummary['jobs'],
+): RunSummary {
+  let verified = 0;
+  const failed: RunSummary['failed'] = [];
+  for (const id of ran) {
+    const record = store.get(id);
+    if (record?.state === 'verified') verified += 1;
+    else if (record?.state === 'failed' && record.failure?.final) failed.push({ id, kind: record.failure.kind, message: record.failure.message });
+  }
+  const failedThisRun = failed.length;
+  for (const { job, record } of plan.failedBefore) {
+    if (ran.has(job.id) || store.get(job.id)?.state !== 'failed') continue;
+    failed.push({ id: job.id, kind: record.failure?.kind ?? 'unknown', message: `${record.failure?.message ?? ''} (earlier run; --retry-failed tries again)` });
+  }
+  const profiles = outcome
+    ? [...outcome.profiles].map(([name, p]) => ({ name, verified: p.verified, promptsSent: p.promptsSent, state: (states.get(name) ?? 'finished') as NonNullable<RunSummary['profiles']>[number]['state'], ...(p.retired ? { reason: p.retired } : {}) }))
+    : undefined;
+  const gap = opts.siteStats?.().minPromptGapMs;
+  return {
+    book: book.book,
+    total: book.jobs.length,
+    verified,
+    skipped: plan.skipped.length,
+    failed,
+    stale: plan.stale.map((j) => j.id),
+    notRun: ran.size - verified - failedThisRun,
+    elapsedMs: Date.now() - startedAt,
+    promptsSent: profiles?.reduce((sum, p) => sum + p.promptsSent, 0) ?? 0,
+    ...(gap != null ? { siteMinPromptGapMs: gap } : {}),
+    ...(outcome?.stopReason ? { stopReason: outcome.stopReason } : {}),
+    jobs,
+    ...(profiles ? { profiles } : {}),
+    ...(plan.sampledFrom !== undefined ? { sampledFrom: plan.sampledFrom } : {}),
+  };
 }
 
 function ordinal(n: number): string {

@@ -60,7 +60,7 @@ describe('TabPool', () => {
     expect(pool.recycled).toBe(2);
   });
 
-  it('never replaces a tab when recycling is off, when the run is stopping, or when the tab is already closed', async () => {
+  it('never replaces a tab when recycling is off or when the run is stopping (or its browser is gone)', async () => {
     const opener = fakeOpener();
     const off = new TabPool([fakeTab()], { recycleEvery: 0, opener });
     for (let i = 0; i < 5; i++) await off.give(off.take());
@@ -68,11 +68,22 @@ describe('TabPool', () => {
     await stopping.give(stopping.take(), false);
     const gone = fakeTab();
     gone.closed = true;
-    const closed = new TabPool([gone], { recycleEvery: 1, opener });
-    await closed.give(closed.take());
-    expect(closed.take()).toBe(gone);
+    const lost = new TabPool([gone], { recycleEvery: 1, opener });
+    await lost.give(lost.take(), false);
+    expect(lost.take()).toBe(gone);
     expect(opener.opened).toHaveLength(0);
-    expect(off.recycled + stopping.recycled + closed.recycled).toBe(0);
+    expect(off.recycled + stopping.recycled + lost.recycled).toBe(0);
+  });
+
+  it('replaces a tab a person closed (the browser still running), even when recycling is off', async () => {
+    const opener = fakeOpener();
+    const gone = fakeTab();
+    gone.closed = true;
+    const pool = new TabPool([gone], { recycleEvery: 0, opener });
+    await pool.give(pool.take());
+    const fresh = pool.take();
+    expect(fresh).not.toBe(gone);
+    expect(opener.opened).toEqual([fresh]);
   });
 
   it('keeps the used tab in service when a fresh one cannot be opened, and says so', async () => {

@@ -11,6 +11,14 @@ import type { BrowserContext } from 'playwright';
 import type { Hub } from '../hub/hub.js';
 import type { Tab } from './attempt.js';
 
+/**
+ * Tabs are replaced after this many attempts each unless the run says otherwise. Measured with
+ * bench/soak.ts (docs/ARCHITECTURE.md "Long runs"): a tab's renderer gains 2–4 MB per chat that it
+ * frees only when it is idle enough to collect, so at 50 it still reached 250 MB on a busy run; at
+ * 10 it stays near a fresh tab's (about 110 MB), for one more page load per 10 jobs (each loads one).
+ */
+export const DEFAULT_RECYCLE_TABS_EVERY = 10;
+
 /** How a tab is opened and closed; the run passes the hub's, the unit tests fakes. */
 export interface TabOpener {
   /** A fresh tab; `replacing` is the tab it replaces (the fresh one opens in its window). */
@@ -64,13 +72,15 @@ export class TabPool {
     const uses = (this.#uses.get(tab) ?? 0) + 1;
     this.#uses.set(tab, uses);
     const { recycleEvery = 0, opener } = this.#opts;
-    if (!mayRecycle || !opener || !dueForRecycling(uses, recycleEvery) || tab.page.isClosed()) {
+    // A tab whose window a person closed (the browser still running) would fail every later job: replaced too.
+    const closed = tab.page.isClosed();
+    if (!mayRecycle || !opener || !(closed || dueForRecycling(uses, recycleEvery))) {
       this.#free.push(tab);
       return;
     }
     let fresh: Tab;
     try {
-      fresh = await this.#serially(() => opener.open(tab));
+      fresh = await this.#serially(() => opener.open(closed ? undefined : tab));
     } catch (error) {
       // The old tab still works: keep it, and try again after its next attempt.
       this.#opts.onRecycleError?.(error);

@@ -2,7 +2,6 @@
 // judged against a bar before anyone scales up to the whole book.
 import type { Job } from '../prompts/types.js';
 import type { RunEvent, RunEvents, RunSummary } from '../events.js';
-import type { Plan } from './plan.js';
 
 /** What one job of this run came to; `attempts` counts the attempts made in this run. */
 export type JobOutcome = NonNullable<RunSummary['jobs']>[number];
@@ -117,7 +116,7 @@ export function spreadOf(ids: readonly string[]): string {
 }
 
 /** With `--validate N`: the plan's jobs to run become the spread sample of them (and a note says which). */
-export function applyValidationSample(plan: Plan, n: number): void {
+export function applyValidationSample(plan: { toRun: Job[]; skipped: readonly Job[]; notes: string[]; sampledFrom?: number }, n: number): void {
   plan.sampledFrom = plan.toRun.length;
   plan.toRun = spreadSample(plan.toRun, n);
   plan.notes.push(
@@ -145,6 +144,7 @@ export function collectJobOutcomes(events: RunEvents, jobs: readonly Job[]): { j
       case 'job-verified':
         entry.verified = true;
         entry.ms = event.ms;
+        if (event.profile !== undefined) entry.profile = event.profile;
         break;
       case 'job-retry':
       case 'job-failed':

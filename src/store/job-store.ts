@@ -36,6 +36,8 @@ export interface JobStoreOptions {
    * the run layer passes its crash hook here.
    * @default does nothing */
   readonly onCrashPoint?: (point: 'mid-snapshot') => void;
+  /** A compaction failed (the journal still holds everything; it is tried again later): the run says so. */
+  readonly onCompactionError?: (error: unknown) => void;
 }
 
 const DEFAULT_COMPACT_EVERY = 500;
@@ -51,7 +53,7 @@ export async function openJobStore(dir: string, opts: JobStoreOptions = {}): Pro
     try {
       await makeDirDurably(dir);
       const loaded = await loadState(dir, db);
-      return new LocalJobStore(dir, db, loaded, { compactEvery, step, now: opts.now ?? Date.now, onCrashPoint: opts.onCrashPoint ?? (() => undefined) });
+      return new LocalJobStore(dir, db, loaded, { compactEvery, step, now: opts.now ?? Date.now, onCrashPoint: opts.onCrashPoint ?? (() => undefined), onCompactionError: opts.onCompactionError ?? (() => undefined) });
     } catch (error) {
       if (error instanceof SegmentGapError && attempt < GAP_RETRIES) {
         await new Promise((resolve) => setTimeout(resolve, 50));
@@ -76,6 +78,7 @@ interface Settings {
   step: (step: CompactionStep) => void | Promise<void>;
   now: () => number;
   onCrashPoint: (point: 'mid-snapshot') => void;
+  onCompactionError: (error: unknown) => void;
 }
 
 export class LocalJobStore implements JobStore {
@@ -116,8 +119,9 @@ export class LocalJobStore implements JobStore {
       if (this.#sinceSnapshot >= this.#nextCompaction) {
         // The event is safe in the journal whatever happens here; a failed compaction waits for
         // another round of events rather than retrying on every append of a full disk.
-        await this.#compact().catch(() => {
+        await this.#compact().catch((error: unknown) => {
           this.#nextCompaction = this.#sinceSnapshot + this.#settings.compactEvery;
+          this.#settings.onCompactionError(error);
         });
       }
     });
