@@ -16,6 +16,7 @@ import type { ImageClaims } from './image-claims.js';
 import type { JobLifecycle } from './job-lifecycle.js';
 import { renameDurably, writeFileDurably } from '../store/durable.js';
 import { removeQuietly, safeJoin, sha256, writeJsonAtomically } from './save-image.js';
+import { sidecarOf } from '../store/files.js';
 import { writeEvidence } from './evidence.js';
 import { recompareWhenPainted } from './recompare.js';
 
@@ -304,7 +305,7 @@ async function saveImage(deps: AttemptDeps, tab: Tab, job: JobLifecycle, found: 
   deps.hooks.crashPoint?.('before-rename');
   await renameDurably(part, file);
   const finishedAt = Date.now();
-  await writeJsonAtomically(file.replace(/\.png$/, '.json'), {
+  await writeJsonAtomically(sidecarOf(file), {
     jobId: id,
     book: deps.book.book,
     prompt: job.job.prompt,

@@ -1,11 +1,10 @@
 // Decides which jobs a run will do, from the prompt file and the checkpoint (ARCHITECTURE §6 resume rules).
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
 import picomatch from 'picomatch';
 import { UsageError } from '../protocol/errors.js';
 import type { Job, PromptBook } from '../prompts/types.js';
 import { applyValidationSample } from './validation.js';
 import { repairRejection, type JobRecord, type JobStore } from '../store/index.js';
+import { sha256OfFile } from '../store/files.js';
 
 export interface PlanOptions {
   readonly resume: boolean;
@@ -32,13 +31,6 @@ export interface Plan {
 
 /** Kinds a plain resume does not try again: the site refused, or the proof failed every time. */
 const FINAL_KINDS = new Set(['policy', 'verify']);
-
-async function fileHash(file: string): Promise<string | undefined> {
-  if (!existsSync(file)) return undefined;
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 export async function planJobs(book: PromptBook, store: JobStore, opts: PlanOptions): Promise<Plan> {
   const records = Object.values(store.state().jobs);
@@ -72,7 +64,7 @@ export async function planJobs(book: PromptBook, store: JobStore, opts: PlanOpti
         continue;
       }
       if (record.promptHash === job.promptHash || record.promptHash === undefined) {
-        const actual = record.path ? await fileHash(record.path) : undefined;
+        const actual = record.path ? await sha256OfFile(record.path) : undefined;
         if (actual !== undefined && actual === record.sha256) {
           plan.skipped.push(job);
           continue;

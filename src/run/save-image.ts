@@ -1,7 +1,6 @@
 // Where a downloaded image may be written, and how (ARCHITECTURE §7): `.part` → fsync → checks →
 // rename → fsync(dir), then the sidecar replaced atomically, so a file under its final name is whole.
 // The durable steps themselves live once, in src/store/durable.ts.
-import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { FatalError } from '../protocol/errors.js';
 import { joinInside } from '../inside.js';
@@ -13,9 +12,7 @@ export function safeJoin(root: string, relative: string): string {
   return joinInside(root, relative, () => new FatalError(`refusing to write outside ${root}: ${relative}`));
 }
 
-export function sha256(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
+export { sha256Of as sha256 } from '../store/files.js';
 
 /** Writes JSON through a temp file so a reader never sees half a sidecar. */
 export function writeJsonAtomically(file: string, data: unknown): Promise<void> {

@@ -12,13 +12,14 @@
 // A crash between the two leaves a `rejected` record whose files still sit at their old paths:
 // `repairRejection` finishes the move. Callers hold the book's lock (`reject`, the plan of a run,
 // a run's own dashboard), so nothing else writes these files meanwhile.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../protocol/errors.js';
 import { joinInside } from '../inside.js';
 import { makeDirDurably, renameDurably } from './durable.js';
+import { sha256OfFile, sidecarOf } from './files.js';
+
+export { sidecarOf } from './files.js';
 import type { JobRecord, JobRejection, JobStore } from './types.js';
 
 export const REJECTED_DIR = '.rejected';
@@ -63,7 +64,7 @@ export async function rejectImage(store: JobStore, request: RejectRequest): Prom
   if (record.path !== undefined && path.resolve(record.path) !== image) {
     throw new NotRejectableError(`${id}: its image is ${record.path}, not under ${path.resolve(bookDir)} (pass the run's --out)`);
   }
-  const sha256 = await fileSha256(image);
+  const sha256 = await sha256OfFile(image);
   if (sha256 === undefined) throw new NotRejectableError(`${id}: its image ${image} is missing, nothing to move aside (--resume generates it again)`);
   const keptAs = await firstFreeKeptAs(bookDir, outputPath);
   const rejection: JobRejection = { reason, at: (request.at ?? new Date()).toISOString(), keptAs, sha256 };
@@ -121,9 +122,6 @@ export async function firstFreeKeptAs(bookDir: string, outputPath: string): Prom
   }
 }
 
-export function sidecarOf(image: string): string {
-  return image.replace(/\.png$/, '.json');
-}
 
 /** Moves each file still at its old path and not yet at its new one; a file already moved, or never written, is skipped. */
 async function moveAside(moves: RejectionMove[]): Promise<RejectionMove[]> {
@@ -158,9 +156,3 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
-async function fileSha256(file: string): Promise<string | undefined> {
-  if (!(await exists(file))) return undefined;
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
