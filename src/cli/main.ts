@@ -256,8 +256,8 @@ const cli = yargs(hideBin(process.argv))
   .command(
     'status <file>',
     'show how far a book has got: counts per state, failures, ETA',
-    (y) => y.positional('file', { type: 'string', demandOption: true }).option('checkpoints-dir', { type: 'string', default: 'checkpoints', hidden: true }),
-    (args) => execute(() => printStatus(String(args.file), args['checkpoints-dir'])),
+    (y) => y.positional('file', { type: 'string', demandOption: true }).option('checkpoints-dir', { type: 'string', default: 'checkpoints', hidden: true }).option('profiles-dir', { type: 'string', default: 'profiles', hidden: true }),
+    (args) => execute(() => printStatus(String(args.file), args['checkpoints-dir'], undefined, { profilesDir: args['profiles-dir'] })),
   )
   .command(
     'report <file>',

@@ -1,11 +1,12 @@
 // `status` and `reject` print stored messages and reasons: the page's and a user's words, maybe
 // written by a run before they were cleaned. None of their control bytes may reach the terminal.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadPromptFile } from '../prompts/index.js';
 import { openJobStore } from '../store/index.js';
+import { PROFILE_PACING_FILE, openProfilePacing } from '../store/profile-pacing.js';
 import { runReject } from './reject.js';
 import { printStatus } from './status.js';
 
@@ -50,5 +51,64 @@ describe('status and reject with escape sequences in stored text', () => {
     expect(rejected.find((l) => l.startsWith(`${first.id} rejected (`))).toContain('✓ fake line');
     expect(status.find((l) => l.includes(`${second.id} failed (policy)`))).toContain('✓ fake line');
     expect(status.find((l) => l.includes(`${first.id} rejected:`))).toContain('✓ fake line');
+  });
+});
+
+describe('status per profile', () => {
+  const HOUR = 3_600_000;
+
+  async function pacingFile(profiles: string, name: string, text: string) {
+    await mkdir(path.join(profiles, name), { recursive: true });
+    await writeFile(path.join(profiles, name, PROFILE_PACING_FILE), text);
+  }
+
+  it('prints one line per profile: its verified panels in this book and its pause from the pacing file', async () => {
+    const file = path.join(root, 'book.yaml');
+    await writeFile(file, 'book: shared\nprompts:\n  - "a lighthouse"\n  - "a storm"\n  - "a harbour"\n');
+    const book = await loadPromptFile(file);
+    const checkpoints = path.join(root, 'checkpoints');
+    const store = await openJobStore(path.join(checkpoints, 'shared'));
+    for (const [job, profile] of [[book.jobs[0], 'a'], [book.jobs[1], 'a'], [book.jobs[2], 'b']] as const) {
+      await store.record({ t: 'job', id: job.id, state: 'started', attempt: 1, promptHash: job.promptHash, profile });
+      await store.record({ t: 'job', id: job.id, state: 'verified', path: path.join(root, 'x.png'), sha256: 'ab'.repeat(32) });
+    }
+    await store.close();
+    const profiles = path.join(root, 'profiles');
+    const until = Date.now() + 2 * HOUR + 13 * 60_000 + 20_000;
+    const a = await openProfilePacing(path.join(profiles, 'a'));
+    await a.save({ startsSinceCooldown: 1, lastStartAt: Date.now() - HOUR, pauseUntil: until, pauseReason: `usage cap reached: "${HOSTILE}"` });
+    const b = await openProfilePacing(path.join(profiles, 'b'));
+    await b.save({ startsSinceCooldown: 4, lastStartAt: Date.now() - 5 * 60_000, pauseUntil: Date.now() - 1000, pauseReason: 'over' });
+    // c met a cap in another book and made nothing in this one; d's file is damaged; e is a bare folder.
+    await pacingFile(profiles, 'c', JSON.stringify({ version: 1, pacing: { startsSinceCooldown: 0, pauseUntil: Date.now() + HOUR, pauseReason: 'rate limited' } }));
+    await pacingFile(profiles, 'd', '{"version":1,"pac');
+    await mkdir(path.join(profiles, 'e'));
+    // A link in the profiles folder is not a profile of this machine's runs.
+    await symlink(path.join(profiles, 'c'), path.join(profiles, 'f'));
+
+    const lines: string[] = [];
+    expect(await printStatus(file, checkpoints, (l) => lines.push(l), { profilesDir: profiles })).toBe(0);
+    expect(lines[0]).toBe('shared: 3 jobs — 3 verified');
+    const profileLines = lines.filter((l) => l.startsWith('  profile '));
+    expect(profileLines).toHaveLength(3);
+    expect(profileLines[0]).toMatch(/^ {2}profile a: 2 verified; paused until \S*\d\d:\d\d:\d\d \(in 2h 13m\): usage cap reached: ".*✓ fake line.*"$/);
+    expect(profileLines[0]).not.toMatch(CONTROL);
+    expect(profileLines[1]).toMatch(/^ {2}profile b: 1 verified; ready \(last prompt \S*\d\d:\d\d:\d\d\)$/);
+    expect(profileLines[2]).toMatch(/^ {2}profile c: paused until .* \(in (59m \d\ds|1h 00m)\): rate limited$/);
+  });
+
+  it('shows a profile\'s pause for a book not started yet, and nothing when there is no profiles folder', async () => {
+    const file = path.join(root, 'book.yaml');
+    await writeFile(file, 'book: fresh\nprompts:\n  - "a lighthouse"\n');
+    const profiles = path.join(root, 'profiles');
+    await pacingFile(profiles, 'a', JSON.stringify({ version: 1, pacing: { startsSinceCooldown: 0, pauseUntil: Date.now() + 3 * HOUR, pauseReason: 'usage cap reached' } }));
+    const lines: string[] = [];
+    expect(await printStatus(file, path.join(root, 'checkpoints'), (l) => lines.push(l), { profilesDir: profiles })).toBe(0);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^fresh: not started \(1 jobs; no checkpoint in /);
+    expect(lines[1]).toMatch(/^ {2}profile a: paused until .* \(in (2h 59m|3h 00m)\): usage cap reached$/);
+    const none: string[] = [];
+    expect(await printStatus(file, path.join(root, 'checkpoints'), (l) => none.push(l), { profilesDir: path.join(root, 'nowhere') })).toBe(0);
+    expect(none).toEqual([lines[0]]);
   });
 });

@@ -1,18 +1,26 @@
 // `semantest-run status <file>`: where a book stands, read from its checkpoint.
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadPromptFile } from '../prompts/index.js';
 import { formatDuration } from '../report/console.js';
+import { clockTimeFrom } from '../report/format.js';
 import { Gate, pacingToGateOptions } from '../schedule/gate.js';
 import { openJobStore } from '../store/index.js';
-import type { JobRecord } from '../store/types.js';
+import { readProfilePacing } from '../store/profile-pacing.js';
+import type { JobRecord, JobStore, PacingState } from '../store/types.js';
 import { safeLine } from '../protocol/text.js';
 
 /** A rough per-image time for the ETA when nothing has been measured yet. */
 const TYPICAL_IMAGE_MS = 45_000;
 
-export async function printStatus(file: string, checkpointsDir: string, out: (s: string) => unknown = (s) => process.stdout.write(`${s}\n`)): Promise<number> {
+export async function printStatus(
+  file: string,
+  checkpointsDir: string,
+  out: (s: string) => unknown = (s) => process.stdout.write(`${s}\n`),
+  opts: { profilesDir?: string } = {},
+): Promise<number> {
+  const profilesDir = opts.profilesDir ?? 'profiles';
   // Stored failure messages and reasons are the page's (or a user's) words, maybe from a run before
   // they were cleaned: each line is printed without control characters.
   const write = (line: string) => out(safeLine(line));
@@ -20,6 +28,8 @@ export async function printStatus(file: string, checkpointsDir: string, out: (s:
   const dir = path.join(checkpointsDir, book.book);
   if (!existsSync(dir)) {
     write(`${book.book}: not started (${book.jobs.length} jobs; no checkpoint in ${dir})`);
+    // A pause another book met on the account holds this one too, before it starts.
+    for (const line of await profileLines(profilesDir, new Map())) write(line);
     return 0;
   }
   const store = await openJobStore(dir);
@@ -57,6 +67,7 @@ export async function printStatus(file: string, checkpointsDir: string, out: (s:
       const basis = measured !== undefined ? `${formatDuration(imageMs)} an image, measured on the last ones` : `≈${formatDuration(imageMs)} an image, nothing measured yet`;
       write(`  ${remaining} to go: about ${formatDuration(eta)} at the file's pacing (${basis})`);
     }
+    for (const line of await profileLines(profilesDir, verifiedByProfile(book.jobs.map((job) => job.id), store))) write(line);
     return 0;
   } finally {
     await store.close();
@@ -80,4 +91,49 @@ async function measuredImageMs(records: Array<JobRecord | undefined>): Promise<n
     }
   }
   return times.length ? times.reduce((a, b) => a + b, 0) / times.length : undefined;
+}
+
+/** How many of the book's verified panels each profile made (JobRecord.profile, set on `started`). */
+function verifiedByProfile(ids: string[], store: JobStore): Map<string, number> {
+  const made = new Map<string, number>();
+  for (const id of ids) {
+    const record = store.get(id);
+    if (record?.state === 'verified' && record.profile) made.set(record.profile, (made.get(record.profile) ?? 0) + 1);
+  }
+  return made;
+}
+
+/**
+ * One line per profile that has a pacing file or made panels in this book: its verified count and
+ * whether it is paused (pacing belongs to the account, docs/ARCHITECTURE.md §6). Read without the
+ * profile lock: a run may be writing, and the atomic replace means the old or the new state is read.
+ */
+async function profileLines(profilesDir: string, made: Map<string, number>): Promise<string[]> {
+  const pacing = new Map<string, PacingState>();
+  let entries: Array<{ name: string; isDirectory(): boolean }> = [];
+  try {
+    entries = await readdir(profilesDir, { withFileTypes: true });
+  } catch (error) {
+    // No profiles folder here (status run from elsewhere): the journal's counts are still shown.
+    if (!['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
+  }
+  // A link to a folder is not followed (isDirectory is of the entry itself), as the run's lock does not either.
+  for (const entry of entries.filter((e) => e.isDirectory())) {
+    const state = await readProfilePacing(path.join(profilesDir, entry.name));
+    if (state) pacing.set(entry.name, state);
+  }
+  const now = Date.now();
+  const names = [...new Set([...pacing.keys(), ...made.keys()])].sort();
+  return names.map((name) => {
+    const parts: string[] = [];
+    if (made.has(name)) parts.push(`${made.get(name)} verified`);
+    const state = pacing.get(name);
+    if (state?.pauseUntil !== undefined && state.pauseUntil > now) {
+      // The reason is the page's words from a file anyone could have written: one clean line.
+      parts.push(`paused until ${clockTimeFrom(state.pauseUntil, now)} (in ${formatDuration(state.pauseUntil - now)}): ${safeLine(state.pauseReason ?? 'no reason given', 300)}`);
+    } else if (state) {
+      parts.push(state.lastStartAt !== undefined ? `ready (last prompt ${clockTimeFrom(state.lastStartAt, now)})` : 'ready');
+    }
+    return `  profile ${name}: ${parts.join('; ')}`;
+  });
 }
