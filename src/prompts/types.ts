@@ -27,6 +27,20 @@ export interface Quota {
   hours: number;
 }
 
+/** A character's reference image (issue 16, DESIGN §14), read and checked when the prompt file loads. */
+export interface Reference {
+  /** The character it shows. */
+  character: string;
+  /** Absolute path of the image file. */
+  file: string;
+  /** The file's name as the page will see it (its basename). */
+  name: string;
+  /** sha256 (hex) of the bytes: part of the prompt hash of every panel that sends it. */
+  sha256: string;
+  bytes: number;
+  type: 'image/png' | 'image/jpeg' | 'image/webp';
+}
+
 export interface Job {
   /** Stable id: chapter/strip/panel[.locale][~variant], e.g. `ch1/s2/p3.ja`. */
   id: string;
@@ -47,6 +61,8 @@ export interface Job {
   promptHash: string;
   /** Output path relative to `<out>/<book>/`, e.g. `ch1/s2/p3.ja.png`. */
   outputPath: string;
+  /** The references of every character the panel names, deduplicated, in the order they are attached. */
+  refs?: Reference[];
   /** Where the panel is defined, for messages. */
   source: { file: string; line: number };
 }
