@@ -3,11 +3,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { renderPanelPng } from '../mock/render.js';
 import { CheckpointError } from '../protocol/errors.js';
 import { parsePromptText } from '../prompts/index.js';
 import { openJobStore } from '../store/index.js';
 import type { JobRecord } from '../store/types.js';
 import { escapeHtml, layoutSheet, readBookExtras, rejectCommand, renderContactSheet, shellWord, takesOf, writeContactSheet } from './contact-sheet.js';
+import { parseFingerprint } from './near-duplicates.js';
 import { THUMBS_DIR, ThumbnailCache, thumbnailFor } from './thumbnails.js';
 
 const BOOK = `
@@ -161,7 +163,11 @@ chapters:
     const records: Record<string, JobRecord> = {
       'ch1/s1/p1': record('ch1/s1/p1', 'failed', { failure: { kind: `policy"><script>`, message: `</p>${evil}`, final: true } }),
     };
-    const html = renderContactSheet(layoutSheet(book, (id) => records[id], dir, readBookExtras(text), ['<img src=x>']));
+    const sheet = layoutSheet(book, (id) => records[id], dir, readBookExtras(text), ['<img src=x>']);
+    // The near-duplicate section shows the prompt too.
+    sheet.nearDuplicates.pairs = [{ a: 'ch1/s1/p1', b: 'ch1/s1/p1', distance: 0 }];
+    const html = renderContactSheet(sheet);
+    expect(html).toContain('<li class="dup-pair" data-a="ch1/s1/p1" data-b="ch1/s1/p1" data-distance="0">');
     // The page's own script is the only one, and no injected tag or attribute survives.
     expect(html.match(/<script/g)).toHaveLength(1);
     expect(html).not.toContain('<img src=x');
@@ -202,7 +208,7 @@ describe('thumbnails', () => {
     // A new process (new cache) reads the index: still not made again.
     const reopened = await ThumbnailCache.open(bookDir);
     expect((await reopened.thumbnailFor(source)).made).toBe(false);
-    expect(reopened.stats).toEqual({ made: 0, reused: 1 });
+    expect(reopened.stats).toEqual({ made: 0, reused: 1, fingerprinted: 0 });
     expect((await stat(first.file)).mtimeMs).toBe(before);
     expect(await thumbnailFor(source, bookDir)).toBe('.thumbs/ch1/s1/p1.en.jpg');
     expect((await stat(first.file)).mtimeMs).toBe(before);
@@ -266,6 +272,42 @@ describe('thumbnails', () => {
   });
 });
 
+describe('near-duplicate fingerprints in the thumbnail index', () => {
+  it('fingerprints an image once and keeps it in index.json; an index without one, or with a damaged one, gets it from the bytes', async () => {
+    const bookDir = path.join(dir, 'book');
+    const source = path.join(bookDir, 'ch1/s1/p1.png');
+    await mkdir(path.dirname(source), { recursive: true });
+    await writeFile(source, await renderPanelPng('a lighthouse at dusk', 256));
+    const indexFile = path.join(bookDir, THUMBS_DIR, 'index.json');
+
+    // The dashboard's cache (no fingerprints) made the thumbnail first.
+    const plain = await ThumbnailCache.open(bookDir);
+    expect((await plain.thumbnailFor(source)).fingerprint).toBeUndefined();
+    await plain.save();
+    expect(JSON.parse(await readFile(indexFile, 'utf8')).entries['ch1/s1/p1.png'].fingerprint).toBeUndefined();
+
+    let cache = await ThumbnailCache.open(bookDir, { fingerprints: true });
+    const first = await cache.thumbnailFor(source);
+    expect(first.made).toBe(false); // the thumbnail is kept; only the fingerprint was missing
+    expect(parseFingerprint(first.fingerprint)).toBeDefined();
+    expect(cache.stats).toEqual({ made: 0, reused: 1, fingerprinted: 1 });
+    await cache.save();
+    const index = JSON.parse(await readFile(indexFile, 'utf8'));
+    expect(index.entries['ch1/s1/p1.png'].fingerprint).toBe(first.fingerprint);
+
+    cache = await ThumbnailCache.open(bookDir, { fingerprints: true });
+    expect((await cache.thumbnailFor(source)).fingerprint).toBe(first.fingerprint);
+    expect(cache.stats).toEqual({ made: 0, reused: 1, fingerprinted: 0 });
+
+    // A damaged fingerprint in the index is not believed: it is made again from the bytes.
+    index.entries['ch1/s1/p1.png'].fingerprint = `dh3:${'f'.repeat(16)}${'0'.repeat(16)}x`;
+    await writeFile(indexFile, JSON.stringify(index));
+    cache = await ThumbnailCache.open(bookDir, { fingerprints: true });
+    expect((await cache.thumbnailFor(source)).fingerprint).toBe(first.fingerprint);
+    expect(cache.stats.fingerprinted).toBe(1);
+  });
+});
+
 describe('writeContactSheet', () => {
   it('refuses a book that has never run, naming it', async () => {
     const file = path.join(dir, 'book.yaml');
@@ -296,7 +338,7 @@ describe('writeContactSheet', () => {
 
     const result = await writeContactSheet({ file, checkpointsDir: path.join(dir, 'checkpoints'), generatedAt: new Date('2026-03-01T10:00:00Z') });
     expect(result.path).toBe(path.join(bookDir, 'contact-sheet.html'));
-    expect(result.thumbnails).toEqual({ made: 1, reused: 0 });
+    expect(result.thumbnails).toEqual({ made: 1, reused: 0, fingerprinted: 1 });
     expect(result.sheet.counts).toMatchObject({ verified: 1, missing: 1, failed: 1 });
     const html = await readFile(result.path, 'utf8');
     expect(html).toContain(`<img src=".thumbs/ch1/s1/p1~1.jpg" width="320"`);
@@ -304,8 +346,58 @@ describe('writeContactSheet', () => {
     expect(html).toContain('data-id="ch1/s1/p1~2" data-order="1" data-status="missing"');
     expect(html).not.toMatch(/(src|href)="(\/|file:|https?:)/);
     expect(html).toContain('2026-03-01 10:00:00 UTC');
+    expect(html).toContain('<section class="near-duplicates" id="near-duplicates" data-pairs="0"><h2>Near-duplicates</h2><p class="meta">no near-duplicates (1 verified image compared).</p></section>');
 
     const again = await writeContactSheet({ file, out, checkpointsDir: path.join(dir, 'checkpoints') });
-    expect(again.thumbnails).toEqual({ made: 0, reused: 1 });
+    expect(again.thumbnails).toEqual({ made: 0, reused: 1, fingerprinted: 0 });
+  });
+
+  it('shows pairs of verified images that are the same picture at the top, each with its reject box; locales of one panel are not a pair', async () => {
+    const file = path.join(dir, 'book.yaml');
+    await writeFile(file, BOOK);
+    const book = parsePromptText(BOOK, file);
+    const out = path.join(dir, 'out');
+    const bookDir = path.join(out, book.book);
+    const job = (id: string) => book.jobs.find((j) => j.id === id)!;
+    const store = await openJobStore(path.join(dir, 'checkpoints', book.book));
+    const pictures: Record<string, string> = {
+      'ch1/s1/p1~1': 'a lighthouse at dusk',
+      'ch1/s1/p1~2': 'a lighthouse at dawn, other take',
+      // One picture for both locales of a panel: expected, not flagged.
+      'ch1/s1/p2.en': 'a barometer falling',
+      'ch1/s1/p2.ja': 'a barometer falling',
+      'ch1/s2/p1': 'a radio on a table',
+      // The model repeated p1~1 for another panel.
+      'ch2/s1/p9': 'a lighthouse at dusk',
+    };
+    for (const [id, picture] of Object.entries(pictures)) {
+      const target = path.join(bookDir, job(id).outputPath);
+      await mkdir(path.dirname(target), { recursive: true });
+      await writeFile(target, await renderPanelPng(picture, 384));
+      await store.record({ t: 'job', id, state: 'started', attempt: 1, promptHash: job(id).promptHash });
+      await store.record({ t: 'job', id, state: 'verified', path: target, sha256: 'x', fileId: `file_${job(id).order}` });
+    }
+    await store.close();
+
+    const result = await writeContactSheet({ file, out, checkpointsDir: path.join(dir, 'checkpoints') });
+    expect(result.sheet.nearDuplicates.compared).toBe(6);
+    expect(result.sheet.nearDuplicates.pairs).toEqual([{ a: 'ch1/s1/p1~1', b: 'ch2/s1/p9', distance: 0 }]);
+    const html = await readFile(result.path, 'utf8');
+    const section = /<section class="near-duplicates"[\s\S]*?<\/section>/.exec(html)?.[0] ?? '';
+    // Above the book, the pair side by side: thumbnails, ids, distance, a box per image.
+    expect(html.indexOf(section)).toBeLessThan(html.indexOf('<section class="chapter"'));
+    expect(section).toContain('data-pairs="1"');
+    expect(section).toContain('1 pair of panels look alike (6 verified images compared; distance 9.5 or less of 64)');
+    expect(section).toContain('<li class="dup-pair" data-a="ch1/s1/p1~1" data-b="ch2/s1/p9" data-distance="0">');
+    expect([...section.matchAll(/<img src="([^"]+)"/g)].map((m) => m[1])).toEqual(['.thumbs/ch1/s1/p1~1.jpg', '.thumbs/ch2/s1/p9.jpg']);
+    expect([...section.matchAll(/class="pick" value="([^"]+)"/g)].map((m) => m[1])).toEqual(['ch1/s1/p1~1', 'ch2/s1/p9']);
+    expect(section).toContain('distance 0</span>');
+    // The same boxes as in the book below, so the page's reject command builder collects them.
+    expect(rejectCommand(book.file, ['ch1/s1/p1~1', 'ch2/s1/p9'])).toBe(`semantest-run reject ${shellWord(file)} "ch1/s1/p1~1" ch2/s1/p9 --reason "…"`);
+
+    // The next report reads the fingerprints from the index: no image decoded again.
+    const again = await writeContactSheet({ file, out, checkpointsDir: path.join(dir, 'checkpoints') });
+    expect(again.thumbnails).toEqual({ made: 0, reused: 6, fingerprinted: 0 });
+    expect(again.sheet.nearDuplicates.pairs).toEqual(result.sheet.nearDuplicates.pairs);
   });
 });

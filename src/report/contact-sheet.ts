@@ -16,6 +16,7 @@ import { parsePromptText } from '../prompts/index.js';
 import type { Job, PromptBook } from '../prompts/types.js';
 import { openJobStore, replaceFileDurably } from '../store/index.js';
 import type { JobRecord } from '../store/types.js';
+import { findNearDuplicates, NEAR_DUPLICATE_THRESHOLD, type NearDuplicatePair } from './near-duplicates.js';
 import { ThumbnailCache, type ThumbnailOptions } from './thumbnails.js';
 
 export const CONTACT_SHEET_FILE = 'contact-sheet.html';
@@ -43,6 +44,8 @@ export interface TakeImage {
   thumb?: { src: string; width: number; height: number };
   /** Why no thumbnail could be made (unreadable file). */
   problem?: string;
+  /** Near-duplicate fingerprint (near-duplicates.ts), when the thumbnails were asked for one. */
+  fingerprint?: string;
 }
 
 export interface SheetTake {
@@ -90,6 +93,8 @@ export interface SheetLayout {
   counts: Record<TakeStatus, number>;
   /** Checkpoint records of jobs that are no longer in the prompt file. */
   orphans: string[];
+  /** Verified images that look alike (`attachImages` fills it): how many were compared, and the pairs. */
+  nearDuplicates: { compared: number; threshold: number; pairs: NearDuplicatePair[] };
 }
 
 /** Titles and speech-bubble texts: what the prompt file says that jobs do not carry. */
@@ -254,7 +259,7 @@ export function layoutSheet(book: PromptBook, recordOf: (id: string) => JobRecor
   }
   const known = new Set(book.jobs.map((job) => job.id));
   const orphans = [...allRecordIds].filter((id) => !known.has(id)).sort();
-  return { book: book.book, file: book.file, chapters, counts, orphans };
+  return { book: book.book, file: book.file, chapters, counts, orphans, nearDuplicates: { compared: 0, threshold: NEAR_DUPLICATE_THRESHOLD, pairs: [] } };
 }
 
 export function* takesOf(sheet: SheetLayout): Generator<SheetTake> {
@@ -284,6 +289,7 @@ export async function attachImages(sheet: SheetLayout, thumbs: ThumbnailCache, c
       try {
         const thumb = await thumbs.thumbnailFor(image.file, image.sha256 ? { sha256: image.sha256 } : {});
         image.thumb = { src: thumb.src.split('/').map(encodeURIComponent).join('/'), width: thumb.width, height: thumb.height };
+        if (thumb.fingerprint) image.fingerprint = thumb.fingerprint;
       } catch (error) {
         image.problem = `cannot read the image: ${(error as Error).message}`;
       }
@@ -291,6 +297,28 @@ export async function attachImages(sheet: SheetLayout, thumbs: ThumbnailCache, c
   };
   await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
   await thumbs.save();
+  flagNearDuplicates(sheet);
+}
+
+/**
+ * Fills `sheet.nearDuplicates` from the verified images' fingerprints. The locales of one panel
+ * (same variant) are meant to be one picture with other words, so they are not compared; its
+ * variants are meant to differ, so they are.
+ */
+export function flagNearDuplicates(sheet: SheetLayout, threshold = NEAR_DUPLICATE_THRESHOLD): void {
+  const takes = [...takesOf(sheet)].filter((take) => take.status === 'verified' && take.image?.fingerprint);
+  const byId = new Map(takes.map((take) => [take.job.id, take.job]));
+  const sameShot = (a: string, b: string) => {
+    const x = byId.get(a)!;
+    const y = byId.get(b)!;
+    return x.chapter === y.chapter && x.strip === y.strip && x.panel === y.panel && x.variant === y.variant;
+  };
+  const pairs = findNearDuplicates(
+    takes.map((take) => ({ id: take.job.id, fingerprint: take.image!.fingerprint! })),
+    threshold,
+    sameShot,
+  );
+  sheet.nearDuplicates = { compared: takes.length, threshold, pairs };
 }
 
 // ─── HTML ────────────────────────────────────────────────────────────────────────────────────
@@ -385,6 +413,33 @@ function renderPanel(panel: SheetPanel): string {
   return `<li class="panel${problem ? ' has-problem' : ''}" data-panel="${escapeHtml(panel.key)}"><header title="${escapeHtml(panel.prompt)}"><span class="panel-id">${escapeHtml(panel.id)}</span><span class="prompt">${escapeHtml(panel.prompt)}</span></header><div class="takes">${panel.takes.map(renderTake).join('')}</div></li>`;
 }
 
+/** One image of a near-duplicate pair: thumbnail, id, prompt, and the same tick box as in the book below. */
+function renderDuplicateSide(take: SheetTake): string {
+  const { job, image } = take;
+  const tip = escapeHtml(job.prompt);
+  const thumb = image?.thumb
+    ? `<a class="frame" href="${escapeHtml(image.href)}" title="${tip}"><img src="${escapeHtml(image.thumb.src)}" width="${image.thumb.width}" height="${image.thumb.height}" alt="${escapeHtml(`${job.id}: ${job.prompt}`)}" loading="lazy" decoding="async"></a>`
+    : `<div class="frame slot" title="${tip}"><span>no thumbnail</span></div>`;
+  return `<figure class="dup" data-id="${escapeHtml(job.id)}">${thumb}<figcaption title="${tip}"><div class="id-line"><code class="id">${escapeHtml(job.id)}</code></div><span class="prompt">${escapeHtml(job.prompt)}</span><label class="pick-label"><input type="checkbox" class="pick" value="${escapeHtml(job.id)}"> reject</label></figcaption></figure>`;
+}
+
+/** The "Near-duplicates" section at the top of the page: each pair side by side, closest first. */
+function renderNearDuplicates(sheet: SheetLayout): string {
+  const { compared, threshold, pairs } = sheet.nearDuplicates;
+  const takeById = new Map([...takesOf(sheet)].map((take) => [take.job.id, take]));
+  const rows = pairs
+    .filter((pair) => takeById.has(pair.a) && takeById.has(pair.b))
+    .map(
+      (pair) =>
+        `<li class="dup-pair" data-a="${escapeHtml(pair.a)}" data-b="${escapeHtml(pair.b)}" data-distance="${pair.distance}">${renderDuplicateSide(takeById.get(pair.a)!)}<span class="distance" title="differing cells of the 64-cell difference hash; ${threshold} or less is flagged">distance ${pair.distance}</span>${renderDuplicateSide(takeById.get(pair.b)!)}</li>`,
+    );
+  const what = `${compared} verified image${compared === 1 ? '' : 's'} compared`;
+  const body = rows.length
+    ? `<p class="meta">${rows.length} pair${rows.length === 1 ? '' : 's'} of panels look alike (${what}; distance ${threshold} or less of 64): a stale page saved twice, or the model repeating itself. Tick the one to make again; the reject command above collects it.</p><ol class="dup-pairs">${rows.join('')}</ol>`
+    : `<p class="meta">no near-duplicates (${what}).</p>`;
+  return `<section class="near-duplicates" id="near-duplicates" data-pairs="${rows.length}"><h2>Near-duplicates</h2>${body}</section>`;
+}
+
 function heading(id: string, title?: string): string {
   return `<span class="sid">${escapeHtml(id)}</span>${title ? ` ${escapeHtml(title)}` : ''}`;
 }
@@ -442,6 +497,13 @@ q.bubble{font-style:italic;white-space:pre-wrap;overflow-wrap:anywhere}
 .evidence{margin:0;color:var(--muted);overflow-wrap:anywhere}
 .evidence a{color:var(--info)}
 .pick-label{cursor:pointer;user-select:none;color:var(--muted)}
+section.near-duplicates>h2{font-size:18px;margin:16px 0 6px;padding-bottom:4px;border-bottom:2px solid var(--line)}
+ol.dup-pairs{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:12px}
+li.dup-pair{background:var(--card);border:1px solid var(--warn);border-radius:6px;padding:8px;display:flex;gap:10px;align-items:flex-start}
+li.dup-pair .distance{align-self:center;font-size:12px;color:var(--warn);font-weight:600;white-space:nowrap}
+figure.dup{margin:0;width:180px;display:flex;flex-direction:column;gap:4px}
+figure.dup .prompt{color:var(--muted);white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+figure.dup.picked .frame{outline:3px solid var(--pick);outline-offset:2px}
 body.problems-only li.panel:not(.has-problem){display:none}
 body.problems-only section.strip:not(:has(li.has-problem)),body.problems-only section.chapter:not(:has(li.has-problem)){display:none}
 footer{padding:0 24px 24px;color:var(--muted);font-size:12px}
@@ -463,7 +525,8 @@ const SCRIPT = `
   function picked() { return Array.prototype.slice.call(document.querySelectorAll('input.pick:checked')); }
   function update() {
     var boxes = picked();
-    var ids = boxes.map(function (b) { return b.value; });
+    // An image can have several boxes (in the book and in near-duplicate pairs): its id goes in once.
+    var ids = boxes.map(function (b) { return b.value; }).filter(function (id, i, all) { return all.indexOf(id) === i; });
     var why = reason.value.trim();
     command.value = ids.length ? ['semantest-run', 'reject', shellWord(file)].concat(ids.map(shellWord), ['--reason', why ? shellWord(why) : '"\\u2026"']).join(' ') : '';
     command.style.height = 'auto';
@@ -471,13 +534,19 @@ const SCRIPT = `
     copy.disabled = ids.length === 0;
     clear.disabled = ids.length === 0;
     count.textContent = ids.length === 1 ? '1 image ticked' : ids.length + ' images ticked';
-    Array.prototype.forEach.call(document.querySelectorAll('figure.take'), function (f) {
+    Array.prototype.forEach.call(document.querySelectorAll('figure.take, figure.dup'), function (f) {
       var box = f.querySelector('input.pick');
       f.classList.toggle('picked', !!(box && box.checked));
     });
     status.textContent = '';
   }
-  document.addEventListener('change', function (e) { if (e.target && e.target.classList && e.target.classList.contains('pick')) update(); });
+  document.addEventListener('change', function (e) {
+    var box = e.target;
+    if (!(box && box.classList && box.classList.contains('pick'))) return;
+    // Every box of the same image follows the one clicked, so unticking it anywhere drops it.
+    Array.prototype.forEach.call(document.querySelectorAll('input.pick'), function (other) { if (other.value === box.value) other.checked = box.checked; });
+    update();
+  });
   reason.addEventListener('input', update);
   form.addEventListener('submit', function (e) { e.preventDefault(); });
   clear.addEventListener('click', function () { picked().forEach(function (b) { b.checked = false; }); update(); });
@@ -561,6 +630,7 @@ ${toc}
 ${opts.cwd ? `<span class="hint">Run the command in ${escapeHtml(opts.cwd)}. Hover a caption for the prompt as written; click a thumbnail for the full image.</span>` : ''}
 </form>
 <main>
+${renderNearDuplicates(sheet)}
 ${body}
 </main>
 <footer>${orphans}<p>Made by <code>semantest-run report</code>. Thumbnails in <code>.thumbs/</code>; nothing on this page is loaded from the network.</p></footer>
@@ -589,7 +659,7 @@ export interface ContactSheetResult {
   /** `<out>/<book>`. */
   bookDir: string;
   sheet: SheetLayout;
-  thumbnails: { made: number; reused: number };
+  thumbnails: { made: number; reused: number; fingerprinted: number };
 }
 
 /** `<out>` from where verified images were recorded, when they are all under one `<out>/<book>/`. */
@@ -624,7 +694,7 @@ export async function writeContactSheet(opts: ContactSheetOptions): Promise<Cont
     const out = opts.out ?? outFromRecords(book, recordOf) ?? 'output';
     const bookDir = path.resolve(out, book.book);
     const sheet = layoutSheet(book, recordOf, bookDir, readBookExtras(text), Object.keys(store.state().jobs));
-    const thumbs = await ThumbnailCache.open(bookDir, opts.thumbnails);
+    const thumbs = await ThumbnailCache.open(bookDir, { ...opts.thumbnails, fingerprints: true });
     await attachImages(sheet, thumbs);
     const html = renderContactSheet(sheet, { generatedAt: opts.generatedAt, cwd: process.cwd() });
     const page = path.join(bookDir, CONTACT_SHEET_FILE);

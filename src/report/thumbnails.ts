@@ -3,12 +3,15 @@
 // source changed. A tiny index (`.thumbs/index.json`) remembers each source's size, mtime and
 // sha256, so an unchanged image costs one stat; a touched one costs a hash; only new bytes cost a
 // resize. Paths handed back are relative to the book folder with `/` separators, ready for a
-// relative `src` in a page opened from disk or served from that folder.
+// relative `src` in a page opened from disk or served from that folder. The report also asks for
+// each image's near-duplicate fingerprint (near-duplicates.ts), kept in the same index for the
+// same reason: a 3,000-panel book is not decoded again on every report.
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { isInsideLexically } from '../inside.js';
+import { fingerprintOf, parseFingerprint } from './near-duplicates.js';
 
 /** The folder under `<out>/<book>/` that holds the thumbnails and their index. */
 export const THUMBS_DIR = '.thumbs';
@@ -24,6 +27,8 @@ export interface ThumbnailOptions {
   readonly format?: ThumbnailFormat;
   /** Encoder quality, 1–100. @default 78 */
   readonly quality?: number;
+  /** Also give each image's near-duplicate fingerprint (the report wants it, the dashboard not). @default false */
+  readonly fingerprints?: boolean;
 }
 
 export interface ThumbnailRequest {
@@ -47,6 +52,8 @@ export interface Thumbnail {
   readonly sha256: string;
   /** true when this call wrote the thumbnail, false when an existing one was reused. */
   readonly made: boolean;
+  /** The source's near-duplicate fingerprint, when the cache was opened with `fingerprints`. */
+  readonly fingerprint?: string;
 }
 
 interface IndexEntry {
@@ -61,6 +68,8 @@ interface IndexEntry {
   sourceHeight: number;
   /** The settings it was made with: `<format>@<width>q<quality>`. */
   settings: string;
+  /** Near-duplicate fingerprint of the bytes `sha256` names; absent until a report asks. */
+  fingerprint?: string;
 }
 
 interface IndexFile {
@@ -86,12 +95,13 @@ export class ThumbnailCache {
   readonly #width: number;
   readonly #format: ThumbnailFormat;
   readonly #quality: number;
+  readonly #fingerprints: boolean;
   readonly #index: IndexFile;
   readonly #inFlight = new Map<string, Promise<Thumbnail>>();
   #dirty = false;
   #saving: Promise<unknown> = Promise.resolve();
   /** How many thumbnails were written and reused since the cache was opened. */
-  readonly stats = { made: 0, reused: 0 };
+  readonly stats = { made: 0, reused: 0, fingerprinted: 0 };
 
   private constructor(bookDir: string, index: IndexFile, opts: ThumbnailOptions) {
     this.bookDir = path.resolve(bookDir);
@@ -99,6 +109,7 @@ export class ThumbnailCache {
     this.#width = opts.width ?? 320;
     this.#format = opts.format ?? 'jpeg';
     this.#quality = opts.quality ?? 78;
+    this.#fingerprints = opts.fingerprints === true;
     if (!Number.isInteger(this.#width) || this.#width < 1) throw new TypeError(`Expected \`width\` to be a positive integer, got ${this.#width}.`);
     if (!Number.isInteger(this.#quality) || this.#quality < 1 || this.#quality > 100) throw new TypeError(`Expected \`quality\` to be 1–100, got ${this.#quality}.`);
     if (!(this.#format in EXTENSIONS)) throw new TypeError(`Expected \`format\` to be jpeg or webp, got ${String(this.#format)}.`);
@@ -143,21 +154,24 @@ export class ThumbnailCache {
     const info = await stat(source);
     const entry = Object.hasOwn(this.#index.entries, indexKey) ? this.#index.entries[indexKey] : undefined;
     const reusable = entry !== undefined && entry.src === src && entry.settings === this.#settings && (await exists(file));
-    if (reusable && entry.size === info.size && entry.mtimeMs === info.mtimeMs && (request.sha256 === undefined || request.sha256 === entry.sha256)) {
+    // A fingerprint is trusted only as the index's entry for these bytes, and only in today's format.
+    const hasFingerprint = !this.#fingerprints || parseFingerprint(entry?.fingerprint) !== undefined;
+    if (reusable && hasFingerprint && entry.size === info.size && entry.mtimeMs === info.mtimeMs && (request.sha256 === undefined || request.sha256 === entry.sha256)) {
       this.stats.reused += 1;
       return this.#result(entry, file, false);
     }
     const bytes = await readFile(source);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     if (reusable && entry.sha256 === sha256) {
-      // Touched or copied, same picture: remember the new mtime and keep the thumbnail.
-      this.#index.entries[indexKey] = { ...entry, size: info.size, mtimeMs: info.mtimeMs };
+      // Touched or copied, same picture (or only its fingerprint missing): remember the new mtime and keep the thumbnail.
+      const kept: IndexEntry = { ...entry, size: info.size, mtimeMs: info.mtimeMs, ...(hasFingerprint ? {} : { fingerprint: await this.#fingerprint(bytes) }) };
+      this.#index.entries[indexKey] = kept;
       this.#dirty = true;
       this.stats.reused += 1;
-      return this.#result(entry, file, false);
+      return this.#result(kept, file, false);
     }
     const made = await this.#make(bytes, file);
-    const fresh: IndexEntry = { src, size: info.size, mtimeMs: info.mtimeMs, sha256, settings: this.#settings, ...made };
+    const fresh: IndexEntry = { src, size: info.size, mtimeMs: info.mtimeMs, sha256, settings: this.#settings, ...made, ...(this.#fingerprints ? { fingerprint: await this.#fingerprint(bytes) } : {}) };
     this.#index.entries[indexKey] = fresh;
     this.#dirty = true;
     this.stats.made += 1;
@@ -178,8 +192,15 @@ export class ThumbnailCache {
     return { width: info.width, height: info.height, sourceWidth: meta.autoOrient?.width ?? meta.width ?? info.width, sourceHeight: meta.autoOrient?.height ?? meta.height ?? info.height };
   }
 
+  async #fingerprint(bytes: Buffer): Promise<string> {
+    const fingerprint = await fingerprintOf(bytes);
+    this.stats.fingerprinted += 1;
+    return fingerprint;
+  }
+
   #result(entry: IndexEntry, file: string, made: boolean): Thumbnail {
-    return { src: entry.src, file, width: entry.width, height: entry.height, sourceWidth: entry.sourceWidth, sourceHeight: entry.sourceHeight, sha256: entry.sha256, made };
+    const fingerprint = this.#fingerprints && parseFingerprint(entry.fingerprint) ? { fingerprint: entry.fingerprint } : {};
+    return { src: entry.src, file, width: entry.width, height: entry.height, sourceWidth: entry.sourceWidth, sourceHeight: entry.sourceHeight, sha256: entry.sha256, made, ...fingerprint };
   }
 
   /** Writes the index if anything changed (temp file and rename: a crash leaves the old one).

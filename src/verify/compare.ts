@@ -89,7 +89,7 @@ export async function compareWithScreenshot(fileBytes: Buffer, screenshotPng: Bu
 }
 
 /** Decodes to a BASE×BASE greyscale thumbnail as the browser would show it: rotated, on white. */
-async function thumbnail(bytes: Buffer, what: string): Promise<Float64Array> {
+export async function thumbnail(bytes: Buffer, what: string): Promise<Float64Array> {
   try {
     const raw = await sharp(bytes, { autoOrient: true })
       .flatten({ background: '#ffffff' })
@@ -137,7 +137,7 @@ function areaResample(src: ArrayLike<number>, sw: number, sh: number, dw: number
  * so each "bit" is soft, ±1 beyond a small dead zone and proportional inside it. Two hashes then
  * differ by 1 per opposite cell and ½ where one side is flat, and resampling noise costs ~nothing.
  */
-function dHash(base: Float64Array): Float64Array {
+export function dHash(base: Float64Array): Float64Array {
   const grid = areaResample(base, BASE, BASE, 9, 8);
   const deadZone = Math.max(0.5, HASH_DEAD_ZONE * spread(base));
   const bits = new Float64Array(64);
