@@ -1,11 +1,15 @@
 // `semantest-run report`: the contact sheet of a finished run, opened from disk in Chromium as a
 // person would open it: every panel in reading order, the failed one marked with its kind, the
 // thumbnails loading with nothing from the network, and ticked boxes turning into a reject command.
-import { copyFile, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, expect, test, type Browser, type Page } from '@playwright/test';
 import { findChromium } from '../src/browser/discover.js';
+import { renderPanelPng } from '../src/mock/render.js';
+import { parsePromptText } from '../src/prompts/index.js';
+import { writeContactSheet } from '../src/report/contact-sheet.js';
+import { openJobStore } from '../src/store/index.js';
 import { root, runCli, workDir } from './cli.js';
 
 // The demo's pace with nothing to wait for: no gap, no jitter, and no one-minute rest after 25
@@ -215,4 +219,38 @@ chapters:
   await page.locator('figure.take[data-id="ch1/s1/p2~2"] input.pick').check();
   await page.locator('figure.take[data-id="ch1/s1/p1.ja"] input.pick').check();
   await expect(page.locator('#reject-command')).toHaveValue('semantest-run reject harbour.yaml ch1/s1/p1.ja "ch1/s1/p2~2" --reason "…"');
+});
+
+test('near-duplicates: the repeated picture is shown as a pair at the top; ticking it there ticks it in the book and names it once', async () => {
+  test.setTimeout(20_000);
+  const cwd = await workDir();
+  const file = path.join(cwd, 'gulls.yaml');
+  await writeFile(file, 'book: gulls\nchapters:\n  - id: ch1\n    strips:\n      - id: s1\n        panels:\n          - { id: p1, prompt: "a gull on a post" }\n          - { id: p2, prompt: "a gull in the rain" }\n          - { id: p3, prompt: "the harbour at night" }\n');
+  const book = parsePromptText(await readFile(file, 'utf8'), file);
+  const store = await openJobStore(path.join(cwd, 'checkpoints', book.book));
+  // p3 is p1's picture again, as a page still showing the previous image would have saved it.
+  for (const [job, picture] of book.jobs.map((j) => [j, j.panel === 'p3' ? 'a gull on a post' : j.prompt] as const)) {
+    const target = path.join(cwd, 'out', book.book, job.outputPath);
+    await mkdir(path.dirname(target), { recursive: true });
+    await writeFile(target, await renderPanelPng(picture, 512));
+    await store.record({ t: 'job', id: job.id, state: 'started', attempt: 1, promptHash: job.promptHash });
+    await store.record({ t: 'job', id: job.id, state: 'verified', path: target, sha256: 'x', fileId: `file_${job.order}` });
+  }
+  await store.close();
+  const { path: sheet } = await writeContactSheet({ file, out: path.join(cwd, 'out'), checkpointsDir: path.join(cwd, 'checkpoints') });
+
+  const { page } = await openSheet(browser, sheet);
+  const pair = page.locator('#near-duplicates li.dup-pair');
+  await expect(pair).toHaveCount(1);
+  await expect(pair.locator('code.id')).toHaveText(['ch1/s1/p1', 'ch1/s1/p3']);
+  await expect(pair.locator('.distance')).toHaveText('distance 0');
+  await pair.locator('figure.dup[data-id="ch1/s1/p3"] input.pick').check();
+  await expect(page.locator('figure.take[data-id="ch1/s1/p3"] input.pick')).toBeChecked();
+  await page.locator('figure.take[data-id="ch1/s1/p2"] input.pick').check();
+  await expect(page.locator('#reject-command')).toHaveValue(`semantest-run reject ${file} ch1/s1/p3 ch1/s1/p2 --reason "…"`);
+  await expect(page.locator('#picked-count')).toHaveText('2 images ticked');
+  // Unticking it in the book unticks it in the pair too.
+  await page.locator('figure.take[data-id="ch1/s1/p3"] input.pick').uncheck();
+  await expect(pair.locator('figure.dup[data-id="ch1/s1/p3"] input.pick')).not.toBeChecked();
+  await expect(page.locator('#reject-command')).toHaveValue(`semantest-run reject ${file} ch1/s1/p2 --reason "…"`);
 });
