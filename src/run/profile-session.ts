@@ -70,6 +70,7 @@ export class ProfileSession implements DispatchSession {
   #relaunching: Promise<SessionLease> | undefined;
   #state: ProfileStateName = 'starting';
   #relaunches = 0;
+  #recycledBefore = 0;
   #stopGateEvents: () => void;
 
   private constructor(opts: ProfileSessionOptions, parts: { cleanup: Cleanup; profileDir: string; hub: Hub; extensionDir: string; executablePath: string; pacing: ProfilePacingFile }) {
@@ -119,6 +120,11 @@ export class ProfileSession implements DispatchSession {
     return this.#relaunches;
   }
 
+  /** Tabs replaced by fresh ones so far, over every browser this session had. */
+  get recycledTabs(): number {
+    return this.#recycledBefore + (this.#browser?.tabs.recycled ?? 0);
+  }
+
   /** The current browser; undefined while it is being relaunched or after the session closed. */
   get browser(): SessionBrowser | undefined {
     return this.#browser;
@@ -147,6 +153,7 @@ export class ProfileSession implements DispatchSession {
         const message = `the browser went away (crashed, killed or closed); relaunching it (${this.#relaunches}/${max})`;
         this.#opts.events.emitEvent({ type: 'note', message, profile: this.name });
         this.setState('relaunching', { reason: message });
+        this.#recycledBefore += this.#browser?.tabs.recycled ?? 0;
         this.#browser = undefined;
         this.#lease = undefined;
         await this.#browserCleanup.run();
@@ -214,7 +221,9 @@ export class ProfileSession implements DispatchSession {
       firstOfKind: (kind, jobId, tab, final) => evidence.firstOfKind(kind, jobId, tab.page, final),
       waitForHuman: (tab, signal) => waitForHuman(tab, provider, signal),
     };
-    this.setState('working');
+    // The first launch is part of the run's start (before `run-start`); a relaunch is news.
+    if (this.#relaunches === 0) this.#state = 'working';
+    else this.setState('working');
     return browser;
   }
 

@@ -181,6 +181,11 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
         quotaMarginMs: opts.quotaMarginMs,
         rateLimitPauseMs: opts.rateLimitPauseMs,
       }).run();
+      const every = opts.recycleTabsEvery ?? DEFAULT_RECYCLE_TABS_EVERY;
+      for (const session of sessions) {
+        const recycled = session.recycledTabs;
+        if (recycled > 0) opts.events.emitEvent({ type: 'note', message: `replaced ${recycled} used tab${recycled === 1 ? '' : 's'} by fresh ones (every ${every} jobs in a tab) to keep the browser's memory flat`, profile: session.name });
+      }
       // Drift is visible before it breaks a run: a role found only by a fallback selector.
       for (const [role, index] of Object.entries(outcome.drift)) {
         const selector = provider.selectors[role as keyof typeof provider.selectors]?.[index];
