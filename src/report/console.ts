@@ -13,34 +13,56 @@ export { formatDuration } from './format.js';
  * Messages and reasons carry page and prompt-file text: each is made one line without control
  * characters (`safeLine`), and the whole is stripped again, so no byte of it drives the terminal.
  */
-export function formatEvent(event: RunEvent, cwd = process.cwd(), opts: { eta?: boolean } = {}): string | undefined {
+export function formatEvent(event: RunEvent, cwd = process.cwd(), opts: FormatOptions = {}): string | undefined {
   const text = formatLines(event, cwd, opts);
   return text === undefined ? undefined : cleanText(text);
 }
 
-function formatLines(event: RunEvent, cwd: string, opts: { eta?: boolean }): string | undefined {
+export interface FormatOptions {
+  eta?: boolean;
+  /** The run shares its book among several profiles: each line about a job or a pause names its profile. */
+  several?: boolean;
+}
+
+/** `formatEvent` that learns from `run-start` whether the run has several profiles. */
+export function runFormatter(cwd = process.cwd(), opts: { eta?: boolean } = {}): (event: RunEvent) => string | undefined {
+  let several = false;
+  return (event) => {
+    if (event.type === 'run-start') several = (event.profiles?.length ?? 1) > 1;
+    return formatEvent(event, cwd, { ...opts, several });
+  };
+}
+
+function formatLines(event: RunEvent, cwd: string, opts: FormatOptions): string | undefined {
+  // "[anna] " before a line about one profile's job or pause, when there are several.
+  const who = opts.several && 'profile' in event && event.profile ? `[${safeLine(event.profile)}] ` : '';
   switch (event.type) {
     case 'run-start':
-      return `semantest: ${event.book}: ${event.toRun} to generate, ${event.skipped} already verified (of ${event.total}) · ${event.baseUrl} · profile ${event.profile} · ${event.headless ? 'headless' : 'window'} · concurrency ${event.concurrency}`;
+      return `semantest: ${event.book}: ${event.toRun} to generate, ${event.skipped} already verified (of ${event.total}) · ${event.baseUrl} · ${opts.several ? `profiles ${(event.profiles ?? []).map((p) => safeLine(p)).join(', ')}` : `profile ${event.profile}`} · ${event.headless ? 'headless' : 'window'} · concurrency ${event.concurrency}${opts.several ? ' each' : ''}`;
     case 'note':
-      return `  · ${safeLine(event.message)}`;
+      return `  · ${who}${safeLine(event.message)}`;
+    case 'profile-state':
+      if (event.state === 'retired' || event.state === 'waiting for a login' || event.state === 'resting') {
+        return `  ■ profile ${safeLine(event.profile)} ${event.state}${event.until ? ` until ${clock(event.until)}` : ''}${event.reason ? `: ${safeLine(event.reason)}` : ''}`;
+      }
+      return undefined;
     case 'job-start':
-      return event.attempt > 1 ? `  → ${event.id} attempt ${event.attempt}` : undefined;
+      return event.attempt > 1 ? `  → ${who}${event.id} attempt ${event.attempt}` : undefined;
     case 'job-progress':
     case 'job-state':
       return undefined;
     case 'job-verified': {
       const eta = opts.eta !== false && event.etaMs && event.done < event.toRun ? `, done in ~${formatDuration(event.etaMs)} (${clock(Date.now() + event.etaMs)})` : '';
-      return `  ✓ [${event.done}/${event.toRun}] ${event.id} verified in ${formatDuration(event.ms)}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''} → ${path.relative(cwd, event.path)}${eta}`;
+      return `  ✓ [${event.done}/${event.toRun}] ${who}${event.id} verified in ${formatDuration(event.ms)}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''} → ${path.relative(cwd, event.path)}${eta}`;
     }
     case 'job-retry':
-      return `  ↻ ${event.id} ${event.kind}: ${safeLine(event.message)} — retry ${event.attempt} at ${clock(event.notBefore)}`;
+      return `  ↻ ${who}${event.id} ${event.kind}: ${safeLine(event.message)} — retry ${event.attempt} at ${clock(event.notBefore)}`;
     case 'job-failed':
-      return `  ✗ [${event.done}/${event.toRun}] ${event.id} failed (${event.kind}): ${safeLine(event.message)}`;
+      return `  ✗ [${event.done}/${event.toRun}] ${who}${event.id} failed (${event.kind}): ${safeLine(event.message)}`;
     case 'pause':
-      return `  ⏸ pausing the profile until ${clock(event.until)} (${formatDuration(event.until - Date.now())}): ${safeLine(event.reason)}`;
+      return `  ⏸ ${who}pausing the profile until ${clock(event.until)} (${formatDuration(event.until - Date.now())}): ${safeLine(event.reason)}`;
     case 'human-needed':
-      return `  ! a person is needed (${event.kind}): ${safeLine(event.message)}`;
+      return `  ! ${who}a person is needed (${event.kind}): ${safeLine(event.message)}`;
     case 'stopping':
       return `  ■ ${safeLine(event.reason)}`;
     case 'pacing':
@@ -52,6 +74,9 @@ function formatLines(event: RunEvent, cwd: string, opts: { eta?: boolean }): str
         `${s.book}: ${s.verified} verified, ${s.failed.length} failed, ${s.skipped} already done${s.notRun ? `, ${s.notRun} not run` : ''} in ${formatDuration(s.elapsedMs)} (${s.promptsSent} prompts sent)`,
       ];
       for (const f of s.failed) lines.push(`  failed ${f.id} (${f.kind}): ${safeLine(f.message)}`);
+      if (opts.several) {
+        for (const p of s.profiles ?? []) lines.push(`  profile ${safeLine(p.name)}: ${p.verified} verified, ${p.promptsSent} prompts sent, ${p.state}${p.reason ? `: ${safeLine(p.reason)}` : ''}`);
+      }
       if (s.stale.length) lines.push(`  ${s.stale.length} verified panels have changed prompts (kept; --regenerate-changed redoes them): ${s.stale.join(', ')}`);
       return lines.join('\n');
     }
@@ -97,9 +122,10 @@ export function attachConsole(events: RunEvents, opts: ConsoleOptions): void {
     });
   }
   const write = opts.write ?? ((line: string) => void (gone || process.stdout.write(`${line}\n`)));
+  const format = runFormatter();
   events.on('event', (event) => {
     if (opts.json) return write(jsonLine({ at: new Date().toISOString(), ...event }));
-    const line = formatEvent(event);
+    const line = format(event);
     if (line !== undefined) write(line);
   });
 }
@@ -115,7 +141,7 @@ function attachLive(events: RunEvents, stream: NodeJS.WriteStream): void {
     if (error.code !== 'EPIPE' && error.code !== 'EIO') throw error;
   });
   const screen = terminalScreen(stream);
-  const live = new LiveStatus(screen, { format: (event) => formatEvent(event, process.cwd(), { eta: false }) });
+  const live = new LiveStatus(screen, { format: runFormatter(process.cwd(), { eta: false }) });
   events.on('event', (event) => live.handle(event));
   stream.on('resize', () => live.resume());
   if (process.stderr.isTTY) {
