@@ -190,5 +190,14 @@ export function expandPromptFile(data: PromptFile, file: string, lineOf: (path: 
       }
     }
   }
-  return { book: data.book, provider, style, pacing: { ...DEFAULT_PACING, ...data.pacing }, file, jobs };
+  return {
+    book: data.book,
+    provider,
+    style,
+    pacing: { ...DEFAULT_PACING, ...data.pacing },
+    ...(data.profiles ? { profiles: [...data.profiles] } : {}),
+    ...(data.quota ? { quota: { images: data.quota.images, hours: data.quota.hours } } : {}),
+    file,
+    jobs,
+  };
 }

@@ -69,7 +69,7 @@ describe('reading the file', () => {
     const error = errorOf('book: ok\nprompts: [a]\nextra: 1\n');
     expect(error).toBeInstanceOf(PromptFileError);
     expect(error).toMatchObject({ file: FILE, line: 3, column: 1, exitCode: 2, name: 'PromptFileError' });
-    expect(error.detail).toBe('extra: unknown key (a prompt file takes book, provider, style, aspect, characters, locales, pacing, chapters, prompts)');
+    expect(error.detail).toBe('extra: unknown key (a prompt file takes book, provider, style, aspect, characters, locales, pacing, profiles, quota, chapters, prompts)');
   });
 });
 
@@ -183,6 +183,17 @@ describe('schema', () => {
     expect(firstLine('book: a\npacing:\n  minGap: 8\nprompts: [x]\n')).toBe(
       'story.yaml:3:3: pacing.minGap: unknown key (pacing takes concurrency, minGapSeconds, jitterSeconds, cooldownEvery, cooldownSeconds)',
     );
+  });
+
+  it('reads profiles and a quota, and checks them', () => {
+    const book = parsePromptText('book: a\nprofiles: [anna, ben]\nquota: { images: 50, hours: 3 }\nprompts: [x]\n', 'story.yaml');
+    expect(book.profiles).toEqual(['anna', 'ben']);
+    expect(book.quota).toEqual({ images: 50, hours: 3 });
+    expect(firstLine('book: a\nprofiles: ["../x"]\nprompts: [x]\n')).toMatch(/^story\.yaml:2:12: profiles\[0\]: must be a profile name/);
+    expect(firstLine('book: a\nprofiles: [a, a]\nprompts: [x]\n')).toMatch(/^story\.yaml:2:\d+: profiles: names a profile twice/);
+    expect(firstLine('book: a\nprofiles: []\nprompts: [x]\n')).toMatch(/^story\.yaml:2:\d+: profiles: must list at least 1 item/);
+    expect(firstLine('book: a\nquota: { images: 0, hours: 3 }\nprompts: [x]\n')).toBe('story.yaml:2:18: quota.images: must be at least 1');
+    expect(firstLine('book: a\nquota: { images: 50, hour: 3 }\nprompts: [x]\n')).toMatch(/^story\.yaml:2:\d+: quota\.hour: unknown key \(quota takes images, hours\)/);
   });
 
   it('checks locale codes and character names', () => {

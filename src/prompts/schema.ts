@@ -89,6 +89,14 @@ const PacingFields = strict('pacing', {
   cooldownSeconds: Seconds,
 });
 
+/** A profile name names a folder under profiles/: nothing that climbs out of it (the same rule as --profile). */
+export const PROFILE_NAME = /^(?!\.\.?$)[A-Za-z0-9._-]{1,64}$/;
+
+const QuotaFields = strict('quota', {
+  images: z.number().int().min(1),
+  hours: z.number().positive().max(24 * 31),
+});
+
 export const PromptFileSchema = strict('a prompt file', {
   book: z
     .string()
@@ -101,6 +109,12 @@ export const PromptFileSchema = strict('a prompt file', {
   characters: z.record(z.string().regex(ID, 'must be a character name that starts with a letter or digit, then letters, digits, "-" and "_", at most 64 characters (used as {name})'), Text).optional(),
   locales: z.array(z.string().regex(LOCALE, 'must be a locale code such as en, ja or pt-BR')).min(1).optional(),
   pacing: PacingFields.optional(),
+  profiles: z
+    .array(z.string().regex(PROFILE_NAME, 'must be a profile name: letters, digits, ".", "_" and "-", at most 64 (it names a folder under profiles/)'))
+    .min(1)
+    .refine((names) => new Set(names).size === names.length, 'names a profile twice; each profile is one browser and runs once')
+    .optional(),
+  quota: QuotaFields.optional(),
   chapters: z.array(Chapter).min(1).optional(),
   prompts: z.array(Text).min(1).optional(),
 });

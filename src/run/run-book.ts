@@ -10,6 +10,7 @@ import { FatalError, HumanNeededError, UsageError, serializeError } from '../pro
 import type { RunHooks } from './hooks.js';
 import { RunControl } from './run-control.js';
 import { loadPromptFile } from '../prompts/index.js';
+import { PROFILE_NAME } from '../prompts/schema.js';
 import type { Job, Pacing, PromptBook } from '../prompts/types.js';
 import { loadProvider } from '../providers/index.js';
 import type { RunEvents, RunSummary } from '../events.js';
@@ -70,8 +71,6 @@ export interface RunOptions extends PlanOptions {
 
 /** A profile relaunches a browser that went away at most this many times. */
 const MAX_RELAUNCHES = 3;
-/** What a profile name may be: a folder under profiles/, nothing that climbs out of it. */
-const PROFILE_NAME = /^(?!\.\.?$)[A-Za-z0-9._-]{1,64}$/;
 
 export async function runBook(opts: RunOptions): Promise<RunSummary> {
   const startedAt = Date.now();
