@@ -139,6 +139,8 @@ async function handleRequest(message: Exclude<RunnerMessage, { type: 'welcome' |
         excludeFileIds: message.excludeFileIds,
         imageIntent: message.imageIntent,
         ...(message.aspect ? { aspect: message.aspect } : {}),
+        // Up to 40 MiB of references, runner → page only: chrome.tabs.sendMessage carries up to 64 MiB.
+        ...(message.attachments?.length ? { attachments: message.attachments } : {}),
       });
     case 'probe':
       await waitForReady(message.tabId, current.timings.readyTimeoutMs);

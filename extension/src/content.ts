@@ -9,6 +9,7 @@ import {
   ContentCommandSchema,
   describeIssues,
   type Aspect,
+  type Attachment,
   type ContentEvent,
   type ContentReply,
   type ImageFound,
@@ -28,6 +29,7 @@ import {
   QuotaError,
   StaleImageError,
   TransientError,
+  UploadError,
   serializeError,
 } from '../../src/protocol/errors.js';
 
@@ -243,8 +245,27 @@ function answerTo(p: ProviderDescriptor, user: HTMLElement): Answer {
   const turns = outermost(all(p.selectors.turn)).filter(
     (t) => !t.contains(user) && follows(t, user) && (!next || (!t.contains(next) && follows(next, t))),
   );
-  const images = turns.flatMap((t) => all(p.selectors.image, t)).filter((e): e is HTMLImageElement => e instanceof HTMLImageElement);
+  const images = turns
+    .flatMap((t) => all(p.selectors.image, t))
+    .filter((e): e is HTMLImageElement => e instanceof HTMLImageElement && !inUserTurn(p, e));
   return { turns, text: turns.map(visibleText).join('\n'), images };
+}
+
+/**
+ * An image the user sent (a reference shown in a user turn, served from the same URLs as generated
+ * images): never the panel's image. Any image inside a user message or inside a turn holding one
+ * (ARCHITECTURE §4, "Attachments"). Not "any image in a dialog button": generated ones may be too.
+ */
+function inUserTurn(p: ProviderDescriptor, img: HTMLElement): boolean {
+  if (p.selectors.userMessage.some((s) => img.closest(s))) return true;
+  const users = p.selectors.userMessage.join(', ');
+  return p.selectors.turn.some((s) => img.closest(s)?.querySelector(users));
+}
+
+/** File ids of every image the user turns show: an answer echoing one of them is no new image. */
+function userImageFileIds(p: ProviderDescriptor): string[] {
+  const images = [...document.querySelectorAll<HTMLImageElement>('img')].filter((img) => inUserTurn(p, img));
+  return images.map((img) => fileIdOf(p, img)).filter((id): id is string => id !== undefined);
 }
 
 function newErrors(p: ProviderDescriptor, before: Set<HTMLElement>): string[] {
@@ -354,9 +375,11 @@ async function readAnswer(
     const matched = capText(answer.text);
     failOnPageText(p, `${matched}\n${capText(notices())}`, newErrors(p, errorsBefore));
     const stop = role(p, 'stop') !== null;
+    // The user's own images (references) by file id: an answer that shows one again shows no new image.
+    const sentByUser = new Set(userImageFileIds(p));
     const shown = answer.images
       .map((img) => ({ img, fileId: fileIdOf(p, img) }))
-      .filter((c): c is { img: HTMLImageElement; fileId: string } => c.fileId !== undefined);
+      .filter((c): c is { img: HTMLImageElement; fileId: string } => c.fileId !== undefined && !sentByUser.has(c.fileId));
     const loaded = shown.filter(({ img }) => img.complete && img.naturalWidth > p.timings.minImageWidth);
     // An image still loading its bytes, or a container with no image in it yet, is pending.
     const scaffolds = answer.turns.flatMap((t) => all(p.selectors.imageContainer, t)).filter((c) => !c.querySelector('img'));
@@ -492,9 +515,152 @@ async function chooseAspect(p: ProviderDescriptor, aspect: Aspect): Promise<void
   press(option);
 }
 
+// ── Attachments (ARCHITECTURE §4, "Attachments") ──
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Whether `label` names the file `name`, allowing the page's renames of a name it has seen before:
+ * `mara.png` shows as `mara.png`, `mara(1).png` or `mara(20260920-152709).png`. The name stands
+ * alone in the label ("Remove mara.png", "Remove file 2: mara.png"), not inside a longer name.
+ */
+function namesFile(label: string, name: string): boolean {
+  const dot = name.lastIndexOf('.');
+  const stem = dot > 0 ? name.slice(0, dot) : name;
+  const ext = dot > 0 ? name.slice(dot) : '';
+  const pattern = new RegExp(`(^|[\\s:"'“])${escapeRegExp(stem)}(\\(\\d{1,4}\\)|\\(\\d{8}-\\d{6}\\))?${escapeRegExp(ext)}($|[\\s"'”])`, 'i');
+  return pattern.test(normalize(label));
+}
+
+/** Every name a tile gives itself: its text and the labels, titles and alts of it and its parts. */
+function tileLabels(tile: HTMLElement): string[] {
+  const parts = [tile, ...tile.querySelectorAll<HTMLElement>('*')];
+  const labels = parts.flatMap((e) => [e.getAttribute('aria-label'), e.getAttribute('title'), e.getAttribute('alt')]);
+  return [visibleText(tile), tile.textContent ?? '', ...labels].filter((l): l is string => !!l && l.length < 2000);
+}
+
+function isBusy(p: ProviderDescriptor, tile: HTMLElement): boolean {
+  return p.selectors.attachmentBusy.some((s) => tile.matches(s) || tile.querySelector(s) !== null);
+}
+
+function isDisabled(button: HTMLElement): boolean {
+  return (button as HTMLButtonElement).disabled === true || button.getAttribute('aria-disabled') === 'true';
+}
+
+function base64ToBytes(base64: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(base64);
+  const bytes = new Uint8Array(new ArrayBuffer(binary.length));
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/** The composer form's file input: never one outside the form (a decoy there drops what it is given). */
+function fileInputOf(p: ProviderDescriptor): HTMLInputElement {
+  const form = role(p, 'composerForm');
+  if (!form) throw driftError(p, 'composerForm');
+  for (const selector of p.selectors.fileInput) {
+    const input = [...form.querySelectorAll<HTMLElement>(selector)].find((e): e is HTMLInputElement => e instanceof HTMLInputElement && e.type === 'file');
+    if (input) return input;
+  }
+  throw new DriftError(`the page no longer matches the ${p.name} descriptor: fileInput not found inside the composer form (tried ${p.selectors.fileInput.map((s) => `\`${s}\``).join(', ')})`);
+}
+
+/** What the page says about an upload that failed: the banner's line, or null. */
+function uploadBanner(p: ProviderDescriptor, errorsBefore: Set<HTMLElement>, notices: () => string): string | null {
+  const failed = toRegExp(p.text.uploadFailed);
+  const form = first(p.selectors.composerForm);
+  const texts = [...newErrors(p, errorsBefore), notices(), form ? visibleText(form) : ''].map((t) => capText(t));
+  const hit = texts.find((t) => failed.test(t));
+  return hit === undefined ? null : excerpt(hit, failed);
+}
+
+/**
+ * Attaches every file at once through the form's file input (a DataTransfer, then a bubbling
+ * change), then waits until each file has its own new tile. Returns a check to run after the prompt
+ * is typed: every upload done and Send enabled and steady. Fails with an UploadError naming the
+ * file on the banner, a file with no tile, or an upload still busy at the bound.
+ */
+async function attach(p: ProviderDescriptor, files: Attachment[]): Promise<(sendRole: () => HTMLElement | null) => Promise<HTMLElement>> {
+  const input = fileInputOf(p);
+  const tilesBefore = new Set(all(p.selectors.attachmentTile));
+  const errorsBefore = new Set(all(p.selectors.error));
+  const notices = noticeWatcher(p);
+  const started = Date.now();
+  const transfer = new DataTransfer();
+  for (const file of files) transfer.items.add(new File([base64ToBytes(file.base64)], file.name, { type: file.type }));
+  input.files = transfer.files;
+  input.dispatchEvent(new Event('change', { bubbles: true }));
+  // The page clears the input after taking the files: only the tiles say what it took.
+
+  /** Each file's tile: new since the attach, named after it, each tile used once. */
+  const tilesOf = (): Map<string, HTMLElement> => {
+    const fresh = all(p.selectors.attachmentTile).filter((t) => !tilesBefore.has(t));
+    const free = new Set(fresh);
+    const found = new Map<string, HTMLElement>();
+    for (const file of files) {
+      const tile = [...free].find((t) => tileLabels(t).some((l) => namesFile(l, file.name)));
+      if (tile) {
+        found.set(file.name, tile);
+        free.delete(tile);
+      }
+    }
+    return found;
+  };
+  const failFast = () => {
+    checkBlockers(p);
+    const banner = uploadBanner(p, errorsBefore, notices);
+    if (banner) {
+      const tiles = tilesOf();
+      // The banner names no file: a tile that says it failed does, else a file with no tile.
+      const named = files.filter((f) => tiles.has(f.name) && failedTile(tiles.get(f.name)!, p));
+      const culprits = named.length ? named : files.filter((f) => !tiles.has(f.name));
+      throw new UploadError(`the upload failed for ${(culprits.length ? culprits : files).map((f) => f.name).join(', ')}: the page says "${banner.slice(0, 200)}"`);
+    }
+  };
+
+  for (;;) {
+    failFast();
+    if (tilesOf().size === files.length) break;
+    if (Date.now() - started > p.timings.tileTimeoutMs) {
+      const tiles = tilesOf();
+      const dropped = files.filter((f) => !tiles.has(f.name)).map((f) => f.name);
+      throw new UploadError(`the page dropped ${dropped.join(', ')}: no tile appeared for it within ${Math.round(p.timings.tileTimeoutMs / 1000)} s of attaching`);
+    }
+    await nextChange(p.timings.pollMs);
+  }
+
+  return async (sendRole) => {
+    let steadySince: number | undefined;
+    for (;;) {
+      failFast();
+      const tiles = tilesOf();
+      const missing = files.filter((f) => !tiles.has(f.name)).map((f) => f.name);
+      if (missing.length) throw new UploadError(`the page dropped ${missing.join(', ')}: its tile went away before the send`);
+      const busy = files.filter((f) => isBusy(p, tiles.get(f.name)!)).map((f) => f.name);
+      const send = sendRole();
+      const ready = busy.length === 0 && send !== null && !isDisabled(send);
+      const now = Date.now();
+      if (!ready) steadySince = undefined;
+      else if (steadySince === undefined) steadySince = now;
+      else if (now - steadySince >= p.timings.sendSteadyMs) return send!;
+      if (now - started > p.timings.uploadTimeoutMs) {
+        const what = busy.length ? `${busy.join(', ')} still uploading` : 'every upload shown done but Send still disabled';
+        throw new UploadError(`the upload never finished: ${what} ${Math.round(p.timings.uploadTimeoutMs / 1000)} s after attaching`);
+      }
+      // A steady Send is a span of time, not a change: look again within the steady period.
+      await nextChange(ready ? Math.min(p.timings.pollMs, Math.max(MIN_CHECK_GAP_MS, p.timings.sendSteadyMs)) : p.timings.pollMs);
+    }
+  };
+}
+
+/** A tile that itself says its upload failed (the banner names no file; a tile may). */
+function failedTile(tile: HTMLElement, p: ProviderDescriptor): boolean {
+  return toRegExp(p.text.uploadFailed).test(capText(tileLabels(tile).join('\n')));
+}
+
 async function generate(
   p: ProviderDescriptor,
-  command: { jobId: string; prompt: string; timeoutMs: number; sendGapMs: number; excludeFileIds: string[]; imageIntent: ImageIntent; aspect?: Aspect },
+  command: { jobId: string; prompt: string; timeoutMs: number; sendGapMs: number; excludeFileIds: string[]; imageIntent: ImageIntent; aspect?: Aspect; attachments?: Attachment[] },
 ): Promise<ImageFound> {
   const { jobId, timeoutMs, sendGapMs } = command;
   const deadline = Date.now() + timeoutMs;
@@ -506,6 +672,11 @@ async function generate(
   const prefixed = !tool || command.imageIntent === 'tool-and-prefix';
   const intent: ImageFound['intent'] = tool ? (prefixed ? 'tool+prefix' : 'tool') : 'prefix';
   if (tool && command.aspect) await chooseAspect(p, command.aspect);
+  // Attached after the tool and the aspect, never before: opening the + menu again can switch the
+  // tool off. The uploads run while the prompt is typed; the send waits for them.
+  const attachments = command.attachments ?? [];
+  const uploaded = attachments.length ? await attach(p, attachments) : undefined;
+  if (attachments.length) void announce({ type: 'cs-progress', jobId, phase: 'attached' });
   const prompt = prefixed && !command.prompt.toLowerCase().startsWith(p.imagePrefix.trim().toLowerCase()) ? `${p.imagePrefix}${command.prompt}` : command.prompt;
   // Anything on the page before the send (side bars, earlier turns) can never be this prompt's image.
   const exclude = new Set([...command.excludeFileIds, ...imageFileIds(p)]);
@@ -518,13 +689,16 @@ async function generate(
   if (!composerText(box).replace(/\s+/g, ' ').includes(head)) throw new TransientError('the message box did not take the prompt');
   void announce({ type: 'cs-progress', jobId, phase: 'filled' });
 
-  // The 2026 page has a send button only while the composer holds text.
-  const send = await waitFor('an enabled send button', p.timings.sendTimeoutMs, p, () => {
-    const button = role(p, 'send') as HTMLButtonElement | null;
-    return button && !button.disabled ? button : null;
-  }).catch((error) => {
-    throw error instanceof TransientError ? driftError(p, 'send') : error;
-  });
+  // The 2026 page has a send button only while the composer holds text; with attachments it stays
+  // disabled until every upload is done.
+  const send = uploaded
+    ? await uploaded(() => role(p, 'send'))
+    : await waitFor('an enabled send button', p.timings.sendTimeoutMs, p, () => {
+      const button = role(p, 'send');
+      return button && !isDisabled(button) ? button : null;
+    }).catch((error) => {
+      throw error instanceof TransientError ? driftError(p, 'send') : error;
+    });
   if (sendGapMs > 0) await chrome.runtime.sendMessage({ type: 'cs-send-permit', sendGapMs } satisfies ContentEvent);
   const watchUrl = conversationWatcher(p, jobId, isConversationUrl(location.href, p) ? location.href : undefined);
   // pushState fires no event a content script sees: check on a short timer as well as on changes.

@@ -19,6 +19,7 @@ import { runReport } from './report.js';
 import { runLogin } from './login.js';
 import { runDoctor } from './doctor.js';
 import { hooksFromEnv } from './test-hooks.js';
+import { referencePath } from '../run/references.js';
 
 async function execute(action: () => Promise<number | void>): Promise<never> {
   let code: number;
@@ -149,7 +150,11 @@ async function run(args: RunArgs): Promise<number> {
   const file = String(args.file);
   if (args['dry-run']) {
     const book = await loadPromptFile(file);
-    for (const job of book.jobs) process.stdout.write(`${job.id}\t${cleanText(job.finalPrompt, { singleLine: true })}\n`);
+    for (const job of book.jobs) {
+      process.stdout.write(`${job.id}\t${cleanText(job.finalPrompt, { singleLine: true })}\n`);
+      // Each reference the panel attaches, in the order it is attached (ARCHITECTURE §4, "Attachments").
+      for (const ref of job.refs ?? []) process.stdout.write(`\treference ${cleanText(ref.character, { singleLine: true })}: ${cleanText(referencePath(ref.file, file), { singleLine: true })}\n`);
+    }
     process.stdout.write(`${book.jobs.length} jobs in ${book.book}\n`);
     return 0;
   }

@@ -19,6 +19,12 @@ export const FAILURE_KINDS = [
   'no-image',
   /** The page no longer matches the provider descriptor (a role is not found): the run stops. */
   'drift',
+  /** A reference image did not upload: the page's banner, an upload that never finished, or a file
+   * the page dropped (no tile). Nothing was sent. */
+  'upload',
+  /** A reference image cannot be sent as it is: too many, too large, unreadable or changed since the
+   * prompt file was loaded. Checked before anything is sent; no retry can fix it. */
+  'attachment',
   /** Not a job's failure: bad input, a missing browser, a lock; the run stops with a sentence. */
   'fatal',
 ] as const;
@@ -95,6 +101,15 @@ export class StaleImageError extends VerificationError {}
 /** The page no longer matches the descriptor; the message names the role and the selectors tried. */
 export class DriftError extends SemantestError {
   override readonly kind = 'drift' as const;
+}
+
+/** A reference image did not upload (banner, never finished, dropped); the message names the file. */
+export class UploadError extends SemantestError {
+  override readonly kind = 'upload' as const;
+}
+/** A reference image cannot be sent as it is (too many, too large, unreadable, changed since load). */
+export class AttachmentError extends SemantestError {
+  override readonly kind = 'attachment' as const;
 }
 
 // ── Run-level errors: the run (or the command) stops with a sentence and an exit code. ──
@@ -175,6 +190,8 @@ const CLASSES = {
   StaleImageError,
   NoImageError,
   DriftError,
+  UploadError,
+  AttachmentError,
   FatalError,
 } as const;
 
@@ -213,6 +230,8 @@ function classForKind(kind: FailureKind): new (message: string) => SemantestErro
     case 'timeout': return GenerationTimeoutError;
     case 'no-image': return NoImageError;
     case 'drift': return DriftError;
+    case 'upload': return UploadError;
+    case 'attachment': return AttachmentError;
     case 'fatal': return FatalError;
     default: return TransientError;
   }

@@ -119,6 +119,41 @@ export const ProbeResultSchema = z.object({
 export type ProbeResult = z.infer<typeof ProbeResultSchema>;
 export type ImageFound = z.infer<typeof ImageFoundSchema>;
 
+/** The page's limits on reference images (DESIGN §4 "attachments"): per image, and per message. */
+export const MAX_ATTACHMENTS = 10;
+export const MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024;
+/**
+ * All of one prompt's attachments together. The request reaches the page through
+ * chrome.tabs.sendMessage, whose JSON may be at most 64 MiB; 40 MiB of bytes is 53.3 MiB of base64,
+ * leaving room for the descriptor and the prompt. (Runner → extension only: the hub's 1 MiB bound is
+ * on what it receives, ARCHITECTURE §3 "Bounds".)
+ */
+export const MAX_ATTACHMENTS_TOTAL_BYTES = 40 * 1024 * 1024;
+export const ATTACHMENT_TYPES = ['image/png', 'image/jpeg', 'image/webp'] as const;
+
+/** Base64 with no whitespace; decoded length from its length and padding, without decoding. */
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+export function base64Bytes(base64: string): number {
+  const padding = base64.endsWith('==') ? 2 : base64.endsWith('=') ? 1 : 0;
+  return Math.floor((base64.length * 3) / 4) - padding;
+}
+
+/** One reference image to attach: a plain file name (the page shows it), its type and its bytes. */
+export const AttachmentSchema = z.object({
+  name: z
+    .string()
+    .min(1)
+    .max(255)
+    .refine((n) => !/[\\/\u0000-\u001f]/.test(n) && n !== '.' && n !== '..', 'must be a plain file name'),
+  type: z.enum(ATTACHMENT_TYPES),
+  base64: z
+    .string()
+    .max(Math.ceil(MAX_ATTACHMENT_BYTES / 3) * 4)
+    .refine((b) => b.length % 4 === 0 && BASE64.test(b), 'must be base64')
+    .refine((b) => base64Bytes(b) > 0 && base64Bytes(b) <= MAX_ATTACHMENT_BYTES, `must decode to 1 byte … ${MAX_ATTACHMENT_BYTES / 1024 / 1024} MiB`),
+});
+export type Attachment = z.infer<typeof AttachmentSchema>;
+
 export const GenerateRequestSchema = z.object({
   jobId: z.string().min(1),
   prompt: z.string().min(1).max(MAX_PROMPT_CHARS),
@@ -130,10 +165,16 @@ export const GenerateRequestSchema = z.object({
   imageIntent: z.enum(IMAGE_INTENTS).default('tool-or-prefix'),
   /** Chosen in the page's aspect control when it has one; absent = leave the page's default. */
   aspect: z.enum(ASPECTS).optional(),
+  /** The panel's reference images, attached in the composer before the prompt is typed (ARCHITECTURE §4, "Attachments"). */
+  attachments: z
+    .array(AttachmentSchema)
+    .max(MAX_ATTACHMENTS)
+    .refine((list) => list.reduce((sum, a) => sum + base64Bytes(a.base64), 0) <= MAX_ATTACHMENTS_TOTAL_BYTES, `at most ${MAX_ATTACHMENTS_TOTAL_BYTES / 1024 / 1024} MiB in all`)
+    .optional(),
 });
 
 /** Phases the content script reports for the job in flight; `conversation` carries the page's new URL. */
-export const PROGRESS_PHASES = ['filled', 'sent', 'conversation', 'generating', 'image-loaded'] as const;
+export const PROGRESS_PHASES = ['attached', 'filled', 'sent', 'conversation', 'generating', 'image-loaded'] as const;
 
 // Extension → runner
 export const ExtensionMessageSchema = z.discriminatedUnion('type', [

@@ -60,6 +60,16 @@ export const ProviderDescriptorSchema = z
         aspectOption: optionalSelectors,
         /** The container of one generated image (its id names the image when the src does not). */
         imageContainer: optionalSelectors,
+        /** The composer's form: file inputs are only ever looked for inside it (ones outside drop files). */
+        composerForm: optionalSelectors,
+        /** File inputs inside the composer form, in order of preference. */
+        fileInput: optionalSelectors,
+        /** One attached file's tile in the composer; its button and "Remove …" labels name the file. */
+        attachmentTile: optionalSelectors,
+        /** Matched on a tile or inside it while its file is still uploading. */
+        attachmentBusy: optionalSelectors,
+        /** An attached image as the sent user turn shows it: never a candidate for the panel's image. */
+        userAttachment: optionalSelectors,
       })
       .strict(),
     /** Put before the prompt when the image tool cannot be turned on, so the answer is an image. */
@@ -84,6 +94,8 @@ export const ProviderDescriptorSchema = z
         challenge: pattern,
         /** The text of the tools menu entry that turns image generation on. */
         imageTool: pattern.default({ source: '^\\s*Create image', flags: 'i' }),
+        /** The banner of an upload that failed (read in the composer form, alerts and live regions). */
+        uploadFailed: pattern.default({ source: 'Failed upload', flags: 'i' }),
       })
       .strict(),
     timings: z
@@ -97,6 +109,13 @@ export const ProviderDescriptorSchema = z
         /** An answer that stops changing this long with no stop button, no image and no known wording has ended.
          * @default 1500 */
         settleMs: z.number().int().positive().default(1500),
+        /** Attached files each show a tile within this, else the page dropped one. @default 10000 */
+        tileTimeoutMs: z.number().int().positive().default(10_000),
+        /** Every upload done (no tile busy, Send enabled) within this, counted from the attach; 5–30 s
+         * are reported, so twice the worst. @default 60000 */
+        uploadTimeoutMs: z.number().int().positive().default(60_000),
+        /** Send must stay enabled, nothing busy, this long before it is pressed. @default 500 */
+        sendSteadyMs: z.number().int().nonnegative().default(500),
       })
       .strict(),
   })

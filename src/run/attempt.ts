@@ -19,6 +19,7 @@ import { removeQuietly, safeJoin, sha256, writeJsonAtomically } from './save-ima
 import { sidecarOf } from '../store/files.js';
 import { writeEvidence } from './evidence.js';
 import { recompareWhenPainted } from './recompare.js';
+import { readReferences, sidecarReferences } from './references.js';
 
 export interface Tab {
   readonly page: Page;
@@ -109,6 +110,8 @@ async function revisit(deps: AttemptDeps, tab: Tab, job: JobLifecycle, memory: J
 }
 
 async function sendPrompt(deps: AttemptDeps, tab: Tab, job: JobLifecycle, memory: JobMemory): Promise<ImageFound> {
+  // Read and checked before the page is even opened: a reference that cannot go means nothing is sent.
+  const attachments = job.job.refs?.length ? await readReferences(job.job.refs, job.job.id) : [];
   await navigate(tab.page, deps.provider.baseUrl);
   try {
     return await deps.hub.request(
@@ -122,8 +125,10 @@ async function sendPrompt(deps: AttemptDeps, tab: Tab, job: JobLifecycle, memory
         excludeFileIds: excluded(deps, job, memory),
         imageIntent: memory.imageIntent,
         ...(job.job.aspect ? { aspect: job.job.aspect } : {}),
+        ...(attachments.length ? { attachments } : {}),
       },
-      deps.generationTimeoutMs + deps.provider.timings.readyTimeoutMs + 30_000,
+      // Uploads happen before the prompt is sent: their bound comes on top of the generation's.
+      deps.generationTimeoutMs + deps.provider.timings.readyTimeoutMs + 30_000 + (attachments.length ? deps.provider.timings.uploadTimeoutMs : 0),
     );
   } catch (error) {
     // The page may have gone away (reload, crash) before the content script reported the
@@ -326,6 +331,9 @@ async function saveImage(deps: AttemptDeps, tab: Tab, job: JobLifecycle, found: 
     evidence: path.relative(path.dirname(file), evidence),
     ...(job.job.aspect ? { aspect: job.job.aspect } : {}),
     ...(found.intent ? { intent: found.intent } : {}),
+    // The references that went with the prompt. A revisit read the answer of an earlier send of
+    // this same job, whose references the prompt hash pins to these bytes.
+    ...(job.job.refs?.length ? { references: sidecarReferences(job.job.refs, job.job.source.file) } : {}),
     // The image a person rejected, which this one replaces: the store keeps the record's `rejection`
     // through the regenerating attempts and drops it on the `verified` written just below.
     ...(job.record?.rejection ? { replaces: { file: path.relative(deps.bookDir, job.record.rejection.keptAs), sha256: job.record.rejection.sha256, reason: job.record.rejection.reason } } : {}),

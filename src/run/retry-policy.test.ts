@@ -67,6 +67,14 @@ describe('retry policy', () => {
     }
   });
 
+  it('retries a failed upload with backoff, counted, then fails it; a reference that cannot be sent fails at once without using a retry', () => {
+    const tries = [1, 2, 3, 4].map((failures) => decideRetry({ kind: 'upload' }, { failures, consecutiveCooldowns: 0 }, options));
+    expect(tries.map((d) => d.action)).toEqual(['retry', 'retry', 'retry', 'fail']);
+    expect(tries.slice(0, 3).map((d) => d.delayMs)).toEqual([10_000, 20_000, 40_000]);
+    expect(tries.every((d) => d.countsAsAttempt)).toBe(true);
+    expect(decideRetry({ kind: 'attachment' }, first, options)).toEqual({ action: 'fail', delayMs: 0, countsAsAttempt: false, forgetConversation: false });
+  });
+
   it('stops the run on a fatal error', () => {
     expect(decideRetry({ kind: 'fatal' }, first, options)).toMatchObject({ action: 'stop-run', countsAsAttempt: false });
   });

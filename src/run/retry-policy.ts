@@ -75,8 +75,12 @@ export function checkRetryPolicyOptions(options: RetryPolicyOptions): void {
   }
 }
 
-/** Counted failures: the job's own bad luck, retried with backoff up to `retries` times. */
-const COUNTED: ReadonlySet<FailureKind> = new Set(['transient', 'timeout', 'disconnect', 'verify', 'no-image']);
+/**
+ * Counted failures: the job's own bad luck, retried with backoff up to `retries` times. An upload
+ * that failed sent nothing (no prompt spent), but a page that keeps refusing files must not be fed
+ * them forever, so it counts like any other hiccup.
+ */
+const COUNTED: ReadonlySet<FailureKind> = new Set(['transient', 'timeout', 'disconnect', 'verify', 'no-image', 'upload']);
 
 export function decideRetry(failure: FailureFacts, history: JobHistory, options: RetryPolicyOptions): RetryDecision {
   const random = options.random ?? Math.random;
@@ -101,6 +105,10 @@ export function decideRetry(failure: FailureFacts, history: JobHistory, options:
         countsAsAttempt: false,
         forgetConversation: true,
       };
+    case 'attachment':
+      // A reference that is too large, one too many, or changed since load stays so on every try:
+      // the job fails (nothing was sent, so no prompt is spent) and the message says which file.
+      return { action: 'fail', delayMs: 0, countsAsAttempt: false, forgetConversation: false };
     case 'fatal':
       return { action: 'stop-run', delayMs: 0, countsAsAttempt: false, forgetConversation: false };
     case 'drift':
