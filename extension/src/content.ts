@@ -569,7 +569,10 @@ function fileInputOf(p: ProviderDescriptor): HTMLInputElement {
 function uploadBanner(p: ProviderDescriptor, errorsBefore: Set<HTMLElement>, notices: () => string): string | null {
   const failed = toRegExp(p.text.uploadFailed);
   const form = first(p.selectors.composerForm);
-  const texts = [...newErrors(p, errorsBefore), notices(), form ? visibleText(form) : ''].map((t) => capText(t));
+  // The form's text without the message box: a prompt that says "Failed upload" is no banner.
+  const box = form ? first(p.selectors.composer, form) : null;
+  const formText = form ? visibleText(form).replace(box ? visibleText(box) : '\u0000', '') : '';
+  const texts = [...newErrors(p, errorsBefore), notices(), formText].map((t) => capText(t));
   const hit = texts.find((t) => failed.test(t));
   return hit === undefined ? null : excerpt(hit, failed);
 }
@@ -746,7 +749,7 @@ async function revisit(p: ProviderDescriptor, jobId: string, prompt: string, exc
 
 /** Every role of the descriptor looked up on the live page, nothing sent (doctor). */
 async function probe(p: ProviderDescriptor): Promise<ProbeResult> {
-  const names: Array<keyof ProviderDescriptor['selectors']> = ['composer', 'send', 'stop', 'turn', 'userMessage', 'image', 'newChat', 'login', 'plusButton', 'imageToolOn', 'aspectControl', 'imageContainer'];
+  const names: Array<keyof ProviderDescriptor['selectors']> = ['composer', 'send', 'stop', 'turn', 'userMessage', 'image', 'newChat', 'login', 'plusButton', 'imageToolOn', 'aspectControl', 'imageContainer', 'composerForm'];
   const roles = names.map((name) => {
     const found = firstOf(p.selectors[name]);
     return { role: name, found: found !== null, ...(found ? { index: found.index, selector: p.selectors[name][found.index] } : {}), tried: p.selectors[name] };
