@@ -14,6 +14,7 @@ import { loadPromptFile } from '../prompts/index.js';
 import { startMockSite } from '../mock/server.js';
 import { attachDashboard } from '../dashboard/attach.js';
 import { printStatus } from './status.js';
+import { runPlan } from './plan.js';
 import { runReject } from './reject.js';
 import { runReport } from './report.js';
 import { runLogin } from './login.js';
@@ -263,6 +264,18 @@ const cli = yargs(hideBin(process.argv))
     'show how far a book has got: counts per state, failures, ETA',
     (y) => y.positional('file', { type: 'string', demandOption: true }).option('checkpoints-dir', { type: 'string', default: 'checkpoints', hidden: true }).option('profiles-dir', { type: 'string', default: 'profiles', hidden: true }),
     (args) => execute(() => printStatus(String(args.file), args['checkpoints-dir'], undefined, { profilesDir: args['profiles-dir'] })),
+  )
+  .command(
+    'plan <file>',
+    'estimate how long the jobs left take on N profiles (accounts), and how many profiles a deadline needs',
+    (y) =>
+      y
+        .positional('file', { type: 'string', demandOption: true, describe: 'the prompt file (YAML)' })
+        .option('profiles', { type: 'number', describe: "how many profiles (accounts) to plan for (default: the file's profiles:, else 1)" })
+        .option('by', { type: 'string', describe: 'a deadline: 18:00, "2026-12-06 09:00" or a duration such as 20h; says how many profiles it needs' })
+        .option('quota', { type: 'string', describe: "images per account per window, e.g. 50/3h (default: the file's quota:)" })
+        .option('checkpoints-dir', { type: 'string', default: 'checkpoints', hidden: true }),
+    (args) => execute(() => runPlan({ file: String(args.file), checkpointsDir: args['checkpoints-dir'], profiles: args.profiles, by: args.by, quota: args.quota })),
   )
   .command(
     'report <file>',

@@ -1,18 +1,18 @@
 // `semantest-run status <file>`: where a book stands, read from its checkpoint.
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { loadPromptFile } from '../prompts/index.js';
 import { formatDuration } from '../report/console.js';
 import { clockTimeFrom } from '../report/format.js';
-import { Gate, pacingToGateOptions } from '../schedule/gate.js';
+import { pacingToGateOptions } from '../schedule/gate.js';
+import { estimateRun } from '../plan/estimate.js';
 import { openJobStore } from '../store/index.js';
 import { readProfilePacing } from '../store/profile-pacing.js';
-import type { JobRecord, JobStore, PacingState } from '../store/types.js';
+import { measuredImageMs, TYPICAL_IMAGE_MS } from '../plan/measure.js';
+import type { JobStore, PacingState } from '../store/types.js';
 import { safeLine } from '../protocol/text.js';
 
-/** A rough per-image time for the ETA when nothing has been measured yet. */
-const TYPICAL_IMAGE_MS = 45_000;
 
 export async function printStatus(
   file: string,
@@ -60,37 +60,28 @@ export async function printStatus(
     const remaining = book.jobs.length - (counts.get('verified') ?? 0);
     const measured = await measuredImageMs(book.jobs.map((job) => store.get(job.id)));
     const imageMs = measured ?? TYPICAL_IMAGE_MS;
-    const eta = Gate.idealDurationMs(remaining, imageMs, pacingToGateOptions(book.pacing));
+    // The planner's model (src/plan/estimate.ts): the file's profiles and quota, each profile's pause.
+    const names = book.profiles ?? ['default'];
+    const states = await Promise.all(names.map((name) => readProfilePacing(path.join(profilesDir, name)).catch(() => undefined)));
+    const eta = estimateRun({
+      jobs: remaining,
+      profiles: states.map((state) => ({ ...(state?.pauseUntil !== undefined ? { pauseUntil: state.pauseUntil } : {}), ...(state?.lastStartAt !== undefined ? { lastStartAt: state.lastStartAt } : {}) })),
+      gate: pacingToGateOptions(book.pacing),
+      imageMs,
+      ...(book.quota ? { quota: { images: book.quota.images, windowMs: book.quota.hours * 3_600_000 } } : {}),
+      now: Date.now(),
+    }).durationMs;
     const pause = store.state().pacing.pauseUntil;
     if (pause && pause > Date.now()) write(`  paused until ${new Date(pause).toLocaleString()}: ${store.state().pacing.pauseReason ?? ''}`);
     if (remaining > 0) {
       const basis = measured !== undefined ? `${formatDuration(imageMs)} an image, measured on the last ones` : `≈${formatDuration(imageMs)} an image, nothing measured yet`;
-      write(`  ${remaining} to go: about ${formatDuration(eta)} at the file's pacing (${basis})`);
+      write(`  ${remaining} to go: about ${formatDuration(eta)} at the file's pacing on ${names.length} profile${names.length === 1 ? '' : 's'}${book.quota ? ` and quota` : ''} (${basis})`);
     }
     for (const line of await profileLines(profilesDir, verifiedByProfile(book.jobs.map((job) => job.id), store))) write(line);
     return 0;
   } finally {
     await store.close();
   }
-}
-
-/** Mean generation time of the most recent verified images, from their sidecars. */
-async function measuredImageMs(records: Array<JobRecord | undefined>): Promise<number | undefined> {
-  const recent = records
-    .filter((r): r is JobRecord => r?.state === 'verified' && typeof r.path === 'string')
-    .sort((a, b) => String(b.updatedAt).localeCompare(String(a.updatedAt)))
-    .slice(0, 50);
-  const times: number[] = [];
-  for (const record of recent) {
-    try {
-      const sidecar = JSON.parse(await readFile(record.path!.replace(/\.png$/, '.json'), 'utf8')) as { timings?: { ms?: unknown } };
-      if (typeof sidecar.timings?.ms === 'number' && sidecar.timings.ms > 0) times.push(sidecar.timings.ms);
-    } catch (error) {
-      // A moved or deleted output folder, or a sidecar cut short, just means nothing measured.
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' && !(error instanceof SyntaxError)) throw error;
-    }
-  }
-  return times.length ? times.reduce((a, b) => a + b, 0) / times.length : undefined;
 }
 
 /** How many of the book's verified panels each profile made (JobRecord.profile, set on `started`). */
