@@ -60,6 +60,16 @@ const CLIENT = String.raw`
     const prof = $('#profile');
     prof.dataset.state = s.profile.state;
     prof.textContent = s.profile.state + (s.profile.until ? ' until ' + clock(s.profile.until) : '') + (s.profile.reason ? ' — ' + s.profile.reason : '');
+    // With several profiles, one chip each: its state, until when, why (text only, never HTML).
+    const chips = $('#profiles');
+    chips.textContent = '';
+    if (s.profiles.length > 1) {
+      for (const p of s.profiles) {
+        const chip = el('span', { class: 'profile', 'data-profile': p.name, 'data-state': p.state }, p.name + ': ' + p.state + (p.until ? ' until ' + clock(p.until) : '') + ' · ' + p.verified + ' verified');
+        if (p.reason) chip.title = p.reason;
+        chips.appendChild(chip);
+      }
+    }
     $('#pause').hidden = s.paused;
     $('#resume').hidden = !s.paused;
     main.textContent = '';
@@ -76,7 +86,7 @@ const CLIENT = String.raw`
         card.appendChild(img);
       } else card.appendChild(el('div', { class: 'empty' }));
       card.appendChild(el('strong', {}, panel.label));
-      card.appendChild(el('span', { class: 'state' }, panel.state + (panel.kind && panel.state === 'failed' ? ' (' + panel.kind + ')' : '') + (panel.attempts > 1 ? ' · attempt ' + panel.attempts : '')));
+      card.appendChild(el('span', { class: 'state' }, panel.state + (panel.kind && panel.state === 'failed' ? ' (' + panel.kind + ')' : '') + (panel.attempts > 1 ? ' · attempt ' + panel.attempts : '') + (panel.profile && s.profiles.length > 1 ? ' · ' + panel.profile : '')));
       if (panel.message && panel.state === 'failed') card.appendChild(el('div', { class: 'why' }, panel.message));
       for (const n of panel.evidence || []) {
         const a = el('a', { href: 'evidence/' + encodeURIComponent(panel.id) + '/' + n, target: '_blank', rel: 'noopener' }, 'evidence screenshot');
@@ -124,6 +134,7 @@ export function dashboardPage(book: string): string {
       <button id="pause" type="button">Pause</button><button id="resume" type="button" hidden>Resume</button></div>
     <div class="bar"><div></div></div>
     <div class="row"><span id="counts"></span><span id="eta"></span></div>
+    <div class="row" id="profiles"></div>
   </header>
   <main></main>
   <script>${CLIENT}</script>

@@ -51,6 +51,7 @@ let bookDir: string;
 let outside: string;
 let dashboard: Dashboard;
 let url: URL;
+let events: RunEvents;
 const records = new Map<string, JobRecord>();
 const secret = Buffer.from('outside the book: must never be served');
 
@@ -67,7 +68,7 @@ beforeEach(async () => {
   dashboard = await startDashboard({
     book,
     store,
-    events: new RunEvents(),
+    events: (events = new RunEvents()),
     control: new RunControl(),
     bookDir,
     thumbnail: async (file) => (await thumbnails.thumbnailFor(file)).file,
@@ -85,6 +86,25 @@ afterEach(async () => {
 
 const at = (route: string) => new URL(route, url);
 const own = () => ({ host: url.host, origin: `http://${url.host}` });
+
+describe('dashboard: several profiles', () => {
+  it('shows each profile with its state, until when and why, and the images it made; each panel names its maker', async () => {
+    records.set('ch1/s1/p1', { id: 'ch1/s1/p1', state: 'verified', promptHash: 'h', attempts: 1, profile: 'ben', updatedAt: '' });
+    events.emitEvent({ type: 'run-start', book: 'book', total: 4, toRun: 4, skipped: 0, baseUrl: 'http://x/', profile: 'anna', profiles: ['anna', 'ben'], headless: true, concurrency: 1 });
+    events.emitEvent({ type: 'job-verified', id: 'ch1/s1/p1', path: 'p1.png', attempt: 1, ms: 1, bytes: 1, done: 1, toRun: 4, profile: 'ben' });
+    const until = Date.now() + 3_600_000;
+    events.emitEvent({ type: 'pause', until, reason: 'usage cap reached: "<b>limit</b>"', profile: 'anna' });
+    const state = JSON.parse((await request(at('./state'))).body.toString());
+    expect(state.profiles).toEqual([
+      { name: 'anna', state: 'paused', until, reason: 'usage cap reached: "<b>limit</b>"', verified: 0 },
+      { name: 'ben', state: 'working', verified: 1 },
+    ]);
+    expect(state.panels[0].profile).toBe('ben');
+    events.emitEvent({ type: 'profile-state', profile: 'anna', state: 'retired', reason: 'it kept failing' });
+    const later = JSON.parse((await request(at('./state'))).body.toString());
+    expect(later.profiles[0]).toMatchObject({ name: 'anna', state: 'retired', reason: 'it kept failing' });
+  });
+});
 
 describe('dashboard: who it answers', () => {
   it('serves its page to its own Host names and refuses any other name with a fixed text', async () => {

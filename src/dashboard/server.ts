@@ -45,6 +45,8 @@ interface Snapshot {
   book: string;
   paused: boolean;
   profile: { state: string; until?: number; reason?: string };
+  /** Each profile (account) of the run, in the order given, with what it is doing and what it made. */
+  profiles: Array<{ name: string; state: string; until?: number; reason?: string; verified: number }>;
   progress: { verified: number; failed: number; total: number; inFlight: string[]; etaMs?: number };
   panels: Array<{
     id: string;
@@ -58,6 +60,8 @@ interface Snapshot {
     message?: string;
     evidence?: number[];
     thumb?: boolean;
+    /** The profile whose attempt this is (the journal's), when known. */
+    profile?: string;
   }>;
 }
 
@@ -82,6 +86,13 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   const clients = new Set<http.ServerResponse>();
   const byId = new Map(opts.book.jobs.map((job) => [job.id, job]));
   const profile: Snapshot['profile'] = { state: 'starting' };
+  /** Per profile: its state from `profile-state` and `pause` events, and its verified images this run. */
+  const profiles = new Map<string, Snapshot['profiles'][number]>();
+  const profileOf = (name: string) => {
+    let entry = profiles.get(name);
+    if (!entry) profiles.set(name, (entry = { name, state: 'working', verified: 0 }));
+    return entry;
+  };
   const inFlight = new Set<string>();
   let etaMs: number | undefined;
   const maxStreams = opts.maxStreams ?? MAX_STREAMS;
@@ -90,6 +101,12 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
 
   const onEvent = (event: RunEvent) => {
     switch (event.type) {
+      case 'run-start':
+        for (const name of event.profiles ?? [event.profile]) profileOf(name);
+        break;
+      case 'profile-state':
+        Object.assign(profileOf(event.profile), { state: event.state, until: event.until, reason: event.reason });
+        break;
       case 'job-start':
         inFlight.add(event.id);
         if (profile.state !== 'paused') Object.assign(profile, { state: 'working', until: undefined, reason: undefined });
@@ -97,12 +114,14 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       case 'job-verified':
         inFlight.delete(event.id);
         etaMs = event.etaMs;
+        if (event.profile) profileOf(event.profile).verified += 1;
         break;
       case 'job-failed':
       case 'job-retry':
         inFlight.delete(event.id);
         break;
       case 'pause':
+        if (event.profile) Object.assign(profileOf(event.profile), { state: 'paused', until: event.until, reason: event.reason });
         Object.assign(profile, { state: /usage cap/.test(event.reason) ? 'quota' : 'cooling down', until: event.until, reason: event.reason });
         break;
       case 'human-needed':
@@ -143,12 +162,14 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
         ...(record?.failure ? { kind: record.failure.kind, message: record.failure.message } : {}),
         ...(evidence.length ? { evidence } : {}),
         ...(state === 'verified' && record?.path ? { thumb: true } : {}),
+        ...(record?.profile ? { profile: record.profile } : {}),
       };
     });
     return {
       book: opts.book.book,
       paused: opts.control.paused,
       profile: { ...profile },
+      profiles: [...profiles.values()].map((p) => ({ ...p })),
       progress: { verified, failed, total: opts.book.jobs.length, inFlight: [...inFlight], ...(etaMs !== undefined ? { etaMs } : {}) },
       panels,
     };
