@@ -102,6 +102,25 @@ describe('renderStatus', () => {
     expect(renderStatus(state, T0 + 3601 * S, 200).some((l) => l.includes('paused'))).toBe(false);
   });
 
+  it('with several profiles, a pause is one profile\'s line: the run goes on, and the ETA waits only when every profile is held', () => {
+    const state = play([
+      [T0, { ...runStart, profiles: ['anna', 'ben'] } as RunEvent],
+      [T0, { type: 'job-start', id: 'ch1/s1/p1.en', attempt: 1, profile: 'anna' }],
+      [T0 + 60 * S, { ...verified('ch1/s1/p1.en', 1, 60 * S), profile: 'anna' } as RunEvent],
+    ]);
+    const now = T0 + 90 * S;
+    const before = statusEta(state, now)!;
+    applyEvent(state, { type: 'pause', until: T0 + 3600 * S, reason: 'usage cap reached: "limit"', profile: 'anna' }, now);
+    const lines = renderStatus(state, now, 200);
+    expect(lines).toContain('  [anna] paused until 15:00:00 (58m 30s left): usage cap reached: "limit" · 1 verified');
+    expect(lines).toContain('  [ben] working · 0 verified');
+    expect(lines.some((l) => l.startsWith('  ⏸'))).toBe(false);
+    expect(statusEta(state, now)!).toBeLessThan(before + 60 * S);
+    applyEvent(state, { type: 'profile-state', profile: 'ben', state: 'retired', reason: 'it kept failing' }, now);
+    expect(renderStatus(state, now, 200)).toContain('  [ben] retired: it kept failing · 0 verified');
+    expect(statusEta(state, now)!).toBeGreaterThan(before + 55 * 60 * S);
+  });
+
   it('shows a cooldown or the next start the gate announced', () => {
     const state = midRun();
     applyEvent(state, { type: 'gate-wait', until: T0 + 152 * S, reason: 'cooldown' }, T0 + 92 * S);

@@ -40,6 +40,8 @@ export interface StatusState {
   /** The gate's announced next start. */
   nextStart?: { until: number; reason: string };
   pause?: { until: number; reason: string };
+  /** With several profiles: each one's state (pauses are theirs, not the run's) and its images. */
+  profiles: Map<string, { state: string; until?: number; reason?: string; verified: number }>;
   human?: { kind: string; message: string; waiting: boolean };
   stopping?: string;
   ended: boolean;
@@ -58,6 +60,7 @@ export function createStatusState(): StatusState {
     recentJobMs: [],
     recentStartGaps: [],
     completions: [],
+    profiles: new Map(),
     ended: false,
   };
 }
@@ -83,9 +86,17 @@ export function applyEvent(state: StatusState, event: RunEvent, now: number): St
     case 'run-start':
       state.book = event.book;
       state.toRun = event.toRun;
-      state.concurrency = Math.max(1, event.concurrency);
       state.startedAt = now;
+      state.profiles.clear();
+      if ((event.profiles?.length ?? 1) > 1) for (const name of event.profiles!) state.profiles.set(name, { state: 'working', verified: 0 });
+      // Each profile has `concurrency` tabs.
+      state.concurrency = Math.max(1, event.concurrency) * Math.max(1, state.profiles.size);
       break;
+    case 'profile-state': {
+      const entry = state.profiles.get(event.profile);
+      if (entry) Object.assign(entry, { state: event.state, until: event.until, reason: event.reason });
+      break;
+    }
     case 'pacing':
       state.pacing = {
         concurrency: event.concurrency,
@@ -95,7 +106,7 @@ export function applyEvent(state: StatusState, event: RunEvent, now: number): St
         cooldownMs: event.cooldownMs,
         startsSinceCooldown: event.startsSinceCooldown,
       };
-      state.concurrency = Math.max(1, event.concurrency);
+      state.concurrency = Math.max(1, event.concurrency) * Math.max(1, state.profiles.size);
       if (event.lastStartAt !== undefined) state.lastStartAt = event.lastStartAt;
       break;
     case 'job-start': {
@@ -130,6 +141,10 @@ export function applyEvent(state: StatusState, event: RunEvent, now: number): St
       }
       break;
     case 'job-verified':
+      if (event.profile !== undefined) {
+        const entry = state.profiles.get(event.profile);
+        if (entry) entry.verified += 1;
+      }
       state.inFlight.delete(event.id);
       state.verified += 1;
       state.done = event.done;
@@ -149,10 +164,18 @@ export function applyEvent(state: StatusState, event: RunEvent, now: number): St
       state.inFlight.delete(event.id);
       state.retries += 1;
       break;
-    case 'pause':
+    case 'pause': {
+      // With several profiles a pause is one profile's: the others carry on.
+      const entry = event.profile !== undefined ? state.profiles.get(event.profile) : undefined;
+      if (entry) {
+        Object.assign(entry, { state: 'paused', until: event.until, reason: event.reason });
+        break;
+      }
       if (event.until > now && (!state.pause || state.pause.until <= now || event.until >= state.pause.until)) state.pause = { until: event.until, reason: event.reason };
       break;
+    }
     case 'gate-wait':
+      if (state.profiles.size > 1) break; // one profile's gate says nothing about when the run's next start is
       state.nextStart = { until: event.until, reason: event.reason };
       // A pause restored from the checkpoint shows only here.
       if (event.reason === 'pause' && event.until > now && !(state.pause && state.pause.until >= event.until)) {
@@ -179,7 +202,13 @@ export function applyEvent(state: StatusState, event: RunEvent, now: number): St
 export function statusEta(state: StatusState, now: number): number | undefined {
   const pauseUntil = state.pause && state.pause.until > now ? state.pause.until : undefined;
   const gateUntil = state.nextStart && state.nextStart.reason !== 'slot' && state.nextStart.until > now ? state.nextStart.until : undefined;
-  const notBefore = Math.max(pauseUntil ?? now, gateUntil ?? now);
+  let notBefore = Math.max(pauseUntil ?? now, gateUntil ?? now);
+  // Several profiles: the run waits only when every one of them is held (paused, resting, retired…).
+  if (state.profiles.size > 1) {
+    const free = [...state.profiles.values()].map((p) => (p.state === 'retired' || p.state === 'waiting for a login' ? Infinity : p.until !== undefined && p.until > now && p.state !== 'working' ? p.until : now));
+    const soonest = Math.min(...free);
+    if (Number.isFinite(soonest)) notBefore = Math.max(notBefore, soonest);
+  }
   return estimateRemainingMs({
     now,
     remaining: state.toRun - state.done,
@@ -247,6 +276,11 @@ export function renderStatus(state: StatusState, now: number, columns: number): 
   }
   if (panels.length > MAX_PANEL_LINES) lines.push(`  … and ${panels.length - (MAX_PANEL_LINES - 1)} more in flight`);
 
+  for (const [name, p] of state.profiles) {
+    const until = p.until !== undefined && p.until > now ? ` until ${clockTimeFrom(p.until, now)} (${formatDuration(p.until - now)} left)` : '';
+    const shown = p.state === 'paused' && !until ? 'working' : p.state;
+    lines.push(`  [${name}] ${shown}${shown === 'working' ? '' : until}${p.reason && shown !== 'working' ? `: ${p.reason}` : ''} · ${p.verified} verified`);
+  }
   const waiting = waitingLine(state, now);
   if (waiting) lines.push(waiting);
   // Reasons and messages are page or prompt-file text: one line each, no control characters.
