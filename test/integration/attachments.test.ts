@@ -2,7 +2,7 @@
 // "attachments" (test/support/attach-page.ts), through the hub, in real Chromium: what the page
 // received (names, sha256s), that the send waited for every upload, and each upload failure by name.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,8 +12,15 @@ import { findChromium } from '../../src/browser/discover.js';
 import { installExtension, readExtensionId } from '../../src/browser/extension-dir.js';
 import { launchBrowser } from '../../src/browser/launch.js';
 import { loadProvider } from '../../src/providers/index.js';
-import { NoImageError, UploadError } from '../../src/protocol/errors.js';
+import { AttachmentError, NoImageError, UploadError } from '../../src/protocol/errors.js';
 import type { Attachment } from '../../src/protocol/messages.js';
+import type { ProviderDescriptor } from '../../src/protocol/provider.js';
+import type { Job, Reference } from '../../src/prompts/types.js';
+import { RunEvents } from '../../src/events.js';
+import { openJobStore } from '../../src/store/index.js';
+import { ImageClaims } from '../../src/run/image-claims.js';
+import { JobLifecycle } from '../../src/run/job-lifecycle.js';
+import { runAttempt } from '../../src/run/attempt.js';
 import { startAttachPage, type AttachPage } from '../support/attach-page.js';
 
 interface AttachLog {
@@ -34,13 +41,14 @@ describe('attaching references through the real extension', () => {
   let context: BrowserContext;
   let profileDir: string;
   let site: AttachPage;
+  let provider: ProviderDescriptor;
 
   beforeAll(async () => {
     site = await startAttachPage();
     profileDir = await mkdtemp(path.join(tmpdir(), 'semantest-attach-'));
     const base = loadProvider('chatgpt', site.url);
     // Short bounds so each failure shows within a second or two (the shipped ones are 10 s and 60 s).
-    const provider = { ...base, timings: { ...base.timings, tileTimeoutMs: 1500, uploadTimeoutMs: 3000, sendSteadyMs: 300, settleMs: 800 } };
+    provider = { ...base, timings: { ...base.timings, tileTimeoutMs: 1500, uploadTimeoutMs: 3000, sendSteadyMs: 300, settleMs: 800 } };
     hub = await Hub.start({ extensionId: await readExtensionId(), provider });
     const extensionDir = await installExtension(profileDir, hub.config());
     context = await launchBrowser({ profileDir, extensionDir, executablePath: findChromium(), headless: true });
@@ -130,4 +138,69 @@ describe('attaching references through the real extension', () => {
     console.log(`12 MiB reference: generate round trip ${ms} ms`);
     await page.close();
   }, 60_000);
+
+  describe('one attempt of a job with references (run/attempt.ts)', () => {
+    // The prompt loader's `refs:` is another change; these jobs carry refs the way it will fill them.
+    async function jobWith(root: string, refs: Reference[]): Promise<Job> {
+      const source = path.join(root, 'book.yaml');
+      await writeFile(source, 'book: refs\n');
+      return { id: 'ch1/s1/p1', order: 0, chapter: 'ch1', strip: 's1', panel: 'p1', prompt: 'Mara and Tom', finalPrompt: 'Mara and Tom at the harbour', promptHash: 'h1', outputPath: 'ch1/s1/p1.png', refs, source: { file: source, line: 3 } };
+    }
+    async function ref(root: string, character: string, name: string, bytes: Buffer): Promise<Reference> {
+      await mkdir(path.join(root, 'refs'), { recursive: true });
+      const file = path.join(root, 'refs', name);
+      await writeFile(file, bytes);
+      return { character, file, name, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length, type: 'image/png' };
+    }
+    async function attempt(root: string, job: Job) {
+      const store = await openJobStore(path.join(root, 'checkpoints'));
+      const lifecycle = new JobLifecycle(job, store, new RunEvents());
+      await lifecycle.start({ profile: 'default' });
+      const { tabId, page } = await open('uploadMs=600');
+      const deps = { context, hub, provider, bookDir: path.join(root, 'out', 'refs'), book: { book: 'refs', style: '', provider: 'chatgpt' }, profile: 'default', generationTimeoutMs: 15_000, sendGapMs: 0, claims: new ImageClaims(), hooks: {} };
+      const memory = { verifyFailures: new Map<string, number>(), rejectedFileIds: new Set<string>(), imageIntent: 'tool-or-prefix' as const };
+      try {
+        return { result: await runAttempt(deps, { page, tabId }, lifecycle, memory, Date.now()), page, store };
+      } catch (error) {
+        return { error, page, store };
+      }
+    }
+
+    it('sends the references read from disk, saves the answer (not a reference) and lists them in the sidecar', async () => {
+      const root = await mkdtemp(path.join(tmpdir(), 'semantest-attempt-'));
+      try {
+        const refs = [await ref(root, 'Mara', 'mara.png', randomBytes(20_000)), await ref(root, 'Tom', 'tom.png', randomBytes(10_000))];
+        const { result, error, page, store } = await attempt(root, await jobWith(root, refs));
+        expect(error).toBeUndefined();
+        const saved = await readFile(result!.file);
+        expect(refs.map((r) => r.sha256)).not.toContain(createHash('sha256').update(saved).digest('hex'));
+        const log = await logOf(page);
+        expect(log.received.map((r) => [r.name, r.sha256])).toEqual(refs.map((r) => [r.name, r.sha256]));
+        expect(log.sends).toEqual([{ prompt: expect.stringContaining('Mara and Tom at the harbour'), files: ['mara.png', 'tom.png'], shown: ['mara.png', 'tom.png'], busy: 0 }]);
+        const sidecar = JSON.parse(await readFile(result!.file.replace(/\.png$/, '.json'), 'utf8'));
+        expect(sidecar.references).toEqual([{ character: 'Mara', file: 'refs/mara.png', sha256: refs[0].sha256 }, { character: 'Tom', file: 'refs/tom.png', sha256: refs[1].sha256 }]);
+        expect(sidecar.fileId).toBe('file_gen2');
+        await page.close();
+        await store.close();
+      } finally {
+        await rm(root, { recursive: true, force: true });
+      }
+    }, 60_000);
+
+    it('a reference changed since load fails the attempt as `attachment`, naming it, and the page is given nothing', async () => {
+      const root = await mkdtemp(path.join(tmpdir(), 'semantest-attempt-'));
+      try {
+        const mara = await ref(root, 'Mara', 'mara.png', randomBytes(2_000));
+        await writeFile(mara.file, randomBytes(2_000));
+        const { error, page, store } = await attempt(root, await jobWith(root, [mara]));
+        expect(error).toBeInstanceOf(AttachmentError);
+        expect((error as Error).message).toBe(`reference ${mara.file} changed since the prompt file was loaded (its sha256 differs): run again to load it`);
+        expect(await logOf(page)).toMatchObject({ received: [], sends: [] });
+        await page.close();
+        await store.close();
+      } finally {
+        await rm(root, { recursive: true, force: true });
+      }
+    }, 30_000);
+  });
 });

@@ -93,7 +93,7 @@ send.addEventListener('click', () => {
       answer.message.append(img, words); return;
     }
     const holder = document.createElement('div'); holder.id = 'image-gen' + turns;
-    const img = document.createElement('img'); img.alt = 'Generated image: panel'; img.src = '/backend-api/estuary/content?id=file_gen' + turns + '&size=300';
+    const img = document.createElement('img'); img.alt = 'Generated image: panel'; img.src = '/backend-api/estuary/content?id=file_gen' + turns + '&size=512';
     holder.append(img); answer.message.append(holder);
     const done = document.createElement('p'); done.textContent = 'Image created'; answer.message.append(done);
   }, 200);
@@ -117,16 +117,23 @@ export interface AttachPage {
 
 /** Serves the page and square PNGs at the estuary path (`size` wide: the references are the larger). */
 export async function startAttachPage(): Promise<AttachPage> {
-  const pngs = new Map<number, Buffer>();
-  const png = async (size: number) => {
-    if (!pngs.has(size)) pngs.set(size, await sharp({ create: { width: size, height: size, channels: 3, background: { r: size % 255, g: 90, b: 160 } } }).png().toBuffer());
-    return pngs.get(size)!;
+  const pngs = new Map<string, Buffer>();
+  // Generated images are gradients (a verified panel may not be blank); references are flat.
+  const png = async (size: number, generated: boolean) => {
+    const key = `${size}:${generated}`;
+    if (!pngs.has(key)) {
+      const pixels = Buffer.alloc(size * size * 3);
+      for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) pixels.set([(x * 255) / size, (y * 255) / size, generated ? 128 : 40], (y * size + x) * 3);
+      const image = generated ? sharp(pixels, { raw: { width: size, height: size, channels: 3 } }) : sharp({ create: { width: size, height: size, channels: 3, background: { r: 200, g: 90, b: 160 } } });
+      pngs.set(key, await image.png().toBuffer());
+    }
+    return pngs.get(key)!;
   };
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname === '/backend-api/estuary/content') {
       const size = Math.min(1200, Math.max(16, Number(url.searchParams.get('size')) || 300));
-      void png(size).then((bytes) => res.writeHead(200, { 'content-type': 'image/png' }).end(bytes));
+      void png(size, (url.searchParams.get('id') ?? '').startsWith('file_gen')).then((bytes) => res.writeHead(200, { 'content-type': 'image/png' }).end(bytes));
       return;
     }
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);
