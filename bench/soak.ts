@@ -6,7 +6,6 @@
 //   node scripts/run-ts.mjs bench/soak.ts [--jobs N] [--faults error:0.05] [--recycle-tabs-every N] [--naive N]
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
-import { readFileSync, readdirSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright';
@@ -15,6 +14,7 @@ import { startMockSite } from '../src/mock/server.js';
 import { loadProvider } from '../src/providers/index.js';
 import { attachConsole } from '../src/report/console.js';
 import { RunEvents } from '../src/report/events.js';
+import { BrowserCpu, chromiumPids, cpuOf, fdCount, pssKb } from './proc.js';
 import { runBook } from '../src/run/run-book.js';
 
 const args = process.argv.slice(2);
@@ -27,7 +27,6 @@ const FAULTS = option('faults', 'error:0.05');
 const RECYCLE = option('recycle-tabs-every', '');
 const NAIVE = Number(option('naive', '200'));
 const EVERY = Number(option('sample-every', '100'));
-const TICK_S = 0.01; // USER_HZ is 100 on Linux
 // The site runs in its own process (as an independent site would), so the runner's figures are the runner's.
 if (args[0] === '--serve-mock') {
   const site = await startMockSite({ latencyMs: 0, urlDelayMs: 0, faults: args[1], seed: 14 });
@@ -38,83 +37,7 @@ if (args[0] === '--serve-mock') {
 }
 if (!Number.isInteger(N) || N < 1) throw new Error(`--jobs expects a whole number ≥ 1, got ${option('jobs', '')}`);
 
-// ---------- /proc readers ----------
-
-/**
- * Every process of one Chromium: the browser (its command line carries this exact user-data-dir)
- * and all its descendants (zygotes, renderers, GPU, utility; renderers do not repeat the flag).
- */
-function chromiumPids(profileDir: string): Array<{ pid: number; renderer: boolean }> {
-  const wanted = `--user-data-dir=${profileDir}`;
-  const children = new Map<number, number[]>();
-  // Chromium rewrites its process title: the arguments may be one space-joined string, not NUL-separated.
-  const argvOf = new Map<number, string>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      argvOf.set(Number(name), ` ${readFileSync(`/proc/${name}/cmdline`, 'utf8').replaceAll('\0', ' ')} `);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
-    } catch {
-      continue; // exited meanwhile
-    }
-  }
-  const roots = [...argvOf].filter(([, argv]) => argv.includes(` ${wanted} `) && !argv.includes(' --type=')).map(([pid]) => pid);
-  const found: Array<{ pid: number; renderer: boolean }> = [];
-  const queue = [...roots];
-  while (queue.length) {
-    const pid = queue.shift()!;
-    found.push({ pid, renderer: (argvOf.get(pid) ?? '').includes(' --type=renderer ') });
-    queue.push(...(children.get(pid) ?? []));
-  }
-  return found;
-}
-
-function pssKb(pid: number): number {
-  try {
-    return Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
-}
-
-function fdCount(pid: number | 'self'): number {
-  try {
-    return readdirSync(`/proc/${pid}/fd`).length;
-  } catch {
-    return 0;
-  }
-}
-
-/** utime+stime in seconds and the start time (to tell a reused pid from the process seen before). */
-function cpuOf(pid: number | 'self'): { cpu: number; start: string } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // After "pid (comm) ": state is field 3, so utime (14) is index 11, stime 12, starttime (22) 19.
-    return { cpu: (Number(fields[11]) + Number(fields[12])) * TICK_S, start: fields[19] };
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * CPU of every process of one Chromium, including those that exited (a recycled tab's renderer):
- * each process's last reading is kept, so the total never loses what an exited one used.
- */
-class BrowserCpu {
-  readonly #last = new Map<string, number>();
-  sample(pids: number[]): number {
-    for (const pid of pids) {
-      const c = cpuOf(pid);
-      if (c) this.#last.set(`${pid}@${c.start}`, c.cpu);
-    }
-    let sum = 0;
-    for (const v of this.#last.values()) sum += v;
-    return sum;
-  }
-}
+// The /proc readers are shared with bench/profiles.ts.
 
 interface Sample {
   jobs: number;
