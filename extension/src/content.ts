@@ -528,7 +528,7 @@ function namesFile(label: string, name: string): boolean {
   const dot = name.lastIndexOf('.');
   const stem = dot > 0 ? name.slice(0, dot) : name;
   const ext = dot > 0 ? name.slice(dot) : '';
-  const pattern = new RegExp(`(^|[\\s:"'“])${escapeRegExp(stem)}(\\(\\d{1,4}\\)|\\(\\d{8}-\\d{6}\\))?${escapeRegExp(ext)}($|[\\s"'”])`, 'i');
+  const pattern = new RegExp(`(^|[\\s:"'“])${escapeRegExp(stem)}(\\(\\d{1,4}\\)|\\(\\d{1,14}-\\d{1,14}\\))?${escapeRegExp(ext)}($|[\\s"'”])`, 'i');
   return pattern.test(normalize(label));
 }
 
@@ -647,7 +647,7 @@ async function attach(p: ProviderDescriptor, files: Attachment[]): Promise<(send
       else if (steadySince === undefined) steadySince = now;
       else if (now - steadySince >= p.timings.sendSteadyMs) return send!;
       if (now - started > p.timings.uploadTimeoutMs) {
-        const what = busy.length ? `${busy.join(', ')} still uploading` : 'every upload shown done but Send still disabled';
+        const what = busy.length ? `${busy.join(', ')} still uploading` : send ? 'every upload shown done but Send still disabled' : 'every upload shown done but no Send button';
         throw new UploadError(`the upload never finished: ${what} ${Math.round(p.timings.uploadTimeoutMs / 1000)} s after attaching`);
       }
       // A steady Send is a span of time, not a change: look again within the steady period.
