@@ -50,7 +50,7 @@ function wholeNumber(name: string, value: number | undefined): number | undefine
   return nonNegative(name, value);
 }
 
-const MOCK_OPTIONS = ['mock-latency-ms', 'mock-url-delay-ms', 'mock-faults', 'mock-seed', 'mock-quota-reset', 'mock-dom', 'mock-churn', 'mock-image-tool'];
+const MOCK_OPTIONS = ['mock-latency-ms', 'mock-url-delay-ms', 'mock-faults', 'mock-seed', 'mock-quota-reset', 'mock-dom', 'mock-churn', 'mock-image-tool', 'mock-composer', 'mock-upload-ms'];
 
 /** The mock site's knobs, shared by a run with --mock and by `semantest-run mock`. */
 function mockOptions<T>(y: Argv<T>) {
@@ -66,7 +66,9 @@ function mockOptions<T>(y: Argv<T>) {
     .option('mock-quota-reset', { type: 'string', describe: 'mock: the reset time its usage-cap message names, e.g. "5 seconds"' })
     .option('mock-dom', { type: 'string', default: '2026', describe: 'mock: which page it renders: 2024 (the 2024–25 page), 2026, or 2026-blob (blob: image srcs)' })
     .option('mock-churn', { type: 'string', default: 'none', describe: 'mock: markup drift: none, cosmetic (the contract\'s anchors stay) or breaking (the composer is gone)' })
-    .option('mock-image-tool', { type: 'string', default: 'on', describe: 'mock: whether the 2026 page offers the "Create image" tool: on or off' });
+    .option('mock-image-tool', { type: 'string', default: 'on', describe: 'mock: whether the 2026 page offers the "Create image" tool: on or off' })
+    .option('mock-composer', { type: 'string', default: 'sep-2026', describe: 'mock: the 2026 page\'s composer for attachments: sep-2026 or mid-2026' })
+    .option('mock-upload-ms', { type: 'number', default: 1500, describe: 'mock: time for one attached file to upload' });
 }
 
 function mockSettings(args: {
@@ -78,6 +80,8 @@ function mockSettings(args: {
   'mock-dom'?: string;
   'mock-churn'?: string;
   'mock-image-tool'?: string;
+  'mock-composer'?: string;
+  'mock-upload-ms'?: number;
 }) {
   const oneOf = <T extends string>(name: string, value: string, allowed: readonly T[]): T => {
     if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${name} expects one of ${allowed.join(', ')}, got "${value}"`);
@@ -92,6 +96,8 @@ function mockSettings(args: {
     dom: oneOf('mock-dom', String(args['mock-dom'] ?? '2026'), ['2024', '2026', '2026-blob'] as const),
     churn: oneOf('mock-churn', String(args['mock-churn'] ?? 'none'), ['none', 'cosmetic', 'breaking'] as const),
     imageTool: oneOf('mock-image-tool', String(args['mock-image-tool'] ?? 'on'), ['on', 'off'] as const) === 'on',
+    composer: oneOf('mock-composer', String(args['mock-composer'] ?? 'sep-2026'), ['mid-2026', 'sep-2026'] as const),
+    uploadMs: nonNegative('mock-upload-ms', args['mock-upload-ms'] ?? 1500)!,
   };
 }
 

@@ -31,11 +31,18 @@ export const MOCK_FAULT_KINDS = [
   'code-image', // the answer is Python output: code in an "Analyzed" block and the chart it drew, no image tool
   'no-tool', // the answer says "image generation isn't available in this chat"
   'slow-final', // 2026: the final image's bytes come late and it fades in over the blurred previews stacked under it
+  // Upload faults: numbered by upload (`upload-fail@2` is the site's second file upload), not by prompt.
+  'upload-fail', // the banner "Failed upload to files.oaiusercontent.com", the file's tile removed
+  'upload-stuck', // the upload never finishes: its tile stays busy, Send stays disabled
+  'upload-drop', // the page silently drops the file: no tile ever appears for it
 ] as const;
 export type MockFaultKind = (typeof MOCK_FAULT_KINDS)[number];
 
 /** Kinds that end the send itself (no generation starts), so there is nothing to reload before them. */
 export const SEND_FAULTS: readonly MockFaultKind[] = ['network', 'login', 'challenge', 'too-many', 'unusual', 'account'];
+
+/** Kinds that hit a file upload rather than a prompt; `@n` counts uploads for them. */
+export const UPLOAD_FAULTS: readonly MockFaultKind[] = ['upload-fail', 'upload-stuck', 'upload-drop'];
 
 /** What a prompt meets: one kind, or `reload+KIND` (reload mid-generation, then end as KIND). */
 export type MockFault = MockFaultKind | `reload+${MockFaultKind}`;
@@ -79,6 +86,9 @@ export function parseFaultSpec(spec: string | undefined, option = '--mock-faults
       if (match[1] !== 'reload' || ending === 'reload') {
         throw new UsageError(`${option}: "${item}": only reload+KIND combines two kinds (e.g. "reload+policy@3")`);
       }
+      if (UPLOAD_FAULTS.includes(ending)) {
+        throw new UsageError(`${option}: "${item}": ${ending} hits an upload, not a generation, so there is nothing to reload`);
+      }
       if (SEND_FAULTS.includes(ending)) {
         throw new UsageError(`${option}: "${item}": ${ending} ends the send before anything generates, so there is nothing to reload`);
       }
@@ -93,6 +103,12 @@ export function parseFaultSpec(spec: string | undefined, option = '--mock-faults
     if (!(probability >= 0 && probability <= 1)) throw new UsageError(`${option}: "${item}": the probability must be between 0 and 1`);
     return { kind, probability };
   });
+}
+
+/** The rules for prompts and the rules for uploads (`upload-*`), each counted on its own. */
+export function splitFaultRules(rules: FaultRule[]): { prompts: FaultRule[]; uploads: FaultRule[] } {
+  const isUpload = (rule: FaultRule) => UPLOAD_FAULTS.includes(rule.kind as MockFaultKind);
+  return { prompts: rules.filter((r) => !isUpload(r)), uploads: rules.filter(isUpload) };
 }
 
 /** mulberry32: small, fast, good enough to make fault sequences reproducible from a seed. */

@@ -12,7 +12,8 @@
 // "Remove Create image" pill, the busy notice in a polite live region); 'breaking' replaces the
 // composer with an input none of the contract's composer anchors match.
 import { ASPECT_LABELS, NOTICES } from './answers.js';
-import { AUTH_STYLE, WATCH_BLOCKER, escapeHtml, scriptJson, type PageOptions, type RecentImage } from './page-common.js';
+import { ATTACHMENT_CLIENT, ATTACHMENT_STYLE, attachmentMarkup } from './attachments-2026.js';
+import { AUTH_STYLE, UPLOAD_MAX_BYTES, WATCH_BLOCKER, escapeHtml, scriptJson, type PageOptions, type RecentImage } from './page-common.js';
 
 /**
  * Class names per churn. The first word of each is what the stylesheet and the client itself look
@@ -170,6 +171,7 @@ function style(c: Classes): string {
   .code-block pre { margin: 0; padding: 10px; font-size: 13px; overflow-x: auto; }
   .code-output img { display: block; max-width: 100%; }
   ${AUTH_STYLE}
+  ${ATTACHMENT_STYLE}
 `;
 }
 
@@ -241,8 +243,16 @@ const CLIENT = String.raw`
 
   // ── The one submit button: "Start Voice" while empty, "Send prompt" with text, "Stop answering" while busy.
   let mode = '';
+  let sendOff = false;
   function updateButton() {
     const next = sending || generating ? 'stop' : editorText().trim() !== '' ? 'send' : 'voice';
+    // Send is disabled while any attachment is still uploading.
+    const off = next === 'send' && uploadsBusy();
+    if (off !== sendOff) {
+      sendOff = off;
+      submit.disabled = off;
+      if (off) submit.setAttribute('aria-disabled', 'true'); else submit.removeAttribute('aria-disabled');
+    }
     if (next === mode) return;
     mode = next;
     const set = (testid, label, type, icon) => {
@@ -257,6 +267,7 @@ const CLIENT = String.raw`
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); if (mode === 'send') sendPrompt(); }
   });
   form.addEventListener('submit', (e) => { e.preventDefault(); if (mode === 'send') sendPrompt(); });
+${ATTACHMENT_CLIENT}
 
   // ── Menus: the trigger opens on pointerdown as Radix does (or Enter, Space, ArrowDown); a click that
   // no pointerdown came before (element.click()) toggles it too, so either way of pressing works.
@@ -369,6 +380,7 @@ const CLIENT = String.raw`
       for (const p of (t.pics || []).concat(t.under || [])) urls.push(p.url);
     }
     for (const r of state.recent || []) if (r.url) urls.push(r.url);
+    for (const t of state.turns || []) for (const a of t.attachments || []) urls.push(a.url);
     await Promise.all(urls.map((u) => blobOf(u).catch(() => null)));
   }
   const srcOf = (url) => (cfg.blob ? ready.get(url) : url);
@@ -384,9 +396,20 @@ const CLIENT = String.raw`
     c.appendChild(s);
     return c;
   }
-  function userTurn(n, id, prompt) {
+  function userTurn(n, id, prompt, attachments) {
     const s = section(2 * n - 1, 'user', id);
     const msg = el('div', C.user, { 'data-message-author-role': 'user', 'data-message-id': id });
+    if (attachments && attachments.length) {
+      // The attachments, from the same signed URLs as generated images: never this turn's answer.
+      const row = el('div', 'user-attachments');
+      for (const a of attachments) {
+        const b = el('button', null, { type: 'button', 'aria-haspopup': 'dialog' });
+        const src = srcOf(a.url);
+        if (src) { const i = el('img'); i.alt = a.name; i.src = src; b.appendChild(i); }
+        row.appendChild(b);
+      }
+      msg.appendChild(row);
+    }
     const bubble = el('div', C.bubble);
     bubble.appendChild(el('div', 'whitespace-pre-wrap', null, prompt));
     msg.appendChild(bubble);
@@ -512,8 +535,8 @@ const CLIENT = String.raw`
     const key = JSON.stringify(t);
     const old = rendered.get(t.n);
     if (old && old.key === key) return;
-    const userKey = t.userId + '\n' + t.prompt;
-    let user = old && old.userKey === userKey ? old.user : userTurn(t.n, t.userId, t.prompt);
+    const userKey = userKeyOf(t.userId, t.prompt, t.attachments);
+    let user = old && old.userKey === userKey ? old.user : userTurn(t.n, t.userId, t.prompt, t.attachments);
     if (!old) thread.appendChild(user); else if (old.user !== user) old.user.replaceWith(user);
     const assistant = assistantTurn(t.n, t);
     if (old && old.assistant) { if (assistant) old.assistant.replaceWith(assistant); else old.assistant.remove(); }
@@ -521,11 +544,12 @@ const CLIENT = String.raw`
     rendered.set(t.n, { key, userKey, user, assistant, toasted: !!(old && old.toasted) });
   }
   /** The send as the page shows it before the server answers: the user message alone (and the stop button). */
-  function pendingTurn(prompt, id) {
+  const userKeyOf = (id, prompt, attachments) => id + '\n' + prompt + '\n' + JSON.stringify((attachments || []).map((a) => [a.id, !!srcOf(a.url)]));
+  function pendingTurn(prompt, id, attachments) {
     const n = rendered.size + 1;
-    const user = userTurn(n, id, prompt);
+    const user = userTurn(n, id, prompt, attachments);
     thread.appendChild(user);
-    rendered.set(n, { key: 'pending', userKey: id + '\n' + prompt, user, assistant: null, toasted: false });
+    rendered.set(n, { key: 'pending', userKey: userKeyOf(id, prompt, attachments), user, assistant: null, toasted: false });
     return n;
   }
   let recentKey = null;
@@ -591,11 +615,13 @@ const CLIENT = String.raw`
   async function sendPrompt(again) {
     const prompt = (again === undefined ? editorText() : again).trim();
     if (sending || generating || !prompt) return;
+    if (uploadsBusy()) { refusedSend(); return; } // Send is disabled: the site never hears of it
     if (broken) { accountBanner(cfg.accountMessage); return; }
+    const attachments = again === undefined ? clearAttachments() : [];
     // At once, as the real site does: the user message, a cleared composer, the stop button.
     sending = true;
     const id = uuid();
-    const n = pendingTurn(prompt, id);
+    const n = pendingTurn(prompt, id, attachments);
     // A new chat first shows a transient /c/WEB:<request id>, the real address only once the server answers.
     const transient = !conversationId;
     if (transient) history.pushState({}, '', '/c/WEB:' + uuid());
@@ -607,7 +633,7 @@ const CLIENT = String.raw`
       res = await fetch('/backend-api/conversation', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ conversation_id: conversationId, prompt, message_id: id, tool: toolOn ? 'image' : null, aspect }),
+        body: JSON.stringify({ conversation_id: conversationId, prompt, message_id: id, tool: toolOn ? 'image' : null, aspect, attachments: attachments.map((a) => a.id), uploads_pending: attached.filter((a) => a.busy).length }),
       });
       body = await res.json().catch(() => null);
     } catch { res = null; }
@@ -687,8 +713,11 @@ export function modernPage(conversation: string, blocker: string | undefined, re
       <ul>${recentItems(recent, blob)}</ul>
     </section>
   </nav>`;
-  let form = `<form class="${c.form}" data-type="unified-composer">
+  const files = attachmentMarkup(opts.composer ?? 'sep-2026');
+  let form = `<form class="${c.form}" data-type="unified-composer"${files.formAttr}>
+        ${files.inputs}
         <div class="${c.surface}">
+          ${files.tray}
           <div class="${c.editorWrap}">${editor}</div>
           <div class="${c.footer}">
             <div class="${c.leading}"><button type="button" class="${c.roundBtn}" id="radix-:rp:" data-testid="composer-plus-btn" aria-label="Add files and more" aria-haspopup="menu" aria-expanded="false" data-state="closed">+</button></div>
@@ -702,6 +731,7 @@ export function modernPage(conversation: string, blocker: string | undefined, re
     <div ${cosmetic ? '' : 'id="thread" '}class="${c.thread}" role="presentation"></div>
     <div class="${c.dock}">
       ${form}
+      ${files.decoy}
     </div>
   </main>`;
   if (cosmetic) main = `<div class="_mw_q3e"><div class="_mw2_r7t">${main}</div></div>`;
@@ -717,6 +747,8 @@ export function modernPage(conversation: string, blocker: string | undefined, re
     classes: c,
     aspects: ASPECT_LABELS,
     accountMessage: NOTICES.account,
+    composer: opts.composer ?? 'sep-2026',
+    uploadMaxBytes: UPLOAD_MAX_BYTES,
   };
   const body = blocker
     ? `${blocker}<script>${WATCH_BLOCKER}watchBlocker();</script>`

@@ -10,11 +10,20 @@ export interface RecentImage {
   url?: string;
 }
 
-/** How the page is rendered: which column, how much churn, whether the "+" menu offers "Create image". */
+/** The 2026 page's two composers for attachments (ARCHITECTURE §4, "Attachments"). */
+export const MOCK_COMPOSERS = ['mid-2026', 'sep-2026'] as const;
+export type MockComposer = (typeof MOCK_COMPOSERS)[number];
+
+/** The largest file the page uploads, as the real site's limit per image. */
+export const UPLOAD_MAX_BYTES = 20 * 1024 * 1024;
+
+/** How the page is rendered: which column, how much churn, whether the "+" menu offers "Create image", which composer. */
 export interface PageOptions {
   dom: MockDom;
   churn: MockChurn;
   imageTool: boolean;
+  /** The 2026 page's composer (default 'sep-2026'); the 2024–25 page takes no attachments. */
+  composer?: MockComposer;
 }
 
 /** The side bar's alt text for an image of `prompt` (the turn's own says the same for short prompts). */

@@ -30,11 +30,12 @@ import {
   type MockDom,
   type MockRatio,
 } from './answers.js';
-import { FaultPlan, faultKinds, faultParts, parseDuration, parseFaultSpec, type MockFault, type MockFaultKind } from './faults.js';
+import { FaultPlan, faultKinds, faultParts, parseDuration, parseFaultSpec, splitFaultRules, type MockFault, type MockFaultKind } from './faults.js';
 import { CHALLENGE_BODY, LOGIN_BODY, appPage, recentAlt, type RecentImage } from './page.js';
+import { MOCK_COMPOSERS, UPLOAD_MAX_BYTES, type MockComposer } from './page-common.js';
 import { partialOf, renderPanelPng } from './render.js';
 
-export { MOCK_ASPECTS, MOCK_CHURNS, MOCK_DOMS, type MockAspect, type MockChurn, type MockDom };
+export { MOCK_ASPECTS, MOCK_CHURNS, MOCK_COMPOSERS, MOCK_DOMS, type MockAspect, type MockChurn, type MockComposer, type MockDom };
 
 export interface MockSiteOptions {
   port?: number;
@@ -57,6 +58,23 @@ export interface MockSiteOptions {
   churn?: MockChurn;
   /** Whether the 2026 page's "+" menu offers "Create image" (default true). */
   imageTool?: boolean;
+  /** Which composer the 2026 page has for attachments (default 'sep-2026'; ARCHITECTURE §4, "Attachments"). */
+  composer?: MockComposer;
+  /** Time from a file's bytes arriving to its upload being done (default 1500). */
+  uploadMs?: number;
+}
+
+/** One prompt as the site received it, with what was attached (GET /__mock/prompts). */
+export interface PromptLog {
+  /** 1-based, site-wide, as `--mock-faults` counts prompts. */
+  n: number;
+  /** Index of its account in `MockStats.accounts`. */
+  account: number;
+  prompt: string;
+  /** Each attachment in the order sent: its file id, the name the page gave it, its bytes' sha256. */
+  attachments: Array<{ fileId: string; name: string; sha256: string; bytes: number }>;
+  /** Whether every attachment's upload had finished when the prompt arrived (true with none). */
+  uploadsDone: boolean;
 }
 
 export interface MockStats {
@@ -76,6 +94,10 @@ export interface MockStats {
   choices: number;
   /** Each account that sent a prompt, in the order first seen (no cookie: it is a secret). */
   accounts: AccountStats[];
+  /** File uploads the site received (each POST /backend-api/files). */
+  uploads: number;
+  /** Sends the page refused because Send was disabled (an upload busy): a careful client makes none. */
+  sendsWhileDisabled: number;
 }
 
 /** What the site saw of one account: the fields of MockStats that belong to it. */
@@ -88,6 +110,8 @@ export interface AccountStats {
 export interface MockSite {
   readonly url: string;
   stats(): MockStats;
+  /** Every prompt received, with its attachments (as GET /__mock/prompts answers). */
+  prompts(): PromptLog[];
   close(): Promise<void>;
 }
 
@@ -121,6 +145,17 @@ interface Turn {
   flipped?: boolean;
   /** `code-image`: the file id of the picture the code drew. */
   codeId?: string;
+  /** The files attached to the prompt, shown in the user turn from the same estuary URLs as images. */
+  attachments?: Array<{ fileId: string; name: string }>;
+}
+
+/** A file the page uploaded to its account. */
+interface Upload {
+  name: string;
+  sha256: string;
+  bytes: number;
+  /** When its upload finished (epoch ms); undefined while it is still going (or stuck). */
+  doneAt?: number;
 }
 
 interface Conversation {
@@ -143,6 +178,8 @@ interface Account {
   /** Set on its first prompt; the very object in `stats.accounts`. */
   stats?: AccountStats;
   lastPromptAt?: number;
+  /** Its uploaded files, by file id. */
+  uploads?: Map<string, Upload>;
 }
 
 interface MockFile {
@@ -155,6 +192,8 @@ interface MockFile {
   downloads: number;
   /** Only this account can fetch it; to any other it is an unknown file. */
   owner: Account;
+  /** Its content type (default image/png). */
+  type?: string;
 }
 
 const COOKIE = 'mock_session';
@@ -179,13 +218,20 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
   if (!(MOCK_DOMS as readonly string[]).includes(dom)) throw new UsageError(`--mock-dom: "${dom}" is not one of ${MOCK_DOMS.join(', ')}`);
   const churn: MockChurn = opts.churn ?? 'none';
   if (!(MOCK_CHURNS as readonly string[]).includes(churn)) throw new UsageError(`--mock-churn: "${churn}" is not one of ${MOCK_CHURNS.join(', ')}`);
+  const composer: MockComposer = opts.composer ?? 'sep-2026';
+  if (!(MOCK_COMPOSERS as readonly string[]).includes(composer)) throw new UsageError(`--mock-composer: "${composer}" is not one of ${MOCK_COMPOSERS.join(', ')}`);
+  const uploadMs = opts.uploadMs ?? 1500;
+  if (!(uploadMs >= 0)) throw new UsageError('--mock-upload-ms must be 0 or more');
   const imageTool = opts.imageTool ?? true;
   if (typeof imageTool !== 'boolean') throw new UsageError(`--mock-image-tool: expects on or off, got ${String(imageTool)}`);
   /** The 2026 column (signed URLs, image tool, new wordings); '2024' is the 2024–25 one. */
   const modern = dom !== '2024';
   const wordings = WORDINGS[modern ? '2026' : '2024'];
   const size = opts.imageSize ?? 512;
-  const plan = new FaultPlan(parseFaultSpec(opts.faults), opts.seed ?? 1);
+  const rules = splitFaultRules(parseFaultSpec(opts.faults));
+  const plan = new FaultPlan(rules.prompts, opts.seed ?? 1);
+  const uploadPlan = new FaultPlan(rules.uploads, opts.seed ?? 1);
+  const promptLog: PromptLog[] = [];
   const quotaResetMs = parseDuration(opts.quotaResetText ?? '2 minutes');
   /** Signs the 2026 image URLs; a URL without its `sig` (or with another's) is refused with 403. */
   const signingKey = randomBytes(32);
@@ -209,6 +255,8 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
     conversations: 0,
     choices: 0,
     accounts: [],
+    uploads: 0,
+    sendsWhileDisabled: 0,
   };
   let lastPromptAt: number | undefined;
   const cache = new Map<string, Promise<Buffer>>();
@@ -325,7 +373,8 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
     const t = now - turn.createdAt;
     const quarter = latencyMs / 4;
     const eighth = Math.max(latencyMs / 8, 1);
-    const base = { n: turn.n, prompt: turn.prompt, userId: turn.userId, answerId: turn.answerId };
+    const base: Record<string, unknown> = { n: turn.n, prompt: turn.prompt, userId: turn.userId, answerId: turn.answerId };
+    if (turn.attachments) base.attachments = turn.attachments.map((a) => ({ name: a.name, id: a.fileId, url: urlOf(a.fileId) }));
     /** "Creating image": `partials` of them so far; on the 2026 page the latest one and a percentage. */
     const creating = (partials: number, percent?: number) => {
       const ids = Array.from({ length: partials }, (_, k) => `${turn.fileId}-partial${k + 1}`);
@@ -432,6 +481,7 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
   /** What the page asked for besides the text: the image tool (2026) and its aspect choice, its own message id. */
   interface Ask {
     userId?: string;
+    attachments: Array<{ fileId: string; name: string }>;
     tool: boolean;
     aspect: MockAspect;
   }
@@ -479,6 +529,7 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       imageId: kind === 'stale-id' && account.lastImageTurn ? account.lastImageTurn.imageId : fileId,
     };
     if (kind === 'quota') turn.quotaText = quotaMessage(account.quotaUntil - now, dom);
+    if (ask.attachments.length) turn.attachments = ask.attachments;
     if (answer === 'image' && kind === 'two-images' && modern) turn.second = `file_${randomBytes(12).toString('base64url')}`;
     if (answer === 'code') {
       // The code tool's files are named `file-…` (a generated image's `file_…`) and shown as "Output image".
@@ -559,6 +610,12 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
     const route = `${req.method} ${url.pathname}`;
 
     if (route === 'GET /__mock/stats') return json(res, 200, stats);
+    if (route === 'GET /__mock/prompts') return json(res, 200, promptLog);
+    if (route === 'POST /__mock/refused-send') {
+      // The page's own report of a send it refused while Send was disabled (an upload still busy).
+      stats.sendsWhileDisabled += 1;
+      return json(res, 200, {});
+    }
     if (route === 'GET /favicon.ico') return void res.writeHead(204, { 'cache-control': 'max-age=3600' }).end();
     if (route === 'GET /__mock/blocker') return json(res, 200, { blocker: accountOf(req)?.blocker ?? null });
     if (route === 'POST /__mock/login' || route === 'POST /__mock/challenge') {
@@ -594,7 +651,7 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       const id = url.pathname.startsWith('/c/') && !url.pathname.startsWith('/c/WEB:') ? url.pathname.slice(3) : null;
       // Like the real site: an unknown conversation, or another account's, is an empty chat (composer, no turns).
       const recent = recentImages(account, Date.now());
-      const page = { dom, churn, imageTool };
+      const page = { dom, churn, imageTool, composer };
       const { blocker } = account;
       if (id && !ownConversation(account, id) && !blocker) return send(res, 404, appPage(null, undefined, recent, page), 'text/html; charset=utf-8', headers);
       const blockerBody = blocker === 'login' ? LOGIN_BODY : blocker === 'challenge' ? CHALLENGE_BODY : undefined;
@@ -605,6 +662,7 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
     if (url.pathname.startsWith('/backend-api/') && !account) return json(res, 401, { detail: 'Unauthorized' });
 
     if (route === 'GET /backend-api/images/recent') return json(res, 200, { recent: recentImages(account, Date.now()) });
+    if (route === 'POST /backend-api/files') return upload(req, res, account!);
 
     if (route === 'POST /backend-api/conversation') {
       const body = await readJson(req);
@@ -613,7 +671,13 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       // An unknown id, or another account's, starts a new conversation, as an unknown one always did here.
       const requested = ownConversation(account, body.conversation_id);
       const conversation = requested ?? { id: randomBytes(16).toString('hex').replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-'), owner: account!, turns: [] };
+      // Attachments: file ids of this account's uploads; anything else is refused before the prompt counts.
+      const attached = Array.isArray(body.attachments) ? body.attachments.slice(0, 50) : [];
+      const uploads = account!.uploads ?? new Map<string, Upload>();
+      const unknown = attached.find((id) => typeof id !== 'string' || !uploads.has(id));
+      if (unknown !== undefined) return json(res, 400, { detail: `Unknown attachment: ${String(unknown).slice(0, 80)}` });
       const ask: Ask = {
+        attachments: (attached as string[]).map((fileId) => ({ fileId, name: uploads.get(fileId)!.name })),
         userId: typeof body.message_id === 'string' && /^[A-Za-z0-9-]{8,64}$/.test(body.message_id) ? body.message_id : undefined,
         // Only the 2026 page has the tool, and only when it offers it.
         tool: modern && imageTool && body.tool === 'image',
@@ -630,6 +694,17 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       mine.stats.prompts += 1;
       if (mine.lastPromptAt !== undefined) mine.stats.minPromptGapMs = Math.min(mine.stats.minPromptGapMs ?? Infinity, arrived - mine.lastPromptAt);
       mine.lastPromptAt = arrived;
+      const pending = typeof body.uploads_pending === 'number' ? body.uploads_pending : 0;
+      promptLog.push({
+        n: stats.prompts,
+        account: stats.accounts.indexOf(mine.stats),
+        prompt,
+        attachments: (attached as string[]).map((fileId) => {
+          const u = uploads.get(fileId)!;
+          return { fileId, name: u.name, sha256: u.sha256, bytes: u.bytes };
+        }),
+        uploadsDone: pending === 0 && (attached as string[]).every((id) => (uploads.get(id)!.doneAt ?? Infinity) <= arrivedAt),
+      });
       // Numbered site-wide (`quota@3` is the site's third prompt, whoever sent it), rolled on every
       // prompt so the sequence is stable.
       const planned = plan.forPrompt(stats.prompts);
@@ -732,10 +807,64 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
         stats.downloads += 1;
         bytes = await file.download(file.downloads);
       }
-      return send(res, 200, bytes, 'image/png');
+      return send(res, 200, bytes, file.type ?? 'image/png');
     }
 
     return json(res, 404, { detail: 'Not found' });
+  }
+
+  /**
+   * A file upload: the raw bytes, the name in `x-file-name` (URI-encoded). The answer's headers come
+   * at once (`x-mock-upload: accepted`, or `dropped` with the upload-drop fault, when the page shows
+   * no tile); its body, `uploadMs` later: the file id and signed URL, or the upload-fail error, or
+   * (upload-stuck) never.
+   */
+  async function upload(req: http.IncomingMessage, res: http.ServerResponse, account: Account): Promise<void> {
+    if (Number(req.headers['content-length'] ?? 0) > UPLOAD_MAX_BYTES) return json(res, 413, { detail: 'File is larger than 20 MB' });
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of req) {
+      total += (chunk as Buffer).length;
+      if (total > UPLOAD_MAX_BYTES) return json(res, 413, { detail: 'File is larger than 20 MB' });
+      chunks.push(chunk as Buffer);
+    }
+    const bytes = Buffer.concat(chunks);
+    let name = 'file';
+    try {
+      name = decodeURIComponent(String(req.headers['x-file-name'] ?? 'file'));
+    } catch {
+      // A malformed name is just "file".
+    }
+    name = name.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 255) || 'file';
+    const declared = String(req.headers['content-type'] ?? '');
+    const type = /^image\/(png|jpeg|webp|gif)$/.test(declared) ? declared : 'application/octet-stream';
+    stats.uploads += 1;
+    const fault = uploadPlan.forPrompt(stats.uploads);
+    if (fault) countFault(fault);
+    const fileId = `file_${randomBytes(12).toString('base64url')}`;
+    const record: Upload = { name, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length };
+    if (fault !== 'upload-drop' && fault !== 'upload-fail') (account.uploads ??= new Map()).set(fileId, record);
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-mock-upload': fault === 'upload-drop' ? 'dropped' : 'accepted' });
+    res.flushHeaders();
+    if (fault === 'upload-drop') return void res.end('{}');
+    if (fault === 'upload-stuck') {
+      // Never answered: held until the page goes away or the site closes.
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          sleepers.delete(done);
+          resolve();
+        };
+        sleepers.add(done);
+        res.once('close', done);
+      });
+      return void res.end();
+    }
+    await until(Date.now() + uploadMs);
+    if (res.destroyed) return;
+    if (fault === 'upload-fail') return void res.end(JSON.stringify({ error: 'Failed upload to files.oaiusercontent.com' }));
+    record.doneAt = Date.now();
+    files.set(fileId, { ts: Math.floor(record.doneAt / 1000), display: async () => bytes, download: async () => bytes, downloads: 0, owner: account, type });
+    res.end(JSON.stringify({ file_id: fileId, name, url: urlOf(fileId) }));
   }
 
   function wake(): void {
@@ -759,6 +888,7 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
   return {
     url: `http://127.0.0.1:${port}/`,
     stats: () => structuredClone(stats),
+    prompts: () => structuredClone(promptLog),
     close: () =>
       new Promise<void>((resolve) => {
         closing = true;
