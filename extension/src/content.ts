@@ -524,11 +524,11 @@ const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&
  * `mara.png` shows as `mara.png`, `mara(1).png` or `mara(20260920-152709).png`. The name stands
  * alone in the label ("Remove mara.png", "Remove file 2: mara.png"), not inside a longer name.
  */
-function namesFile(label: string, name: string): boolean {
+function namesFile(label: string, name: string, exact = false): boolean {
   const dot = name.lastIndexOf('.');
   const stem = dot > 0 ? name.slice(0, dot) : name;
   const ext = dot > 0 ? name.slice(dot) : '';
-  const pattern = new RegExp(`(^|[\\s:"'“])${escapeRegExp(stem)}(\\(\\d{1,4}\\)|\\(\\d{1,14}-\\d{1,14}\\))?${escapeRegExp(ext)}($|[\\s"'”])`, 'i');
+  const pattern = new RegExp(`(^|[\\s:"'“])${escapeRegExp(stem)}${exact ? '' : '(\\(\\d{1,4}\\)|\\(\\d{1,14}-\\d{1,14}\\))?'}${escapeRegExp(ext)}($|[\\s"'”])`, 'i');
   return pattern.test(normalize(label));
 }
 
@@ -600,11 +600,15 @@ async function attach(p: ProviderDescriptor, files: Attachment[]): Promise<(send
     const fresh = all(p.selectors.attachmentTile).filter((t) => !tilesBefore.has(t));
     const free = new Set(fresh);
     const found = new Map<string, HTMLElement>();
-    for (const file of files) {
-      const tile = [...free].find((t) => tileLabels(t).some((l) => namesFile(l, file.name)));
-      if (tile) {
-        found.set(file.name, tile);
-        free.delete(tile);
+    // Exact names first, renames after: `mara.png` must not take the tile of a file named `mara(1).png`.
+    for (const exact of [true, false]) {
+      for (const file of files) {
+        if (found.has(file.name)) continue;
+        const tile = [...free].find((t) => tileLabels(t).some((l) => namesFile(l, file.name, exact)));
+        if (tile) {
+          found.set(file.name, tile);
+          free.delete(tile);
+        }
       }
     }
     return found;
