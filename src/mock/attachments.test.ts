@@ -226,6 +226,21 @@ describe('attachments in Chromium', () => {
     await page.close();
   });
 
+  it('2026-blob: the user turn shows the references as blob: srcs the page made, and showing them is no download', async () => {
+    const { url } = await start({ dom: '2026-blob', uploadMs: 50 });
+    const page = await browser.newPage();
+    await page.goto(url);
+    await fill(page, 'Draw Mara');
+    await attach(page, 'input[aria-label="Attach files"]', [{ name: 'mara.png', bytes: await png(9, 9, 9) }]);
+    await page.waitForFunction(() => { const b = document.getElementById('composer-submit-button') as HTMLButtonElement; return document.querySelectorAll('[data-composer-attachments] > *').length === 1 && !b.disabled; });
+    await page.click('[data-testid="send-button"]');
+    await page.waitForFunction(() => document.body.innerText.includes('Image created'));
+    const refs = await page.locator('section[data-turn="user"] button[aria-haspopup="dialog"] img').evaluateAll((is) => (is as HTMLImageElement[]).map((i) => [i.alt, i.src.slice(0, 5), i.naturalWidth]));
+    expect(refs).toEqual([['mara.png', 'blob:', 32]]);
+    expect(site!.stats().downloads).toBe(0);
+    await page.close();
+  });
+
   it('a file over 20 MB: the banner, no tile, no upload', async () => {
     const { url } = await start({});
     const page = await browser.newPage();
