@@ -2,12 +2,14 @@
 // hashes, and a job's hash depends only on its own panel (plus style, provider and the aspect it
 // inherits), so editing one panel marks only that panel's jobs as changed on --resume.
 import { createHash } from 'node:crypto';
+import { resolve as resolvePath } from 'node:path';
 import { PromptFileError } from '../protocol/errors.js';
-import { LIMITS, MAX_PROMPT_CHARS, type Aspect } from '../protocol/messages.js';
+import { LIMITS, MAX_ATTACHMENTS, MAX_ATTACHMENTS_TOTAL_BYTES, MAX_PROMPT_CHARS, type Aspect } from '../protocol/messages.js';
 import { describeAspect } from '../verify/aspect.js';
 import { formatPath, REFERENCE, type Path } from './check.js';
 import type { PanelSpec, PromptFile } from './schema.js';
-import { DEFAULT_PACING, type Job, type PromptBook } from './types.js';
+import { readReference, ReferenceProblem, resolveReference } from './refs.js';
+import { DEFAULT_PACING, type Character, type Job, type PromptBook, type Reference } from './types.js';
 
 interface PanelAt {
   chapter: string;
@@ -48,9 +50,12 @@ export function composePrompt(prompt: string, modifiers: readonly string[], bubb
  * The aspect is hashed on its own as well as in the final prompt: `auto` adds nothing to the text
  * but is still a different request from no aspect (the page's aspect control is set), and it keeps
  * hashes of panels without an aspect what they were before aspects existed (JSON drops undefined).
+ * The references' sha256s (in attach order) join the same way: a changed image makes its panels
+ * stale, and a panel without references keeps the hash it had before references existed.
  */
-export function hashPrompt(finalPrompt: string, provider: string, locale?: string, variant?: string, aspect?: Aspect): string {
-  return createHash('sha256').update(JSON.stringify({ finalPrompt, provider, locale, variant, aspect })).digest('hex');
+export function hashPrompt(finalPrompt: string, provider: string, locale?: string, variant?: string, aspect?: Aspect, refs?: readonly string[]): string {
+  const references = refs?.length ? refs : undefined;
+  return createHash('sha256').update(JSON.stringify({ finalPrompt, provider, locale, variant, aspect, refs: references })).digest('hex');
 }
 
 function panelsOf(data: PromptFile): PanelAt[] {
@@ -127,15 +132,33 @@ function expandedLength(s: string, characters: ReadonlyMap<string, string>): num
 /** Where a field is in the file, for errors raised after validation. */
 export type PlaceOf = (path: Path) => { line: number; col: number };
 
-export function expandPromptFile(data: PromptFile, file: string, lineOf: (path: Path) => number, placeOf: PlaceOf): PromptBook {
+export interface ExpandOptions {
+  /**
+   * Where `refs: sheet` finds sheets (`<out>/<book>/characters`, or a function of the book's slug).
+   * Without it, a job that needs a sheet is an error.
+   */
+  sheetsDir?: string | ((book: string) => string);
+  /** Leave sheets out of the jobs (for the command that makes them): they may not exist yet. */
+  withoutSheets?: boolean;
+}
+
+/** The names a text refers to as `{name}`, in order, among the known ones. */
+function namedIn(text: string | undefined, known: ReadonlyMap<string, unknown>): string[] {
+  if (text === undefined) return [];
+  return [...text.matchAll(REFERENCE)].map((m) => m[1]).filter((name) => known.has(name));
+}
+
+export function expandPromptFile(data: PromptFile, file: string, lineOf: (path: Path) => number, placeOf: PlaceOf, options: ExpandOptions = {}): PromptBook {
   const provider = data.provider ?? 'chatgpt';
   const style = data.style ?? '';
-  // A Map, not the parsed object: `constructor` or `toString` must be plain names, never Object's.
-  const characters = new Map(Object.entries(data.characters ?? {}).map(([name, text]) => [name, clause(text)]));
   const fail = (path: Path, detail: string): never => {
     const { line, col } = placeOf(path);
     throw new PromptFileError(file, line, col, `${formatPath(path)}: ${detail}`);
   };
+  const defined = characterList(data, file, fail);
+  // A Map, not the parsed object: `constructor` or `toString` must be plain names, never Object's.
+  const characters = new Map(defined.map((c) => [c.name, clause(c.description)]));
+  const refsOf = characterRefs(defined, data.book, fail, options);
   const tooLong = (path: Path, length: string) =>
     fail(path, `the final prompt would be ${length} characters, and the site takes at most ${MAX_PROMPT_CHARS}: shorten the prompt, its modifiers, its {name} characters or the style`);
   const outputs = new Map<string, Job>();
@@ -155,6 +178,7 @@ export function expandPromptFile(data: PromptFile, file: string, lineOf: (path: 
     const prompt = expand(panel.prompt, promptPath);
     const modifiers = (panel.modifiers ?? []).map((modifier, m) => expand(modifier, [...path, 'modifiers', m]));
     const source = { file, line: lineOf(path) };
+    const named = [...namedIn(panel.prompt, characters), ...(panel.modifiers ?? []).flatMap((m) => namedIn(m, characters))];
     // The nearest level that says wins: panel, then chapter, then book.
     const aspect = panel.aspect ?? chapterAspect ?? data.aspect;
     for (const bubble of bubblesOf(panel, data.locales ?? [])) {
@@ -164,6 +188,7 @@ export function expandPromptFile(data: PromptFile, file: string, lineOf: (path: 
       if (bookChars > MAX_BOOK_PROMPT_CHARS) {
         fail(promptPath, `the book's final prompts add up to more than ${MAX_BOOK_PROMPT_CHARS.toLocaleString('en-US')} characters here: split the book into several files`);
       }
+      const refs = panelRefs([...named, ...namedIn(bubble?.text, characters)], refsOf, promptPath, fail);
       for (const variant of variantsOf(panel)) {
         const locale = bubble?.locale;
         const id = `${chapter}/${strip}/${panel.id}${locale ? `.${locale}` : ''}${variant ? `~${variant}` : ''}`;
@@ -182,8 +207,9 @@ export function expandPromptFile(data: PromptFile, file: string, lineOf: (path: 
           ...(aspect ? { aspect } : {}),
           prompt: panel.prompt,
           finalPrompt,
-          promptHash: hashPrompt(finalPrompt, provider, locale, variant, aspect),
+          promptHash: hashPrompt(finalPrompt, provider, locale, variant, aspect, refs.map((r) => r.sha256)),
           outputPath: `${id}.png`,
+          ...(refs.length ? { refs } : {}),
           source,
         });
         outputs.set(`${id}.png`.toLowerCase(), jobs[jobs.length - 1]);
@@ -197,7 +223,84 @@ export function expandPromptFile(data: PromptFile, file: string, lineOf: (path: 
     pacing: { ...DEFAULT_PACING, ...data.pacing },
     ...(data.profiles ? { profiles: [...data.profiles] } : {}),
     ...(data.quota ? { quota: { images: data.quota.images, hours: data.quota.hours } } : {}),
+    ...(defined.length ? { characters: defined } : {}),
     file,
     jobs,
   };
+}
+
+type Fail = (path: Path, detail: string) => never;
+
+/** Each character with its listed references read and checked, each file once. */
+function characterList(data: PromptFile, file: string, fail: Fail): Character[] {
+  const read = new Map<string, Omit<Reference, 'character'>>();
+  return Object.entries(data.characters ?? {}).map(([name, spec]) => {
+    if (typeof spec === 'string') return { name, description: spec, sheet: false, refs: [] };
+    const listed = Array.isArray(spec.refs) ? spec.refs : [];
+    const refs = listed.map((written, i) => {
+      const absolute = resolveReference(file, written);
+      let ref = read.get(absolute);
+      if (!ref) {
+        try {
+          ref = readReference(name, absolute);
+        } catch (error) {
+          if (!(error instanceof ReferenceProblem)) throw error;
+          return fail(['characters', name, 'refs', i], `reference ${written} (${absolute}) ${error.message}`);
+        }
+        read.set(absolute, ref);
+      }
+      return { ...ref, character: name };
+    });
+    return { name, description: spec.description, sheet: spec.refs === 'sheet', refs };
+  });
+}
+
+/** A character's references by name; a sheet is read the first time a job needs it. */
+function characterRefs(defined: readonly Character[], book: string, fail: Fail, options: ExpandOptions): (name: string) => Reference[] {
+  const byName = new Map(defined.map((c) => [c.name, c]));
+  const sheets = new Map<string, Reference[]>();
+  return (name) => {
+    const character = byName.get(name)!;
+    if (!character.sheet) return character.refs;
+    if (options.withoutSheets) return [];
+    const known = sheets.get(name);
+    if (known) return known;
+    const at: Path = ['characters', name, 'refs'];
+    const dir = typeof options.sheetsDir === 'function' ? options.sheetsDir(book) : options.sheetsDir;
+    if (dir === undefined) return fail(at, `${name} uses refs: sheet, and this command does not know where character sheets are kept`);
+    const sheet = resolvePath(dir, `${name}.png`);
+    let ref: Reference;
+    try {
+      ref = readReference(name, sheet);
+    } catch (error) {
+      if (!(error instanceof ReferenceProblem)) throw error;
+      const missing = /\(ENOENT\)$/.test(error.message);
+      return fail(at, missing
+        ? `${name} uses refs: sheet, but there is no sheet at ${sheet}: run \`semantest-run characters <file>\` first`
+        : `${name}'s sheet ${sheet} ${error.message}`);
+    }
+    sheets.set(name, [ref]);
+    return [ref];
+  };
+}
+
+/** The references of the named characters, deduplicated by content, in first-named order. */
+function panelRefs(names: readonly string[], refsOf: (name: string) => Reference[], at: Path, fail: Fail): Reference[] {
+  const seen = new Set<string>();
+  const out: Reference[] = [];
+  for (const name of new Set(names)) {
+    for (const ref of refsOf(name)) {
+      if (seen.has(ref.sha256)) continue;
+      seen.add(ref.sha256);
+      out.push(ref);
+    }
+  }
+  if (out.length > MAX_ATTACHMENTS) {
+    fail(at, `the characters this panel names have ${out.length} reference images together; the page takes at most ${MAX_ATTACHMENTS} with one prompt: name fewer characters or give them fewer refs`);
+  }
+  const total = out.reduce((sum, r) => sum + r.bytes, 0);
+  if (total > MAX_ATTACHMENTS_TOTAL_BYTES) {
+    fail(at, `the characters this panel names have ${(total / 1024 / 1024).toFixed(1)} MB of reference images together; at most ${MAX_ATTACHMENTS_TOTAL_BYTES / 1024 / 1024} MB go with one prompt`);
+  }
+  return out;
 }

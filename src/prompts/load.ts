@@ -6,7 +6,7 @@ import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document, typ
 import type { z } from 'zod';
 import { PromptFileError } from '../protocol/errors.js';
 import { checkPromptFile, formatPath, type Path, type Problem } from './check.js';
-import { expandPromptFile } from './expand.js';
+import { expandPromptFile, type ExpandOptions } from './expand.js';
 import { issueSentence, PromptFileSchema } from './schema.js';
 import type { PromptBook } from './types.js';
 
@@ -20,8 +20,11 @@ const READ_ERRORS: Record<string, string> = {
   EISDIR: 'it is a directory, not a file',
 };
 
-/** Reads, parses, validates and expands a prompt file. */
-export async function loadPromptFile(file: string): Promise<PromptBook> {
+/** How to load: `sheetsDir` is where `refs: sheet` finds character sheets (see ExpandOptions). */
+export type LoadOptions = ExpandOptions;
+
+/** Reads, parses, validates and expands a prompt file, reading its characters' reference images. */
+export async function loadPromptFile(file: string, options: LoadOptions = {}): Promise<PromptBook> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -30,11 +33,11 @@ export async function loadPromptFile(file: string): Promise<PromptBook> {
     const why = (code && READ_ERRORS[code]) ?? message;
     throw new PromptFileError(file, 1, 1, `cannot read the prompt file: ${why}${code ? ` (${code})` : ''}`);
   }
-  return parsePromptText(text, file);
+  return parsePromptText(text, file, options);
 }
 
 /** Same as loadPromptFile, from text already in memory; `file` is used in messages and job sources. */
-export function parsePromptText(text: string, file: string): PromptBook {
+export function parsePromptText(text: string, file: string, options: LoadOptions = {}): PromptBook {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, keepSourceTokens: true, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number) => lineCounter.linePos(offset);
@@ -60,7 +63,7 @@ export function parsePromptText(text: string, file: string): PromptBook {
     return at(locate(doc, text, { path, target, detail: '' }).offset).line;
   };
   const parsed = PromptFileSchema.safeParse(raw, { error: issueSentence });
-  const problems = [...(parsed.success ? [] : parsed.error.issues.flatMap(toProblems)), ...checkPromptFile(raw, lineOf)];
+  const problems = [...(parsed.success ? [] : parsed.error.issues.flatMap((issue) => toProblems(issue))), ...checkPromptFile(raw, lineOf)];
   if (problems.length || !parsed.success) {
     const placed = problems
       .map((problem) => ({ problem, ...locate(doc, text, problem) }))
@@ -76,11 +79,18 @@ export function parsePromptText(text: string, file: string): PromptBook {
     throw new PromptFileError(file, first.line, first.col, [first.detail, ...listed].join('\n'));
   }
   const placeOf = (path: Path) => at(locate(doc, text, { path, target: 'value', detail: '' }).offset);
-  return expandPromptFile(parsed.data, file, lineOf, placeOf);
+  return expandPromptFile(parsed.data, file, lineOf, placeOf, options);
 }
 
-function toProblems(issue: z.core.$ZodIssue): Problem[] {
-  const path = issue.path.map((p) => (typeof p === 'number' ? p : String(p)));
+function toProblems(issue: z.core.$ZodIssue, prefix: Path = []): Problem[] {
+  const path = [...prefix, ...issue.path.map((p) => (typeof p === 'number' ? p : String(p)))];
+  // A character is a description or a mapping (and its refs `sheet` or a list): the form whose
+  // problems are inside the value is the one the user meant, so those are reported, not "invalid".
+  if (issue.code === 'invalid_union' && path[0] === 'characters') {
+    const wrongForm = (i: z.core.$ZodIssue) => i.path.length === 0 && (i.code === 'invalid_type' || i.code === 'invalid_value');
+    const meant = issue.errors.filter((branch) => !branch.some(wrongForm));
+    if (meant.length === 1) return meant[0].flatMap((i) => toProblems(i, path));
+  }
   if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: [...path, key], target: 'key', detail: issue.message }));
   return [{ path, target: issue.code === 'invalid_key' ? 'key' : 'value', detail: issue.message }];
 }

@@ -1,7 +1,7 @@
 // The prompt file as written (ARCHITECTURE §8, v1). Messages are phrased to follow "<field path>: ",
 // so every schema-specific message reads as the end of a sentence.
 import { z } from 'zod';
-import { ASPECTS } from '../protocol/messages.js';
+import { ASPECTS, MAX_ATTACHMENTS } from '../protocol/messages.js';
 
 /** Book slugs name output and checkpoint folders. */
 export const SLUG = /^[a-z0-9][a-z0-9-]{0,63}$/;
@@ -89,6 +89,29 @@ const PacingFields = strict('pacing', {
   cooldownSeconds: Seconds,
 });
 
+/** The page takes at most this many images with one message, so no character may need more. */
+export const MAX_CHARACTER_REFS = MAX_ATTACHMENTS;
+
+/**
+ * `refs: sheet` (the character's sheet made by `semantest-run characters`) or a list of image
+ * paths relative to the prompt file's folder. The files themselves are checked in refs.ts.
+ */
+const Refs = z.union(
+  [
+    z.literal('sheet'),
+    z
+      .array(Text)
+      .min(1)
+      .max(MAX_CHARACTER_REFS, `lists too many reference images: at most ${MAX_CHARACTER_REFS} per character (the page takes ${MAX_ATTACHMENTS} per message)`),
+  ],
+  { error: 'must be sheet (the character\'s sheet from `semantest-run characters`) or a list of image paths, e.g. [refs/mara-front.png]' },
+);
+
+/** A description (`{name}` expands to it), or a description with reference images. */
+const Character = z.union([Text, strict('a character', { description: Text, refs: Refs.optional() })], {
+  error: 'must be a description, or { description: "…", refs: [image paths] } (or refs: sheet)',
+});
+
 /** A profile name names a folder under profiles/: nothing that climbs out of it (the same rule as --profile). */
 export const PROFILE_NAME = /^(?!\.\.?$)[A-Za-z0-9._-]{1,64}$/;
 
@@ -106,7 +129,7 @@ export const PromptFileSchema = strict('a prompt file', {
   style: z.string().optional(),
   aspect: AspectField,
   // The same rule as ids: it also refuses `__proto__`, which plain objects treat specially.
-  characters: z.record(z.string().regex(ID, 'must be a character name that starts with a letter or digit, then letters, digits, "-" and "_", at most 64 characters (used as {name})'), Text).optional(),
+  characters: z.record(z.string().regex(ID, 'must be a character name that starts with a letter or digit, then letters, digits, "-" and "_", at most 64 characters (used as {name})'), Character).optional(),
   locales: z.array(z.string().regex(LOCALE, 'must be a locale code such as en, ja or pt-BR')).min(1).optional(),
   pacing: PacingFields.optional(),
   profiles: z
@@ -121,6 +144,7 @@ export const PromptFileSchema = strict('a prompt file', {
 
 export type PromptFile = z.infer<typeof PromptFileSchema>;
 export type PanelSpec = z.infer<typeof Panel>;
+export type CharacterSpec = z.infer<typeof Character>;
 
 const EXPECTED: Record<string, string> = {
   string: 'a string',

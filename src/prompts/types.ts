@@ -41,6 +41,17 @@ export interface Reference {
   type: 'image/png' | 'image/jpeg' | 'image/webp';
 }
 
+/** A character as the prompt file defines it (issue 16). */
+export interface Character {
+  name: string;
+  /** What `{name}` expands to. */
+  description: string;
+  /** `refs: sheet`: its sheet, `<out>/<book>/characters/<name>.png`, is its reference. */
+  sheet: boolean;
+  /** The images listed under `refs:`, read and checked at load (none for a sheet or a bare description). */
+  refs: Reference[];
+}
+
 export interface Job {
   /** Stable id: chapter/strip/panel[.locale][~variant], e.g. `ch1/s2/p3.ja`. */
   id: string;
@@ -78,6 +89,8 @@ export interface PromptBook {
   profiles?: string[];
   /** `quota: { images: 50, hours: 3 }`: what one account may make per window, for the planner and the ETA. */
   quota?: Quota;
+  /** The file's characters in file order; absent when it defines none. */
+  characters?: Character[];
   file: string;
   jobs: Job[];
 }
