@@ -304,3 +304,6 @@ function panelRefs(names: readonly string[], refsOf: (name: string) => Reference
   }
   return out;
 }
+
+/** Where `semantest-run characters` keeps a book's sheets: `<out>/<book>/characters`. */
+export const sheetsIn = (out: string) => (book: string): string => resolvePath(out, book, 'characters');

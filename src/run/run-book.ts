@@ -74,7 +74,7 @@ const MAX_RELAUNCHES = 3;
 
 export async function runBook(opts: RunOptions): Promise<RunSummary> {
   const startedAt = Date.now();
-  const book = await loadPromptFile(opts.file);
+  const book = await loadPromptFile(opts.file, { sheetsDir: (slug) => path.join(opts.out, slug, 'characters') });
   // An updated descriptor is checked before anything starts, so a mistake in it costs nothing.
   if (opts.providerFile !== undefined) loadProvider(book.provider, opts.baseUrl, opts.providerFile);
   const profiles = profileNames(opts.profiles, book);
