@@ -158,7 +158,7 @@ export function expandPromptFile(data: PromptFile, file: string, lineOf: (path: 
   const defined = characterList(data, file, fail);
   // A Map, not the parsed object: `constructor` or `toString` must be plain names, never Object's.
   const characters = new Map(defined.map((c) => [c.name, clause(c.description)]));
-  const refsOf = characterRefs(defined, data.book, fail, options);
+  const refsOf = characterRefs(defined, data.book, file, fail, options);
   const tooLong = (path: Path, length: string) =>
     fail(path, `the final prompt would be ${length} characters, and the site takes at most ${MAX_PROMPT_CHARS}: shorten the prompt, its modifiers, its {name} characters or the style`);
   const outputs = new Map<string, Job>();
@@ -256,7 +256,7 @@ function characterList(data: PromptFile, file: string, fail: Fail): Character[] 
 }
 
 /** A character's references by name; a sheet is read the first time a job needs it. */
-function characterRefs(defined: readonly Character[], book: string, fail: Fail, options: ExpandOptions): (name: string) => Reference[] {
+function characterRefs(defined: readonly Character[], book: string, file: string, fail: Fail, options: ExpandOptions): (name: string) => Reference[] {
   const byName = new Map(defined.map((c) => [c.name, c]));
   const sheets = new Map<string, Reference[]>();
   return (name) => {
@@ -276,7 +276,7 @@ function characterRefs(defined: readonly Character[], book: string, fail: Fail, 
       if (!(error instanceof ReferenceProblem)) throw error;
       const missing = /\(ENOENT\)$/.test(error.message);
       return fail(at, missing
-        ? `${name} uses refs: sheet, but there is no sheet at ${sheet}: run \`semantest-run characters <file>\` first`
+        ? `${name} uses refs: sheet, but there is no sheet at ${sheet}: run \`semantest-run characters ${file}\` first`
         : `${name}'s sheet ${sheet} ${error.message}`);
     }
     sheets.set(name, [ref]);

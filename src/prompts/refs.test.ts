@@ -231,7 +231,7 @@ describe('refs: sheet', () => {
     const t = text();
     const e = await errorOf(t, { sheetsDir: sheets() });
     expect(where(e)).toBe(at(t, 'sheet }'));
-    expect(e.detail).toBe(`characters.mara.refs: mara uses refs: sheet, but there is no sheet at ${path.join(sheets(), 'mara.png')}: run \`semantest-run characters <file>\` first`);
+    expect(e.detail).toBe(`characters.mara.refs: mara uses refs: sheet, but there is no sheet at ${path.join(sheets(), 'mara.png')}: run \`semantest-run characters ${file}\` first`);
   });
 
   it('without a sheets folder, is an error only when a job needs the sheet; withoutSheets leaves sheets out', async () => {
