@@ -21,6 +21,8 @@ import { runLogin } from './login.js';
 import { runDoctor } from './doctor.js';
 import { hooksFromEnv } from './test-hooks.js';
 import { referencePath } from '../run/references.js';
+import { sheetBook } from '../prompts/sheets.js';
+import type { PromptBook } from '../prompts/types.js';
 
 async function execute(action: () => Promise<number | void>): Promise<never> {
   let code: number;
@@ -153,7 +155,8 @@ function runOptions(y: Argv) {
 
 type RunArgs = Awaited<ReturnType<ReturnType<typeof runOptions>['parseAsync']>>;
 
-async function run(args: RunArgs): Promise<number> {
+/** `loadBook`: what the run loads instead of the prompt file's panels (the `characters` command's sheets). */
+async function run(args: RunArgs, loadBook?: (file: string) => Promise<PromptBook>): Promise<number> {
   const file = String(args.file);
   if (args['dry-run']) {
     const book = await loadPromptFile(file, { sheetsDir: sheetsIn(args.out) });
@@ -226,6 +229,7 @@ async function run(args: RunArgs): Promise<number> {
     reassignAfterMs: nonNegative('reassign-after', args['reassign-after'])! * 1000,
     trace: args.trace,
     recycleTabsEvery: wholeNumber('recycle-tabs-every', args['recycle-tabs-every']),
+    loadBook,
   }).finally(() => site?.close());
   if (validation) {
     // Judged on the sample alone: failures listed from earlier runs are in the summary above.
@@ -236,6 +240,14 @@ async function run(args: RunArgs): Promise<number> {
   }
   if (summary.stopReason === 'interrupted') return 130;
   return summary.failed.length > 0 ? 1 : 0;
+}
+
+/** `characters --dry-run`: each sheet job and its prompt, as a run's --dry-run prints panels. */
+async function dryRunSheets(file: string, loadBook: (file: string) => Promise<PromptBook>): Promise<number> {
+  const book = await loadBook(file);
+  for (const job of book.jobs) process.stdout.write(`${job.id}\t${cleanText(job.finalPrompt, { singleLine: true })}\n`);
+  process.stdout.write(`${book.jobs.length} character sheets in ${book.book}\n`);
+  return 0;
 }
 
 /** `--validate [N]` (N defaults to 10) and `--validate-bar PCT` (default 90); undefined without --validate. */
@@ -265,6 +277,19 @@ const cli = yargs(hideBin(process.argv))
   .scriptName('semantest-run')
   .usage('$0 <prompts.yaml> [options]\n\nGenerates every panel of a prompt file as a verified image, through your logged-in browser profile.')
   .command('$0 <file>', 'generate the images of a prompt file', runOptions, (args) => execute(() => run(args as RunArgs)))
+  .command(
+    'characters <file>',
+    'generate a reference sheet (front, side and back views) of each character, saved as <out>/<book>/characters/<name>.png; takes the run\'s options',
+    (y) => runOptions(y).option('only', { type: 'string', array: true, describe: 'only these characters (names), e.g. --only mara tom' }),
+    (args) =>
+      execute(() => {
+        const names = (args.only ?? []).map(String);
+        // Panels may use `refs: sheet`: the sheets are what this makes, so they are not read here.
+        const loadBook = (file: string) => loadPromptFile(file, { withoutSheets: true }).then((book) => sheetBook(book, names));
+        if (args['dry-run']) return dryRunSheets(String(args.file), loadBook);
+        return run({ ...args, only: undefined } as RunArgs, loadBook);
+      }),
+  )
   .command(
     'status <file>',
     'show how far a book has got: counts per state, failures, ETA',

@@ -14,6 +14,7 @@ import { parse as parseYaml } from 'yaml';
 import { CheckpointError, PromptFileError } from '../protocol/errors.js';
 import { parsePromptText } from '../prompts/index.js';
 import type { Job, PromptBook } from '../prompts/types.js';
+import { isSheetId, SHEET_CHAPTER, withSheets } from '../prompts/sheets.js';
 import { openJobStore, replaceFileDurably } from '../store/index.js';
 import type { JobRecord } from '../store/types.js';
 import { findNearDuplicates, NEAR_DUPLICATE_THRESHOLD, type NearDuplicatePair } from './near-duplicates.js';
@@ -693,7 +694,12 @@ export async function writeContactSheet(opts: ContactSheetOptions): Promise<Cont
     const recordOf = (id: string) => store.get(id);
     const out = opts.out ?? outFromRecords(book, recordOf) ?? 'output';
     const bookDir = path.resolve(out, book.book);
-    const sheet = layoutSheet(book, recordOf, bookDir, readBookExtras(text), Object.keys(store.state().jobs));
+    const ids = Object.keys(store.state().jobs);
+    // Character sheets, once any was made, come first in a "Characters" row (src/prompts/sheets.ts).
+    const extras = readBookExtras(text);
+    const shown = ids.some(isSheetId) ? withSheets(book) : book;
+    if (shown !== book && !extras.chapterTitles.has(SHEET_CHAPTER)) extras.chapterTitles.set(SHEET_CHAPTER, 'Characters');
+    const sheet = layoutSheet(shown, recordOf, bookDir, extras, ids);
     const thumbs = await ThumbnailCache.open(bookDir, { ...opts.thumbnails, fingerprints: true });
     await attachImages(sheet, thumbs);
     const html = renderContactSheet(sheet, { generatedAt: opts.generatedAt, cwd: process.cwd() });

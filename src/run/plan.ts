@@ -5,6 +5,7 @@ import type { Job, PromptBook } from '../prompts/types.js';
 import { applyValidationSample } from './validation.js';
 import { repairRejection, type JobRecord, type JobStore } from '../store/index.js';
 import { sha256OfFile } from '../store/files.js';
+import { isSheetId } from '../prompts/sheets.js';
 
 export interface PlanOptions {
   readonly resume: boolean;
@@ -33,7 +34,10 @@ export interface Plan {
 const FINAL_KINDS = new Set(['policy', 'verify']);
 
 export async function planJobs(book: PromptBook, store: JobStore, opts: PlanOptions): Promise<Plan> {
-  const records = Object.values(store.state().jobs);
+  // Character sheets share the book's checkpoint (src/prompts/sheets.ts): a run of the panels and a
+  // run of the sheets each count only their own records as an earlier run.
+  const sheets = book.jobs.length > 0 && book.jobs.every((job) => isSheetId(job.id));
+  const records = Object.values(store.state().jobs).filter((r) => isSheetId(r.id) === sheets);
   const started = records.filter((r) => r.state !== 'pending');
   if (started.length > 0 && !opts.resume) {
     const verified = started.filter((r) => r.state === 'verified').length;

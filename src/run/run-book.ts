@@ -67,6 +67,8 @@ export interface RunOptions extends PlanOptions {
   readonly trace?: boolean;
   /** Replace each tab by a fresh one after this many jobs in it (0: never; default in tab-pool.ts). */
   readonly recycleTabsEvery?: number;
+  /** Loads the book instead of loadPromptFile (the `characters` command: its sheets as the jobs, src/prompts/sheets.ts). */
+  readonly loadBook?: (file: string) => Promise<PromptBook>;
 }
 
 /** A profile relaunches a browser that went away at most this many times. */
@@ -74,7 +76,7 @@ const MAX_RELAUNCHES = 3;
 
 export async function runBook(opts: RunOptions): Promise<RunSummary> {
   const startedAt = Date.now();
-  const book = await loadPromptFile(opts.file, { sheetsDir: (slug) => path.join(opts.out, slug, 'characters') });
+  const book = opts.loadBook ? await opts.loadBook(opts.file) : await loadPromptFile(opts.file, { sheetsDir: (slug) => path.join(opts.out, slug, 'characters') });
   // An updated descriptor is checked before anything starts, so a mistake in it costs nothing.
   if (opts.providerFile !== undefined) loadProvider(book.provider, opts.baseUrl, opts.providerFile);
   const profiles = profileNames(opts.profiles, book);
