@@ -58,10 +58,11 @@ describe('character sheet jobs', () => {
     expect(() => sheetJobs(twins)).toThrow(/mara and Mara would share one sheet file/);
   });
 
-  it('a book without characters has no sheets, and withSheets leaves it as it is', () => {
+  it('a book without characters has no sheets: withSheets leaves it as it is, and the characters command says there is nothing to make', () => {
     const plain = parsePromptText('book: plain\nprompts:\n  - "a boat"\n', 'plain.yaml');
     expect(sheetJobs(plain)).toEqual([]);
     expect(withSheets(plain)).toBe(plain);
+    expect(() => sheetBook(plain)).toThrow(/plain.yaml defines no characters, so there is no sheet to make/);
   });
 
   it('withSheets puts the sheets first and keeps the panels in order after them', () => {

@@ -88,7 +88,10 @@ export function sheetJobs(book: PromptBook, only?: readonly string[]): Job[] {
 
 /** The book as the `characters` command runs it: its sheets instead of its panels. */
 export function sheetBook(book: PromptBook, only?: readonly string[]): PromptBook {
-  return { ...book, jobs: sheetJobs(book, only) };
+  const jobs = sheetJobs(book, only);
+  // Nothing to make is a mistake worth saying, not an empty run that exits 0.
+  if (jobs.length === 0) throw new UsageError(`${book.file} defines no characters, so there is no sheet to make: add them under characters: (name: description)`);
+  return { ...book, jobs };
 }
 
 /** The book with its sheets first (for reject and the report, which show and act on both). */
