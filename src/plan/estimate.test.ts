@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Gate } from '../schedule/gate.js';
 import { estimateRun, profilesNeeded, type EstimateInput } from './estimate.js';
 
 const HOUR = 3_600_000;
@@ -24,6 +25,16 @@ describe('estimateRun', () => {
     expect(e.limitedBy).toBe('generation');
     // 5 tabs of 60 s images: 12 s a start, slower than the 9 s gap.
     expect(e.durationMs).toBeCloseTo(95 * 12_000 + 4 * 9000 + 60_000, -4);
+  });
+
+  it("one profile without a quota takes exactly the gate's own ideal duration (Gate.idealDurationMs)", () => {
+    for (const g of [gate, { ...gate, concurrency: 1 }, { ...gate, cooldownEvery: 3, cooldownMs: 30_000 }, { ...gate, minGapMs: 0, jitterMs: 0, cooldownEvery: 0 }]) {
+      for (const jobs of [0, 1, 4, 26, 77]) {
+        for (const imageMs of [1000, 60_000]) {
+          expect(estimateRun({ ...base, jobs, gate: g, imageMs, quota: undefined }).durationMs).toBe(Gate.idealDurationMs(jobs, imageMs, g));
+        }
+      }
+    }
   });
 
   it('0 jobs take nothing; more jobs never take less; more profiles never take longer; a quota never makes it faster', () => {
