@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { loadPromptFile } from '../prompts/index.js';
+import { loadPromptFile, sheetsIn } from '../prompts/index.js';
 import { formatDuration } from '../report/console.js';
 import { clockTimeFrom } from '../report/format.js';
 import { pacingToGateOptions } from '../schedule/gate.js';
@@ -24,7 +24,8 @@ export async function printStatus(
   // Stored failure messages and reasons are the page's (or a user's) words, maybe from a run before
   // they were cleaned: each line is printed without control characters.
   const write = (line: string) => out(safeLine(line));
-  const book = await loadPromptFile(file);
+  // `refs: sheet` characters: their sheets where a run with the default --out wrote them.
+  const book = await loadPromptFile(file, { sheetsDir: sheetsIn('output') });
   const dir = path.join(checkpointsDir, book.book);
   if (!existsSync(dir)) {
     write(`${book.book}: not started (${book.jobs.length} jobs; no checkpoint in ${dir})`);
