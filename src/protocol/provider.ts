@@ -68,8 +68,6 @@ export const ProviderDescriptorSchema = z
         attachmentTile: optionalSelectors,
         /** Matched on a tile or inside it while its file is still uploading. */
         attachmentBusy: optionalSelectors,
-        /** An attached image as the sent user turn shows it: never a candidate for the panel's image. */
-        userAttachment: optionalSelectors,
       })
       .strict(),
     /** Put before the prompt when the image tool cannot be turned on, so the answer is an image. */
