@@ -67,7 +67,7 @@ export function createStatusState(): StatusState {
 
 // A job's page phases (job-progress) and journal states (job-state) arrive interleaved: the panel
 // shows the furthest it has got.
-const PHASE_ORDER = ['started', 'filled', 'sent', 'conversation', 'submitted', 'generating', 'image-loaded', 'downloaded'];
+const PHASE_ORDER = ['started', 'attached', 'filled', 'sent', 'conversation', 'submitted', 'generating', 'image-loaded', 'downloaded'];
 
 function advance(panel: InFlightPanel, phase: string): void {
   const next = PHASE_ORDER.indexOf(phase);

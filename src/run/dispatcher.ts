@@ -85,7 +85,7 @@ export interface DispatchOutcome {
 const STREAK_TO_REST = 3;
 const RESTS_TO_RETIRE = 2;
 /** Kinds that say something about the account or its browser rather than the panel. */
-const HEALTH_KINDS = new Set(['transient', 'timeout', 'disconnect', 'no-image', 'account', 'verify']);
+const HEALTH_KINDS = new Set(['transient', 'timeout', 'disconnect', 'no-image', 'account', 'verify', 'upload']);
 const HUMAN_KINDS = new Set(['login', 'challenge']);
 
 /** What one job remembers between its attempts in this run, whichever profile runs them. */
