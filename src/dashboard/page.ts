@@ -11,7 +11,8 @@ const STYLE = `
   .row { display: flex; gap: 14px; align-items: center; flex-wrap: wrap; }
   .profile { padding: 2px 8px; border-radius: 10px; background: #eef3ff; }
   .profile[data-state="paused"], .profile[data-state="cooling down"], .profile[data-state="quota"] { background: #fff3d6; }
-  .profile[data-state="waiting for a login"] { background: #ffe1de; }
+  .profile[data-state="waiting for a login"], .profile[data-state="retired"] { background: #ffe1de; }
+  .profile[data-state="resting"], .profile[data-state="relaunching"] { background: #fff3d6; }
   button { font: inherit; padding: 4px 12px; border-radius: 6px; border: 1px solid #888; background: #fff; cursor: pointer; }
   main { padding: 12px 18px 40px; }
   h2 { font-size: 15px; margin: 18px 0 6px; }
@@ -65,7 +66,7 @@ const CLIENT = String.raw`
     chips.textContent = '';
     if (s.profiles.length > 1) {
       for (const p of s.profiles) {
-        const chip = el('span', { class: 'profile', 'data-profile': p.name, 'data-state': p.state }, p.name + ': ' + p.state + (p.until ? ' until ' + clock(p.until) : '') + ' · ' + p.verified + ' verified');
+        const chip = el('span', { class: 'profile', 'data-profile': p.name, 'data-state': p.state }, p.name + ': ' + p.state + (p.until ? ' until ' + clock(p.until) : '') + (p.reason && p.state !== 'working' ? ' — ' + p.reason : '') + ' · ' + p.verified + ' verified');
         if (p.reason) chip.title = p.reason;
         chips.appendChild(chip);
       }

@@ -6,7 +6,9 @@ import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
+import { chromium } from 'playwright';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { findChromium } from '../browser/discover.js';
 import type { Job, PromptBook } from '../prompts/types.js';
 import { RunEvents } from '../report/events.js';
 import { ThumbnailCache } from '../report/thumbnails.js';
@@ -100,9 +102,48 @@ describe('dashboard: several profiles', () => {
       { name: 'ben', state: 'working', verified: 1 },
     ]);
     expect(state.panels[0].profile).toBe('ben');
+    // One profile's cap is not the run's: the run's own chip keeps its state.
+    expect(state.profile.state).toBe('starting');
     events.emitEvent({ type: 'profile-state', profile: 'anna', state: 'retired', reason: 'it kept failing' });
     const later = JSON.parse((await request(at('./state'))).body.toString());
     expect(later.profiles[0]).toMatchObject({ name: 'anna', state: 'retired', reason: 'it kept failing' });
+    // At the end each profile shows how it ended and what it made, as the summary counted them.
+    events.emitEvent({ type: 'run-end', summary: { book: 'book', total: 4, verified: 4, skipped: 0, failed: [], stale: [], notRun: 0, elapsedMs: 1, promptsSent: 5, profiles: [{ name: 'anna', verified: 1, promptsSent: 2, state: 'retired', reason: 'it failed 3 times in a row' }, { name: 'ben', verified: 3, promptsSent: 3, state: 'finished' }] } });
+    const end = JSON.parse((await request(at('./state'))).body.toString());
+    expect(end.profiles).toEqual([
+      { name: 'anna', state: 'retired', reason: 'it failed 3 times in a row', verified: 1 },
+      { name: 'ben', state: 'finished', verified: 3 },
+    ]);
+  });
+
+  it('with one profile, a pause is the run\'s, as before', async () => {
+    events.emitEvent({ type: 'run-start', book: 'book', total: 4, toRun: 4, skipped: 0, baseUrl: 'http://x/', profile: 'default', profiles: ['default'], headless: true, concurrency: 1 });
+    const until = Date.now() + 60_000;
+    events.emitEvent({ type: 'pause', until, reason: 'usage cap reached: "limit"', profile: 'default' });
+    const state = JSON.parse((await request(at('./state'))).body.toString());
+    expect(state.profile).toEqual({ state: 'quota', until, reason: 'usage cap reached: "limit"' });
+  });
+
+  it('draws one chip per profile and each panel\'s maker in the page, hostile names and reasons as text', async () => {
+    const hostile = '<img src=x onerror="document.title=\'owned\'">';
+    records.set('ch1/s1/p1', { id: 'ch1/s1/p1', state: 'failed', promptHash: 'h', attempts: 1, profile: hostile, failure: { kind: 'policy', message: 'no', final: true }, updatedAt: '' });
+    events.emitEvent({ type: 'run-start', book: 'book', total: 4, toRun: 4, skipped: 0, baseUrl: 'http://x/', profile: 'anna', profiles: ['anna', hostile], headless: true, concurrency: 1 });
+    events.emitEvent({ type: 'profile-state', profile: 'anna', state: 'retired', reason: `it kept failing ${hostile}` });
+    const browser = await chromium.launch({ executablePath: findChromium(), headless: true });
+    try {
+      const page = await browser.newPage();
+      await page.goto(url.href);
+      const chips = page.locator('#profiles .profile');
+      await expect.poll(() => chips.count()).toBe(2);
+      expect(await chips.nth(0).textContent()).toBe(`anna: retired — it kept failing ${hostile} · 0 verified`);
+      expect(await chips.nth(1).textContent()).toBe(`${hostile}: working · 0 verified`);
+      expect(await page.locator('.panel[data-id="ch1/s1/p1"] .state').textContent()).toBe(`failed (policy) · ${hostile}`);
+      // Nothing of it became markup: no image, no handler ran.
+      expect(await page.locator('header img, main .panel .state img, #profiles img').count()).toBe(0);
+      expect(await page.title()).not.toBe('owned');
+    } finally {
+      await browser.close();
+    }
   });
 });
 

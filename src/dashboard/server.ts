@@ -122,13 +122,16 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
         break;
       case 'pause':
         if (event.profile) Object.assign(profileOf(event.profile), { state: 'paused', until: event.until, reason: event.reason });
-        Object.assign(profile, { state: /usage cap/.test(event.reason) ? 'quota' : 'cooling down', until: event.until, reason: event.reason });
+        // With several profiles a pause is one profile's (its chip says so); the run goes on.
+        if (!(event.profile && profiles.size > 1)) Object.assign(profile, { state: /usage cap/.test(event.reason) ? 'quota' : 'cooling down', until: event.until, reason: event.reason });
         break;
       case 'human-needed':
-        Object.assign(profile, { state: 'waiting for a login', until: undefined, reason: event.message });
+        if (!(event.profile && profiles.size > 1)) Object.assign(profile, { state: 'waiting for a login', until: undefined, reason: event.message });
         break;
       case 'run-end':
         Object.assign(profile, { state: 'finished', until: undefined, reason: undefined });
+        // How each profile ended, and what it made, as the summary counted them from the store.
+        for (const p of event.summary.profiles ?? []) Object.assign(profileOf(p.name), { state: p.state, until: undefined, reason: p.reason, verified: p.verified });
         inFlight.clear();
         break;
     }

@@ -22,16 +22,25 @@ export interface FormatOptions {
   eta?: boolean;
   /** The run shares its book among several profiles: each line about a job or a pause names its profile. */
   several?: boolean;
+  /** For a `profile-state` event: the state that profile was in before it (`runFormatter` keeps them). */
+  previousState?: string;
 }
 
 /** `formatEvent` that learns from `run-start` whether the run has several profiles. */
 export function runFormatter(cwd = process.cwd(), opts: { eta?: boolean } = {}): (event: RunEvent) => string | undefined {
   let several = false;
+  const states = new Map<string, string>();
   return (event) => {
     if (event.type === 'run-start') several = (event.profiles?.length ?? 1) > 1;
-    return formatEvent(event, cwd, { ...opts, several });
+    if (event.type !== 'profile-state') return formatEvent(event, cwd, { ...opts, several });
+    const previousState = states.get(event.profile);
+    states.set(event.profile, event.state);
+    return formatEvent(event, cwd, { ...opts, several, ...(previousState !== undefined ? { previousState } : {}) });
   };
 }
+
+/** States a profile comes back from: its return to work is news on a several-profile run. */
+const HELD = new Set(['paused', 'resting', 'relaunching', 'waiting for a login']);
 
 function formatLines(event: RunEvent, cwd: string, opts: FormatOptions): string | undefined {
   // "[anna] " before a line about one profile's job or pause, when there are several.
@@ -42,8 +51,13 @@ function formatLines(event: RunEvent, cwd: string, opts: FormatOptions): string 
     case 'note':
       return `  · ${who}${safeLine(event.message)}`;
     case 'profile-state':
-      if (event.state === 'retired' || event.state === 'waiting for a login' || event.state === 'resting') {
+      // A pause has its own line (`pause`) and a relaunch its note; a login wall on the only profile
+      // its `human-needed` line. Retiring and resting are said on any run: nothing else explains them.
+      if (event.state === 'retired' || event.state === 'resting' || (opts.several && event.state === 'waiting for a login')) {
         return `  ■ profile ${safeLine(event.profile)} ${event.state}${event.until ? ` until ${clock(event.until)}` : ''}${event.reason ? `: ${safeLine(event.reason)}` : ''}`;
+      }
+      if (opts.several && event.state === 'working' && opts.previousState !== undefined && HELD.has(opts.previousState)) {
+        return `  ▶ profile ${safeLine(event.profile)} working again (was ${opts.previousState})`;
       }
       return undefined;
     case 'job-start':

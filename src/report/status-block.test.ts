@@ -102,23 +102,65 @@ describe('renderStatus', () => {
     expect(renderStatus(state, T0 + 3601 * S, 200).some((l) => l.includes('paused'))).toBe(false);
   });
 
-  it('with several profiles, a pause is one profile\'s line: the run goes on, and the ETA waits only when every profile is held', () => {
+  it('with several profiles, a pause is one profile\'s line: the others carry the ETA, which waits for the pause only when no profile is left', () => {
     const state = play([
       [T0, { ...runStart, profiles: ['anna', 'ben'] } as RunEvent],
       [T0, { type: 'job-start', id: 'ch1/s1/p1.en', attempt: 1, profile: 'anna' }],
       [T0 + 60 * S, { ...verified('ch1/s1/p1.en', 1, 60 * S), profile: 'anna' } as RunEvent],
     ]);
     const now = T0 + 90 * S;
-    const before = statusEta(state, now)!;
+    // 39 images of 60 s on two profiles of two tabs each, no gap: 10 rounds.
+    expect(statusEta(state, now)).toBe(600 * S);
     applyEvent(state, { type: 'pause', until: T0 + 3600 * S, reason: 'usage cap reached: "limit"', profile: 'anna' }, now);
     const lines = renderStatus(state, now, 200);
     expect(lines).toContain('  [anna] paused until 15:00:00 (58m 30s left): usage cap reached: "limit" · 1 verified');
     expect(lines).toContain('  [ben] working · 0 verified');
     expect(lines.some((l) => l.startsWith('  ⏸'))).toBe(false);
-    expect(statusEta(state, now)!).toBeLessThan(before + 60 * S);
+    // Ben alone, two tabs: 20 rounds, done long before anna's cap resets.
+    expect(statusEta(state, now)).toBe(1200 * S);
     applyEvent(state, { type: 'profile-state', profile: 'ben', state: 'retired', reason: 'it kept failing' }, now);
     expect(renderStatus(state, now, 200)).toContain('  [ben] retired: it kept failing · 0 verified');
-    expect(statusEta(state, now)!).toBeGreaterThan(before + 55 * 60 * S);
+    // Only anna is left: everything waits for her reset at 15:00, then 20 rounds.
+    expect(statusEta(state, now)).toBe((3600 - 90 + 1200) * S);
+    expect(renderStatus(state, now, 200)[0]).toContain('ETA 1h 18m (15:20:00)');
+    applyEvent(state, { type: 'profile-state', profile: 'anna', state: 'retired', reason: 'log in again' }, now);
+    expect(renderStatus(state, now, 200)[0]).toContain(' · no ETA: no profile left to work · ');
+  });
+
+  it('with several profiles, each profile\'s gate counts its own cooldown: the next images go to the one that is not cooling down', () => {
+    const gate = { concurrency: 1, minGapMs: 10 * S, jitterMs: 0, cooldownEvery: 3, cooldownMs: 100 * S };
+    const state = play([
+      [T0, { ...runStart, toRun: 3, concurrency: 1, profiles: ['anna', 'ben'] } as RunEvent],
+      // anna made her 3rd image just before: her next waits for the cooldown, 100 s after it.
+      [T0, { type: 'pacing', ...gate, startsSinceCooldown: 3, lastStartAt: T0 - S, profile: 'anna' }],
+      [T0, { type: 'pacing', ...gate, startsSinceCooldown: 0, profile: 'ben' }],
+      [T0, { type: 'job-start', id: 'p1', attempt: 1, profile: 'ben' }],
+      [T0 + 5 * S, { type: 'job-verified', id: 'p1', path: '/out/p1.png', attempt: 1, ms: 5 * S, bytes: 1, done: 1, toRun: 3, profile: 'ben' }],
+    ]);
+    // ben starts at +10 s and +20 s (his gap), each image 5 s: done at +25 s, 20 s from now. Were
+    // anna's cooldown forgotten she would take one at +9 s, and it would be 10 s.
+    expect(statusEta(state, T0 + 5 * S)).toBe(20 * S);
+  });
+
+  it('with several profiles, a login wall names its profile, is not cleared by another profile\'s image, and its profile waits out of the ETA', () => {
+    const state = play([
+      [T0, { ...runStart, toRun: 5, concurrency: 1, profiles: ['anna', 'ben'] } as RunEvent],
+      [T0, { type: 'job-start', id: 'p1', attempt: 1, profile: 'ben' }],
+      [T0 + 10 * S, { type: 'job-verified', id: 'p1', path: '/out/p1.png', attempt: 1, ms: 10 * S, bytes: 1, done: 1, toRun: 5, profile: 'ben' }],
+      [T0 + 10 * S, { type: 'human-needed', kind: 'login', message: 'log in to continue', waiting: true, profile: 'anna' }],
+      [T0 + 10 * S, { type: 'profile-state', profile: 'anna', state: 'waiting for a login', reason: 'log in to continue' }],
+      [T0 + 11 * S, { type: 'job-start', id: 'p2', attempt: 1, profile: 'ben' }],
+      [T0 + 21 * S, { type: 'job-verified', id: 'p2', path: '/out/p2.png', attempt: 1, ms: 10 * S, bytes: 1, done: 2, toRun: 5, profile: 'ben' }],
+    ]);
+    const now = T0 + 21 * S;
+    const lines = renderStatus(state, now, 200);
+    expect(lines).toContain('  [anna] waiting for a login: log in to continue · 0 verified');
+    expect(lines.at(-1)).toBe('  ! [anna] waiting for you in the browser window (login): log in to continue');
+    // 3 left on ben alone, 11 s apart as his starts were, 10 s each: at +22, +33, +44, done at +54
+    // (were anna counted she would take two of them and it would be 21 s).
+    expect(statusEta(state, now)).toBe(33 * S);
+    applyEvent(state, { type: 'profile-state', profile: 'anna', state: 'working' }, now);
+    expect(renderStatus(state, now, 200).some((l) => l.includes('waiting for you'))).toBe(false);
   });
 
   it('shows a cooldown or the next start the gate announced', () => {

@@ -3,7 +3,8 @@
 // run's events into a `StatusState`; `renderStatus` turns it into lines, a pure function of the state,
 // the time and the terminal's width.
 import type { RunEvent } from './events.js';
-import { ETA_WINDOW, estimateRemainingMs, imagesPerHour, median, RATE_WINDOW, type EtaPacing } from './eta.js';
+import { ETA_WINDOW, imagesPerHour, mean, median, RATE_WINDOW, type EtaPacing } from './eta.js';
+import { estimateRun, type ProfileNow } from '../plan/estimate.js';
 import { clockTimeFrom, fitWidth, formatDuration } from './format.js';
 import { safeLine } from '../protocol/text.js';
 
@@ -14,6 +15,23 @@ export interface InFlightPanel {
   readonly since: number;
   /** Its last journal state or page phase: started, sent, conversation, submitted, downloaded. */
   phase: string;
+  /** The profile whose tab it is in (several profiles). */
+  profile?: string;
+}
+
+/** One profile of a several-profile run: what it is doing, what it made, and its gate's state. */
+export interface ProfileStatus {
+  state: string;
+  until?: number;
+  reason?: string;
+  verified: number;
+  /** Its gate's pacing (its `pacing` event), starts since its cooldown counted on. */
+  pacing?: EtaPacing & { concurrency: number };
+  lastStartAt?: number;
+  /** Times between its own last starts (its pacing when the gate's is not known). */
+  startGaps: number[];
+  /** Its gate's announced next start. */
+  nextStart?: { until: number; reason: string };
 }
 
 export interface StatusState {
@@ -40,9 +58,11 @@ export interface StatusState {
   /** The gate's announced next start. */
   nextStart?: { until: number; reason: string };
   pause?: { until: number; reason: string };
-  /** With several profiles: each one's state (pauses are theirs, not the run's) and its images. */
-  profiles: Map<string, { state: string; until?: number; reason?: string; verified: number }>;
-  human?: { kind: string; message: string; waiting: boolean };
+  /** Tabs per profile (`run-start`'s concurrency, then the `pacing` event's). */
+  tabsPerProfile: number;
+  /** With several profiles: each one's state (pauses are theirs, not the run's), its images and its gate. */
+  profiles: Map<string, ProfileStatus>;
+  human?: { kind: string; message: string; waiting: boolean; profile?: string };
   stopping?: string;
   ended: boolean;
 }
@@ -56,6 +76,7 @@ export function createStatusState(): StatusState {
     failed: 0,
     retries: 0,
     concurrency: 1,
+    tabsPerProfile: 1,
     inFlight: new Map(),
     recentJobMs: [],
     recentStartGaps: [],
@@ -88,17 +109,21 @@ export function applyEvent(state: StatusState, event: RunEvent, now: number): St
       state.toRun = event.toRun;
       state.startedAt = now;
       state.profiles.clear();
-      if ((event.profiles?.length ?? 1) > 1) for (const name of event.profiles!) state.profiles.set(name, { state: 'working', verified: 0 });
+      if ((event.profiles?.length ?? 1) > 1) for (const name of event.profiles!) state.profiles.set(name, { state: 'working', verified: 0, startGaps: [] });
       // Each profile has `concurrency` tabs.
+      state.tabsPerProfile = Math.max(1, event.concurrency);
       state.concurrency = Math.max(1, event.concurrency) * Math.max(1, state.profiles.size);
       break;
     case 'profile-state': {
       const entry = state.profiles.get(event.profile);
       if (entry) Object.assign(entry, { state: event.state, until: event.until, reason: event.reason });
+      // Its login wall is behind it.
+      if (state.human?.profile === event.profile && event.state !== 'waiting for a login') state.human = undefined;
       break;
     }
-    case 'pacing':
-      state.pacing = {
+    case 'pacing': {
+      // With several profiles each sends its own: its restored state is its own, the rules are shared.
+      const pacing = {
         concurrency: event.concurrency,
         minGapMs: event.minGapMs,
         jitterMs: event.jitterMs,
@@ -106,19 +131,31 @@ export function applyEvent(state: StatusState, event: RunEvent, now: number): St
         cooldownMs: event.cooldownMs,
         startsSinceCooldown: event.startsSinceCooldown,
       };
-      state.concurrency = Math.max(1, event.concurrency) * Math.max(1, state.profiles.size);
-      if (event.lastStartAt !== undefined) state.lastStartAt = event.lastStartAt;
+      state.pacing = pacing;
+      state.tabsPerProfile = Math.max(1, event.concurrency);
+      state.concurrency = state.tabsPerProfile * Math.max(1, state.profiles.size);
+      const entry = event.profile !== undefined ? state.profiles.get(event.profile) : undefined;
+      if (entry) {
+        entry.pacing = { ...pacing };
+        if (event.lastStartAt !== undefined) entry.lastStartAt = event.lastStartAt;
+      }
+      if (event.lastStartAt !== undefined && (state.lastStartAt === undefined || event.lastStartAt > state.lastStartAt)) state.lastStartAt = event.lastStartAt;
       break;
+    }
     case 'job-start': {
       if (state.lastStartAt !== undefined && state.firstStartAt !== undefined) keep(state.recentStartGaps, now - state.lastStartAt, ETA_WINDOW);
       state.firstStartAt ??= now;
       state.lastStartAt = now;
-      if (state.pacing) {
-        const { cooldownEvery, startsSinceCooldown } = state.pacing;
-        state.pacing = { ...state.pacing, startsSinceCooldown: cooldownEvery > 0 && startsSinceCooldown >= cooldownEvery ? 1 : startsSinceCooldown + 1 };
+      state.pacing &&= countStart(state.pacing);
+      const entry = event.profile !== undefined ? state.profiles.get(event.profile) : undefined;
+      if (entry) {
+        if (entry.lastStartAt !== undefined) keep(entry.startGaps, now - entry.lastStartAt, ETA_WINDOW);
+        entry.lastStartAt = now;
+        entry.pacing &&= countStart(entry.pacing);
+        if (entry.nextStart && entry.nextStart.until <= now) entry.nextStart = undefined;
       }
       state.inFlight.delete(event.id);
-      state.inFlight.set(event.id, { id: event.id, attempt: event.attempt, since: now, phase: 'started' });
+      state.inFlight.set(event.id, { id: event.id, attempt: event.attempt, since: now, phase: 'started', ...(entry ? { profile: event.profile } : {}) });
       if (state.nextStart && state.nextStart.until <= now) state.nextStart = undefined;
       break;
     }
@@ -151,8 +188,8 @@ export function applyEvent(state: StatusState, event: RunEvent, now: number): St
       state.toRun = event.toRun;
       keep(state.recentJobMs, event.ms, ETA_WINDOW);
       keep(state.completions, now, RATE_WINDOW + 1);
-      // An image made it through: whatever stood in the way is gone.
-      state.human = undefined;
+      // An image made it through: whatever stood in the way is gone (on that profile).
+      if (!state.human?.profile || state.human.profile === event.profile) state.human = undefined;
       break;
     case 'job-failed':
       state.inFlight.delete(event.id);
@@ -174,16 +211,20 @@ export function applyEvent(state: StatusState, event: RunEvent, now: number): St
       if (event.until > now && (!state.pause || state.pause.until <= now || event.until >= state.pause.until)) state.pause = { until: event.until, reason: event.reason };
       break;
     }
-    case 'gate-wait':
-      if (state.profiles.size > 1) break; // one profile's gate says nothing about when the run's next start is
+    case 'gate-wait': {
+      // One profile's gate says nothing about when the run's next start is: it is that profile's.
+      const entry = event.profile !== undefined ? state.profiles.get(event.profile) : undefined;
+      if (entry) entry.nextStart = { until: event.until, reason: event.reason };
+      if (state.profiles.size > 1) break;
       state.nextStart = { until: event.until, reason: event.reason };
       // A pause restored from the checkpoint shows only here.
       if (event.reason === 'pause' && event.until > now && !(state.pause && state.pause.until >= event.until)) {
         state.pause = { until: event.until, reason: state.pause?.reason ?? 'a pause carried over from the last run' };
       }
       break;
+    }
     case 'human-needed':
-      state.human = { kind: event.kind, message: event.message, waiting: event.waiting };
+      state.human = { kind: event.kind, message: event.message, waiting: event.waiting, ...(event.profile !== undefined && state.profiles.has(event.profile) ? { profile: event.profile } : {}) };
       break;
     case 'stopping':
       state.stopping = event.reason;
@@ -198,27 +239,76 @@ export function applyEvent(state: StatusState, event: RunEvent, now: number): St
   return state;
 }
 
-/** The ETA of the state at `now`, in ms (`undefined` before the first image). */
+function countStart<P extends EtaPacing>(pacing: P): P {
+  const { cooldownEvery, startsSinceCooldown } = pacing;
+  return { ...pacing, startsSinceCooldown: cooldownEvery > 0 && startsSinceCooldown >= cooldownEvery ? 1 : startsSinceCooldown + 1 };
+}
+
+/** States in which a profile takes no more jobs this run, or none until a person acts. */
+const OUT = new Set(['retired', 'finished']);
+
+/**
+ * The ETA of the state at `now`, in ms (`undefined` before the first image): the planner's model
+ * (`estimateRun`, docs/ARCHITECTURE.md §10 "The estimate") begun from the present, with the mean of
+ * the last images as the time per image and each profile as it is now: its pause or rest, its
+ * gate's announced start, its last start and cooldown count, and its tabs busy until the jobs in
+ * them end. A retired profile takes no jobs; one waiting for a login counts only when no other can.
+ */
 export function statusEta(state: StatusState, now: number): number | undefined {
-  const pauseUntil = state.pause && state.pause.until > now ? state.pause.until : undefined;
-  const gateUntil = state.nextStart && state.nextStart.reason !== 'slot' && state.nextStart.until > now ? state.nextStart.until : undefined;
-  let notBefore = Math.max(pauseUntil ?? now, gateUntil ?? now);
-  // Several profiles: the run waits only when every one of them is held (paused, resting, retired…).
-  if (state.profiles.size > 1) {
-    const free = [...state.profiles.values()].map((p) => (p.state === 'retired' || p.state === 'waiting for a login' ? Infinity : p.until !== undefined && p.until > now && p.state !== 'working' ? p.until : now));
-    const soonest = Math.min(...free);
-    if (Number.isFinite(soonest)) notBefore = Math.max(notBefore, soonest);
+  const remaining = Math.max(0, state.toRun - state.done);
+  if (remaining === 0) return 0;
+  const measured = state.recentJobMs.slice(-ETA_WINDOW).filter((ms) => Number.isFinite(ms) && ms >= 0);
+  if (measured.length === 0) return undefined;
+  const imageMs = mean(measured);
+  const inFlight = [...state.inFlight.values()].slice(0, remaining);
+  const several = state.profiles.size > 1;
+  const tabs = state.pacing?.concurrency ?? state.tabsPerProfile;
+
+  // When a profile can start its next job, as far as holds other than its gap and cooldown go.
+  const heldUntil = (until: number | undefined, next: { until: number; reason: string } | undefined, busy: InFlightPanel[]): number => {
+    let at = Math.max(now, until ?? now);
+    if (next && next.reason !== 'slot' && next.until > now) at = Math.max(at, next.until);
+    // Every tab busy: the first to end frees one.
+    if (busy.length >= tabs) at = Math.max(at, Math.min(...busy.map((p) => p.since + imageMs)));
+    return at;
+  };
+  const profiles: ProfileNow[] = [];
+  let gaps: number[];
+  if (several) {
+    const entries = [...state.profiles].filter(([, p]) => !OUT.has(p.state));
+    const able = entries.filter(([, p]) => p.state !== 'waiting for a login');
+    for (const [name, p] of able.length ? able : entries) {
+      const held = p.state !== 'working' && p.until !== undefined && p.until > now ? p.until : undefined;
+      profiles.push(profileNow(heldUntil(held, p.nextStart, inFlight.filter((f) => f.profile === name)), p.lastStartAt, p.pacing?.startsSinceCooldown, now));
+    }
+    gaps = [...state.profiles.values()].flatMap((p) => p.startGaps);
+  } else {
+    const pauseUntil = state.pause && state.pause.until > now ? state.pause.until : undefined;
+    profiles.push(profileNow(heldUntil(pauseUntil, state.nextStart, inFlight), state.lastStartAt, state.pacing?.startsSinceCooldown, now));
+    gaps = state.recentStartGaps;
   }
-  return estimateRemainingMs({
+  // Every profile retired or finished with jobs left: the run is ending, not going on.
+  if (profiles.length === 0) return undefined;
+  const pacing = state.pacing;
+  const estimate = estimateRun({
+    jobs: Math.max(0, remaining - inFlight.length),
+    profiles,
+    gate: pacing
+      ? { concurrency: Math.max(1, pacing.concurrency), minGapMs: pacing.minGapMs, jitterMs: pacing.jitterMs, cooldownEvery: pacing.cooldownEvery, cooldownMs: pacing.cooldownMs }
+      : { concurrency: tabs, minGapMs: gaps.length ? median(gaps) : 0, jitterMs: 0, cooldownEvery: 0, cooldownMs: 0 },
+    imageMs,
     now,
-    remaining: state.toRun - state.done,
-    inFlightSince: [...state.inFlight.values()].map((p) => p.since),
-    recentJobMs: state.recentJobMs,
-    concurrency: state.concurrency,
-    ...(state.pacing ? { pacing: state.pacing } : state.recentStartGaps.length ? { recentStartGapMs: median(state.recentStartGaps) } : {}),
-    ...(state.lastStartAt !== undefined ? { lastStartAt: state.lastStartAt } : {}),
-    ...(notBefore > now ? { notBefore } : {}),
   });
+  const lastInFlight = Math.max(now, ...inFlight.map((p) => p.since + imageMs));
+  return Math.max(estimate.finishAt, lastInFlight) - now;
+}
+
+function profileNow(pauseUntil: number, lastStartAt: number | undefined, startsSinceCooldown: number | undefined, now: number): ProfileNow {
+  return {
+    ...(pauseUntil > now ? { pauseUntil } : {}),
+    ...(lastStartAt !== undefined ? { lastStartAt } : {}),
+    ...(startsSinceCooldown !== undefined ? { startsSinceCooldown } : {}),
+  };
 }
 
 /** Panels listed one a line; more are counted. */
@@ -263,7 +353,8 @@ export function renderStatus(state: StatusState, now: number, columns: number): 
   const eta = statusEta(state, now);
   if (state.done >= state.toRun) head.push('done');
   else if (state.stopping) head.push('stopping');
-  else head.push(eta === undefined ? 'ETA after the first image' : `ETA ${formatDuration(eta)} (${clockTimeFrom(now + eta, now)})`);
+  else if (eta !== undefined) head.push(`ETA ${formatDuration(eta)} (${clockTimeFrom(now + eta, now)})`);
+  else head.push(state.recentJobMs.length ? 'no ETA: no profile left to work' : 'ETA after the first image');
   const perHour = imagesPerHour(state.completions, state.firstStartAt, now);
   head.push(perHour === undefined ? '– img/h' : `${rate(perHour)} img/h`);
   if (state.startedAt !== undefined) head.push(`${formatDuration(now - state.startedAt)} elapsed`);
@@ -297,9 +388,10 @@ function waitingLine(state: StatusState, now: number): string | undefined {
     return `  ⏸ paused until ${clockTimeFrom(state.pause.until, now)} (${formatDuration(state.pause.until - now)} left): ${state.pause.reason}`;
   }
   if (state.human) {
+    const who = state.human.profile !== undefined ? `[${state.human.profile}] ` : '';
     return state.human.waiting
-      ? `  ! waiting for you in the browser window (${state.human.kind}): ${state.human.message}`
-      : `  ! a person is needed (${state.human.kind}): ${state.human.message}`;
+      ? `  ! ${who}waiting for you in the browser window (${state.human.kind}): ${state.human.message}`
+      : `  ! ${who}a person is needed (${state.human.kind}): ${state.human.message}`;
   }
   const next = state.nextStart;
   if (next && next.until > now && next.reason !== 'slot' && state.done + state.inFlight.size < state.toRun) {
