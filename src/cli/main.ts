@@ -21,7 +21,7 @@ import { runLogin } from './login.js';
 import { runDoctor } from './doctor.js';
 import { hooksFromEnv } from './test-hooks.js';
 import { referencePath } from '../run/references.js';
-import { sheetBook } from '../prompts/sheets.js';
+import { runWithSheetsFirst, sheetLoader } from './sheets-first.js';
 import type { PromptBook } from '../prompts/types.js';
 
 async function execute(action: () => Promise<number | void>): Promise<never> {
@@ -276,7 +276,7 @@ function validationOptions(validate: unknown, bar: unknown, limit: number | unde
 const cli = yargs(hideBin(process.argv))
   .scriptName('semantest-run')
   .usage('$0 <prompts.yaml> [options]\n\nGenerates every panel of a prompt file as a verified image, through your logged-in browser profile.')
-  .command('$0 <file>', 'generate the images of a prompt file', runOptions, (args) => execute(() => run(args as RunArgs)))
+  .command('$0 <file>', 'generate the images of a prompt file', runOptions, (args) => execute(() => runWithSheetsFirst(args as RunArgs, run)))
   .command(
     'characters <file>',
     'generate a reference sheet (front, side and back views) of each character, saved as <out>/<book>/characters/<name>.png; takes the run\'s options',
@@ -284,8 +284,7 @@ const cli = yargs(hideBin(process.argv))
     (args) =>
       execute(() => {
         const names = (args.only ?? []).map(String);
-        // Panels may use `refs: sheet`: the sheets are what this makes, so they are not read here.
-        const loadBook = (file: string) => loadPromptFile(file, { withoutSheets: true }).then((book) => sheetBook(book, names));
+        const loadBook = sheetLoader(names);
         if (args['dry-run']) return dryRunSheets(String(args.file), loadBook);
         return run({ ...args, only: undefined } as RunArgs, loadBook);
       }),
