@@ -46,6 +46,9 @@ function safe(f) {
 execFileSync(process.execPath, [path.join(root, 'scripts', 'build.mjs')], { stdio: 'inherit' });
 const work = await mkdtemp(path.join(tmpdir(), 'semantest-shot-'));
 await symlink(path.join(root, 'prompts'), path.join(work, 'prompts'));
+// The demo's characters use their sheets (refs: sheet), which a run makes first: made beforehand
+// here, so the picture is the panels' run as before.
+execFileSync(process.execPath, [path.join(root, 'bin', 'semantest-run.js'), 'characters', 'prompts/demo.yaml', '--mock', '--headless', '--no-dashboard', '--mock-latency-ms', '300'], { cwd: work, stdio: 'ignore' });
 const command = 'semantest-run prompts/demo.yaml --mock --headless --mock-latency-ms 3000';
 let screen;
 try {

@@ -67,9 +67,11 @@ export async function runWithSheetsFirst<A extends SheetsFirstArgs>(args: A, run
   const say = (message: string) =>
     process.stdout.write(`${args.json ? jsonLine({ at: new Date().toISOString(), type: 'note', message }) : `semantest: ${cleanText(message, { singleLine: true })}`}\n`);
   const listed = names.join(', ');
+  // The folder as the user would type it from here, unless it is elsewhere.
+  const where = path.relative(process.cwd(), dir).startsWith('..') ? dir : path.relative(process.cwd(), dir);
   if (args['dry-run']) return dryRunSheetsFirst(file, book, names, dir);
 
-  say(`${book.book}: making the character sheets first (${listed}): ${names.length === 1 ? 'it uses' : 'they use'} refs: sheet and ${names.length === 1 ? 'its sheet does' : 'their sheets do'} not exist yet in ${dir}; same as \`semantest-run characters ${file} --only ${names.join(' ')}\`, then the panels`);
+  say(`${book.book}: making the character sheets first (${listed}): ${names.length === 1 ? 'it uses' : 'they use'} refs: sheet and ${names.length === 1 ? 'its sheet does' : 'their sheets do'} not exist yet in ${where}; same as \`semantest-run characters ${file} --only ${names.join(' ')}\`, then the panels`);
   // `run` listens for Ctrl-C for as long as the process lives; the sheets' listeners must not also
   // answer a Ctrl-C during the panels (one "stopping" line, not two).
   const listening = { SIGINT: new Set(process.listeners('SIGINT')), SIGTERM: new Set(process.listeners('SIGTERM')) };
