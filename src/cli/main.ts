@@ -23,6 +23,8 @@ import { hooksFromEnv } from './test-hooks.js';
 import { referencePath } from '../run/references.js';
 import { runWithSheetsFirst, sheetLoader } from './sheets-first.js';
 import type { PromptBook } from '../prompts/types.js';
+import type { JobFeed } from '../run/run-book.js';
+import { fleetCommands } from './fleet.js';
 
 async function execute(action: () => Promise<number | void>): Promise<never> {
   let code: number;
@@ -156,7 +158,7 @@ function runOptions(y: Argv) {
 type RunArgs = Awaited<ReturnType<ReturnType<typeof runOptions>['parseAsync']>>;
 
 /** `loadBook`: what the run loads instead of the prompt file's panels (the `characters` command's sheets). */
-async function run(args: RunArgs, loadBook?: (file: string) => Promise<PromptBook>): Promise<number> {
+async function run(args: RunArgs, loadBook?: (file: string) => Promise<PromptBook>, feedFor?: (events: RunEvents) => JobFeed): Promise<number> {
   const file = String(args.file);
   if (args['dry-run']) {
     const book = await loadPromptFile(file, { sheetsDir: sheetsIn(args.out) });
@@ -230,6 +232,7 @@ async function run(args: RunArgs, loadBook?: (file: string) => Promise<PromptBoo
     trace: args.trace,
     recycleTabsEvery: wholeNumber('recycle-tabs-every', args['recycle-tabs-every']),
     loadBook,
+    feed: feedFor?.(events),
   }).finally(() => site?.close());
   if (validation) {
     // Judged on the sample alone: failures listed from earlier runs are in the summary above.
@@ -289,6 +292,7 @@ const cli = yargs(hideBin(process.argv))
         return run({ ...args, only: undefined } as RunArgs, loadBook);
       }),
   )
+  .command(fleetCommands(runOptions, (args, loadBook, feedFor) => run(args as RunArgs, loadBook, feedFor), execute))
   .command(
     'status <file>',
     'show how far a book has got: counts per state, failures, ETA',

@@ -480,6 +480,8 @@ export class Dispatcher {
 
   #finish() {
     this.#done += 1;
+    // A fleet worker's source is fed while the run goes on: what it set out to do grows with it.
+    this.#toRun = Math.max(this.#toRun, this.#opts.source.added);
     const remaining = Math.max(0, this.#toRun - this.#done);
     return { done: this.#done, toRun: this.#toRun, etaMs: remaining > 0 ? ((Date.now() - this.#firstStart) / this.#done) * remaining : 0 };
   }

@@ -29,6 +29,13 @@ export interface JobSourceOptions {
   readonly reassignAfterMs: number;
   /** @default Date.now */
   readonly now?: () => number;
+  /**
+   * More jobs may come from outside (a fleet worker's feed, src/fleet/link.ts): an empty source is
+   * not the end of the work, only `close()` is.
+   */
+  readonly open?: boolean;
+  /** Told of every job finished (after it left the source), e.g. to report it to the fleet. */
+  readonly onFinish?: (ticket: Ticket) => void;
 }
 
 export class LocalJobSource {
@@ -42,6 +49,7 @@ export class LocalJobSource {
   readonly #present = new Set<string>();
   readonly #waiters = new Set<() => void>();
   #closed = false;
+  #added = 0;
 
   constructor(profiles: readonly string[], opts: JobSourceOptions) {
     this.#opts = opts;
@@ -58,8 +66,28 @@ export class LocalJobSource {
       ticket.pinnedAt = init.pinnedAt ?? this.#now();
     }
     this.#queued.set(job.id, ticket);
+    this.#added += 1;
     this.#changed();
     return true;
+  }
+
+  /** Jobs added since the start (a job put back is not added again): what the run set out to do. */
+  get added(): number {
+    return this.#added;
+  }
+
+  /** Takes a queued (not held) job out again, e.g. to hand it back to the fleet; undefined when it is not queued. */
+  drop(id: string): Ticket | undefined {
+    const ticket = this.#queued.get(id);
+    if (!ticket) return undefined;
+    this.#queued.delete(id);
+    this.#changed();
+    return ticket;
+  }
+
+  /** The queued (not held) jobs, in no particular order. */
+  queuedTickets(): Ticket[] {
+    return [...this.#queued.values()];
   }
 
   has(id: string): boolean {
@@ -75,9 +103,9 @@ export class LocalJobSource {
     return this.#held.size;
   }
 
-  /** Nothing queued and nothing held (or closed): the run's work is done. */
+  /** Nothing queued and nothing held (or closed): the run's work is done. An open source is done only when closed. */
   get drained(): boolean {
-    return this.#closed || this.size === 0;
+    return this.#closed || (this.size === 0 && !this.#opts.open);
   }
 
   /** Whether `profile` could ever take a queued job (now or later). */
@@ -141,7 +169,9 @@ export class LocalJobSource {
 
   /** A held job is done with (verified, failed for good, or not to be run this time). */
   finish(ticket: Ticket): void {
-    if (this.#held.delete(ticket.job.id)) this.#changed();
+    if (!this.#held.delete(ticket.job.id)) return;
+    this.#opts.onFinish?.(ticket);
+    this.#changed();
   }
 
   /** `profile` takes no more jobs: pins to it lapse after `reassignAfterMs`. */
@@ -180,7 +210,7 @@ export class LocalJobSource {
         if (due === undefined) {
           // Nothing for it now; but a held job may come back (a retry), and a job pinned to another
           // profile may lapse to it, so the wait ends with false only when the source is empty.
-          if (this.size === 0) return done(), resolve(false);
+          if (this.size === 0 && !this.#opts.open) return done(), resolve(false);
           return;
         }
         const wait = due - this.#now();

@@ -18,7 +18,7 @@ import { acquireLock, openJobStore, type JobStore } from '../store/index.js';
 import { pacingToGateOptions } from '../schedule/gate.js';
 import { Dispatcher, type DispatchOutcome } from './dispatcher.js';
 import { ImageClaims } from './image-claims.js';
-import { LocalJobSource } from './job-source.js';
+import { LocalJobSource, type Ticket } from './job-source.js';
 import { DEFAULT_RECYCLE_TABS_EVERY } from './tab-pool.js';
 import { ProfileSession, type ProfileSessionOptions } from './profile-session.js';
 import { planJobs, type PlanOptions } from './plan.js';
@@ -32,6 +32,31 @@ export interface RunAttachment {
   readonly control: RunControl;
   readonly bookDir: string;
   readonly events: RunEvents;
+}
+
+/**
+ * Feeds the run's job source from outside the book (a fleet worker, src/fleet/link.ts): the run then
+ * adds none of its planned jobs itself, keeps its source open until the feed closes it, and leaves
+ * the output folder's `.part` files alone (other machines may be writing into a shared one).
+ */
+export interface JobFeed {
+  /** What the run shows as "to run" at its start. */
+  readonly expected: number;
+  /** The sessions are open and the source ready: start feeding it (`deliver` adds one job). */
+  start(ctx: FeedContext): Promise<void>;
+  /** Told of every job finished in the source (verified, failed for good, or let go). */
+  finished(ticket: Ticket): void;
+  /** The dispatcher ended (or the run failed): hand back what is not finished. Called once or more. */
+  stop(): Promise<void>;
+}
+
+export interface FeedContext {
+  readonly source: LocalJobSource;
+  readonly store: JobStore;
+  readonly sessions: readonly ProfileSession[];
+  readonly events: RunEvents;
+  /** Queues one job in the run (its place as `ticketFor` says); false when it is already here. */
+  deliver(job: Job): boolean;
 }
 
 export interface RunOptions extends PlanOptions {
@@ -69,6 +94,8 @@ export interface RunOptions extends PlanOptions {
   readonly recycleTabsEvery?: number;
   /** Loads the book instead of loadPromptFile (the `characters` command: its sheets as the jobs, src/prompts/sheets.ts). */
   readonly loadBook?: (file: string) => Promise<PromptBook>;
+  /** The jobs come from a feed (a fleet worker) instead of the plan. */
+  readonly feed?: JobFeed;
 }
 
 /** A profile relaunches a browser that went away at most this many times. */
@@ -98,22 +125,22 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
     const plan = await planJobs(book, store, opts);
     for (const message of plan.notes) opts.events.emitEvent({ type: 'note', message });
     // Under the book's lock no `.part` is being written: any left is from a run that was killed.
-    const leftovers = await removePartFiles(path.join(opts.out, book.book));
+    const leftovers = opts.feed ? 0 : await removePartFiles(path.join(opts.out, book.book));
     if (leftovers > 0) opts.events.emitEvent({ type: 'note', message: `removed ${leftovers} unfinished download${leftovers === 1 ? '' : 's'} (.part) left by an earlier run` });
     // How each planned job goes, from the events the run emits anyway (the validation report reads it).
     const outcomes = collectJobOutcomes(opts.events, plan.toRun);
     cleanup.add(async () => outcomes.stop());
     /** Every job this run set out to do, and those a person sent back meanwhile. */
-    const ran = new Set(plan.toRun.map((job) => job.id));
+    const ran = new Set(opts.feed ? [] : plan.toRun.map((job) => job.id));
     let outcome: DispatchOutcome | undefined;
     let states = new Map<string, string>();
-    if (plan.toRun.length > 0) {
+    if (plan.toRun.length > 0 || opts.feed) {
       const bookDir = path.resolve(opts.out, book.book);
       const control = new RunControl();
       control.on('requeue', (id) => ran.add(id));
       if (opts.attach) cleanup.add(await opts.attach({ book, store, control, bookDir, events: opts.events }));
       const provider = loadProvider(book.provider, opts.baseUrl, opts.providerFile);
-      const concurrency = Math.min(pacing.concurrency, plan.toRun.length);
+      const concurrency = opts.feed ? pacing.concurrency : Math.min(pacing.concurrency, plan.toRun.length);
       const gate = { ...pacingToGateOptions(pacing), concurrency };
       const claims = new ImageClaims(Object.values(store.state().jobs));
       const sessions = await openSessions(profiles, {
@@ -142,7 +169,7 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
         type: 'run-start',
         book: book.book,
         total: book.jobs.length,
-        toRun: plan.toRun.length,
+        toRun: opts.feed ? opts.feed.expected : plan.toRun.length,
         skipped: plan.skipped.length,
         baseUrl: provider.baseUrl,
         profile: profiles[0],
@@ -161,8 +188,27 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
         }
       }
       await store.record({ t: 'run', event: 'start', pid: process.pid, argv: process.argv.slice(2) });
-      const source = new LocalJobSource(profiles, { reassignAfterMs: opts.reassignAfterMs ?? 10 * 60_000 });
-      for (const job of plan.toRun) source.add(job, ticketFor(job, store, profiles[0]));
+      const feed = opts.feed;
+      const source = new LocalJobSource(profiles, {
+        reassignAfterMs: opts.reassignAfterMs ?? 10 * 60_000,
+        ...(feed ? { open: true, onFinish: (ticket: Ticket) => feed.finished(ticket) } : {}),
+      });
+      if (feed) {
+        cleanup.add(() => feed.stop());
+        await feed.start({
+          source,
+          store,
+          sessions,
+          events: opts.events,
+          deliver: (job) => {
+            if (!source.add(job, ticketFor(job, store, profiles[0]))) return false;
+            ran.add(job.id);
+            return true;
+          },
+        });
+      } else {
+        for (const job of plan.toRun) source.add(job, ticketFor(job, store, profiles[0]));
+      }
       outcome = await new Dispatcher({
         sessions,
         source,
@@ -182,6 +228,8 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
         quotaMarginMs: opts.quotaMarginMs,
         rateLimitPauseMs: opts.rateLimitPauseMs,
       }).run();
+      // What the fleet gave this worker and it did not finish goes back before the summary.
+      await feed?.stop();
       const every = opts.recycleTabsEvery ?? DEFAULT_RECYCLE_TABS_EVERY;
       for (const session of sessions) {
         const recycled = session.recycledTabs;
@@ -243,7 +291,7 @@ async function openSessions(profiles: readonly string[], opts: Omit<ProfileSessi
  * earlier run left stays with the profile that sent it (a record from before profiles were journalled
  * was the first profile's).
  */
-function ticketFor(job: Job, store: JobStore, firstProfile: string): { priority: number; pin?: string; pinnedAt?: number } {
+export function ticketFor(job: Job, store: JobStore, firstProfile: string): { priority: number; pin?: string; pinnedAt?: number } {
   const record = store.get(job.id);
   const priority = record?.attempts ?? 0;
   if (!record?.conversationUrl || record.state === 'verified' || record.state === 'rejected') return { priority };

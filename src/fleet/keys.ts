@@ -1,0 +1,93 @@
+// What the fleet keeps in Redis (docs/ARCHITECTURE.md §10 "Fleet: workers on BullMQ and Redis").
+// The journals on each worker are the truth; Redis carries the work and what the fleet needs to
+// know of each other: the book (so a worker needs no prompt file), who started which panel, who
+// is alive, and one result per job. Every key is under one prefix so `redis-cli --scan` finds them.
+//
+//   BullMQ queue  `<prefix>:book.<slug>:…`   one job per panel and prompt hash (jobId below)
+//   <prefix>:fleet:books                      zset slug → enqueue time (ms): the books, oldest first
+//   <prefix>:fleet:<slug>:book                string: FleetBook JSON (the book, every job of it)
+//   <prefix>:fleet:<slug>:ref:<sha256>        string: a reference image's bytes (content-addressed)
+//   <prefix>:fleet:<slug>:pins                hash jobId → Pin JSON: the profile that took it last
+//   <prefix>:fleet:<slug>:results             hash jobId → FleetResult JSON: written once (HSETNX)
+//   <prefix>:fleet:<slug>:refused             list of Refused JSON: second results, kept for the report
+//   <prefix>:fleet:<slug>:profiles            hash profile → ProfileBeat JSON, every few seconds
+//   <prefix>:fleet:<slug>:control             hash: `pause` → "all" | JSON string[] of profiles; `retry`/`reject` (see control)
+import type { Job, PromptBook } from '../prompts/types.js';
+
+export const FLEET_PREFIX = 'semantest';
+
+/** BullMQ's queue of one book: one queue per book (BullMQ's ids deduplicate within a queue only, DESIGN §13). */
+export function queueName(book: string): string {
+  return `book.${book}`;
+}
+
+/**
+ * A job's id in the fleet: the panel and the first 16 hex of its prompt hash, so enqueueing the same
+ * file twice adds nothing and a changed prompt is a new job. Panel ids never hold ":" (BullMQ's separator).
+ */
+export function fleetJobId(job: Pick<Job, 'id' | 'promptHash'>): string {
+  return `${job.id}@${job.promptHash.slice(0, 16)}`;
+}
+
+export function fleetKey(book: string, ...parts: string[]): string {
+  return [FLEET_PREFIX, 'fleet', book, ...parts].join(':');
+}
+
+export const BOOKS_KEY = `${FLEET_PREFIX}:fleet:books`;
+
+/** The book as enqueued: everything a worker needs without the prompt file. Reference files travel as bytes under `ref:<sha256>`. */
+export interface FleetBook {
+  readonly version: 1;
+  /** The prompt file's path on the machine that enqueued it (for messages only). */
+  readonly file: string;
+  readonly enqueuedAt: number;
+  readonly book: Omit<PromptBook, 'file' | 'jobs'>;
+  /** Every job of the book in book order (the current prompt of each panel). */
+  readonly jobs: Job[];
+}
+
+/** Who took a job last: only that profile may continue it while it is alive (DESIGN §13). */
+export interface Pin {
+  readonly profile: string;
+  readonly worker: string;
+  readonly at: number;
+}
+
+/** One verified panel, as its worker reports it. */
+export interface FleetResult {
+  readonly jobId: string;
+  readonly panel: string;
+  readonly promptHash: string;
+  /** The image's path on the worker that made it (under its --out), and relative to `<out>/<book>`. */
+  readonly file: string;
+  readonly outputPath: string;
+  readonly sha256: string;
+  readonly sidecar: string;
+  readonly host: string;
+  readonly worker: string;
+  readonly profile: string;
+  readonly verifiedAt: number;
+}
+
+/** A second result for a job already verified: refused, and kept so the report can say so. */
+export interface Refused extends FleetResult {
+  readonly keptResultOf: string;
+}
+
+/** A profile's heartbeat: written every BEAT_MS by the worker that has it. */
+export interface ProfileBeat {
+  readonly profile: string;
+  readonly worker: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly seen: number;
+  /** working, paused (until, reason), waiting for a login, finished, stopped. */
+  readonly state: string;
+  readonly until?: number;
+  readonly reason?: string;
+  /** Panels it holds now (started or about to start). */
+  readonly doing: string[];
+  readonly verified: number;
+}
+
+export const BEAT_MS = 2_000;

@@ -1,0 +1,486 @@
+// A fleet worker's link to the book's BullMQ queue (docs/ARCHITECTURE.md §10 "Fleet: workers on
+// BullMQ and Redis"). The run on the worker is the ordinary book run (src/run/run-book.ts) with an
+// open job source; this link is its feed: it takes a job from BullMQ only when one of its profiles
+// could start it now (so a panel never started goes to whichever profile can start soonest), keeps
+// the job's BullMQ lock while the job is in the run, and reports how it ended.
+//
+// Exactly once comes from the journals, not from the queue: BullMQ delivers at least once (a job
+// whose worker died comes back after its lock expires, DESIGN §13). So before a job runs here the
+// link asks the fleet: verified already (a result in Redis, or in this worker's own journal)?
+// Then it is completed, not run. Taken last by a profile of another worker that is still alive (or
+// gone for less than --reassign-after)? Then it waits for that profile. The first result for a job
+// is kept (HSETNX); a second is refused and reported.
+import { hostname } from 'node:os';
+import { Queue, Worker, type Job as BullJob, type ConnectionOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Job } from '../prompts/types.js';
+import type { RunEvent, RunEvents } from '../events.js';
+import { serializeError } from '../protocol/errors.js';
+import type { FeedContext, JobFeed } from '../run/run-book.js';
+import type { Ticket } from '../run/job-source.js';
+import type { JobRecord } from '../store/types.js';
+import { sidecarOf } from '../store/files.js';
+import { BEAT_MS, fleetJobId, fleetKey, queueName, type FleetResult, type Pin, type ProfileBeat, type Refused } from './keys.js';
+
+/** What a BullMQ job of the fleet carries: the job as enqueued (prompt, hash, references by sha256). */
+export interface FleetJobData {
+  readonly job: Job;
+}
+
+export interface FleetLinkOptions {
+  /** Our own keys (pins, results, beats). */
+  readonly redis: Redis;
+  /** BullMQ's connections (it opens its own). */
+  readonly connection: ConnectionOptions;
+  readonly book: string;
+  readonly profiles: readonly string[];
+  /** This worker's name in results and beats: host and pid. */
+  readonly worker: string;
+  readonly reassignAfterMs: number;
+  /** BullMQ's lock on a job in the run; renewed every third of it. @default 30 s */
+  readonly lockMs?: number;
+  /** Jobs of the fleet not verified when the worker started (what it shows as "to run"). */
+  readonly expected: number;
+  /** The job as this machine runs it (its references' bytes written locally). */
+  readonly localize: (job: Job) => Job;
+  /** The book's current jobs (as enqueued last), for reporting what the journal has. */
+  readonly jobs: readonly Job[];
+  readonly events: RunEvents;
+  /** @default Date.now */
+  readonly now?: () => number;
+}
+
+interface Lease {
+  readonly bull: BullJob<FleetJobData>;
+  readonly token: string;
+  readonly fleetId: string;
+  readonly job: Job;
+}
+
+/** Set when the job left this worker: finished, handed back, or its lock is known lost. */
+const POLL_MS = 500;
+/** A profile paused this long or longer gives its queued jobs back to the fleet. */
+const HAND_BACK_PAUSE_MS = 10_000;
+/** How long the end of a worker waits for Redis to hear of its last results and hand-backs. */
+const FINAL_REPORT_MS = 30_000;
+
+export class FleetLink implements JobFeed {
+  readonly #opts: FleetLinkOptions;
+  readonly #now: () => number;
+  readonly #lockMs: number;
+  readonly #queue: Queue;
+  readonly #worker: Worker<FleetJobData>;
+  readonly #leases = new Map<string, Lease>();
+  /** Panels each profile holds now, from the run's own events (for the beat). */
+  readonly #doing = new Map<string, Set<string>>();
+  readonly #verified = new Map<string, number>();
+  readonly #bookJobs: ReadonlyMap<string, Job>;
+  #ctx: FeedContext | undefined;
+  #seq = 0;
+  #stopping = false;
+  #pump: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #reports: Promise<void> = Promise.resolve();
+  #timers: NodeJS.Timeout[] = [];
+  #redisDown = false;
+  #stopped: Promise<void> | undefined;
+  #offEvents: (() => void) | undefined;
+
+  constructor(opts: FleetLinkOptions) {
+    this.#opts = opts;
+    this.#now = opts.now ?? Date.now;
+    this.#lockMs = opts.lockMs ?? 30_000;
+    this.#bookJobs = new Map(opts.jobs.map((job) => [job.id, job]));
+    const name = queueName(opts.book);
+    this.#queue = new Queue(name, { connection: opts.connection, prefix: 'semantest' });
+    // No processor: the run takes jobs itself (getNextJob) when a profile can start one. A job whose
+    // worker died comes back however often that happens: the journal, not the stall count, says
+    // whether it was done.
+    this.#worker = new Worker<FleetJobData>(name, null, {
+      connection: opts.connection,
+      prefix: 'semantest',
+      autorun: false,
+      lockDuration: this.#lockMs,
+      stalledInterval: this.#lockMs,
+      maxStalledCount: Number.MAX_SAFE_INTEGER,
+    });
+    // BullMQ reports a lost connection here; the pump says so once and carries on when it is back.
+    this.#queue.on('error', () => undefined);
+    this.#worker.on('error', () => undefined);
+  }
+
+  get expected(): number {
+    return this.#opts.expected;
+  }
+
+  async start(ctx: FeedContext): Promise<void> {
+    this.#ctx = ctx;
+    const onEvent = (event: RunEvent) => this.#onEvent(event);
+    ctx.events.on('event', onEvent);
+    this.#offEvents = () => ctx.events.off('event', onEvent);
+    await this.#worker.startStalledCheckTimer().catch(() => undefined);
+    this.#timers.push(setInterval(() => void this.#renewLocks(), Math.max(250, Math.floor(this.#lockMs / 3))));
+    this.#timers.push(setInterval(() => void this.#beat('working').catch(() => undefined), BEAT_MS));
+    await this.#beat('working').catch(() => undefined);
+    await this.#reconcile().catch((error) => this.#lost(error));
+    const off = ctx.source.onChange(() => this.#wake?.());
+    this.#pump = this.#run().finally(off);
+  }
+
+  finished(ticket: Ticket): void {
+    const lease = this.#leases.get(ticket.job.id);
+    if (!lease) return;
+    this.#leases.delete(ticket.job.id);
+    this.#later(() => this.#settle(lease));
+  }
+
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
+    this.#stopping = true;
+    this.#wake?.();
+    await this.#pump;
+    const { source } = this.#ctx ?? {};
+    // Whatever is still here was not finished: back to the fleet, pinned if its conversation exists.
+    for (const lease of [...this.#leases.values()]) {
+      source?.drop(lease.job.id);
+      this.#leases.delete(lease.job.id);
+      this.#later(() => this.#handBack(lease));
+    }
+    const late = new Promise<'late'>((resolve) => this.#timers.push(setTimeout(() => resolve('late'), FINAL_REPORT_MS)));
+    if ((await Promise.race([this.#reports.then(() => 'done' as const), late])) === 'late') {
+      this.#note(`the fleet's Redis did not hear of every result before this worker stopped; its journal keeps them, and the next start of this worker reports them`);
+    }
+    for (const timer of this.#timers) clearTimeout(timer);
+    await this.#beat('stopped').catch(() => undefined);
+    this.#offEvents?.();
+    await Promise.allSettled([this.#worker.close(), this.#queue.close()]);
+  }
+
+  /** Takes jobs while a profile could start one; closes the run's source once the book is done everywhere. */
+  async #run(): Promise<void> {
+    const ctx = this.#ctx!;
+    while (!this.#stopping) {
+      let took = false;
+      try {
+        if (this.#wanted() > 0) {
+          const token = `${this.#opts.worker}.${++this.#seq}`;
+          const bull = (await this.#worker.getNextJob(token, { block: false })) as BullJob<FleetJobData> | undefined;
+          if (bull) {
+            took = true;
+            await this.#receive(bull, token);
+          }
+        } else {
+          await this.#handBackWhilePaused();
+        }
+        if (!took && this.#leases.size === 0 && ctx.source.size === 0 && (await this.#bookDone())) {
+          ctx.source.close();
+          return;
+        }
+        this.#back();
+      } catch (error) {
+        this.#lost(error);
+      }
+      if (!took) await this.#sleep(POLL_MS);
+    }
+  }
+
+  /** Jobs the run could start now beyond those it has: each profile not paused nor retired, one per tab. */
+  #wanted(): number {
+    const ctx = this.#ctx!;
+    const now = this.#now();
+    let want = 0;
+    for (const session of ctx.sessions) {
+      if (session.state === 'retired' || session.state === 'waiting for a login') continue;
+      const pause = session.gate.state().pauseUntil;
+      if (pause !== undefined && pause > now + 1_000) continue;
+      want += session.lanes;
+    }
+    return want - ctx.source.size;
+  }
+
+  async #receive(bull: BullJob<FleetJobData>, token: string): Promise<void> {
+    const ctx = this.#ctx!;
+    const { redis } = this.#opts;
+    const fleetId = bull.id!;
+    const enqueued = bull.data?.job;
+    if (!enqueued || typeof enqueued.id !== 'string' || fleetJobId(enqueued) !== fleetId) {
+      await bull.moveToFailed(new Error('not a Semantest job (its data does not name the panel its id does)'), token, false);
+      return;
+    }
+    const job = this.#opts.localize(enqueued);
+    // Verified somewhere in the fleet already: a second delivery (at least once), not a second job.
+    const known = await redis.hget(fleetKey(this.#opts.book, 'results'), fleetId);
+    if (known) {
+      await bull.moveToCompleted(JSON.parse(known), token, false);
+      return;
+    }
+    // Verified here, and the fleet never heard (the worker died between its journal and Redis).
+    const record = ctx.store.get(job.id);
+    if (record?.state === 'verified' && record.promptHash === job.promptHash && record.path && record.sha256) {
+      const result = await this.#report(fleetId, job, record);
+      await bull.moveToCompleted(result, token, false);
+      return;
+    }
+    // A panel taken by a profile of another worker stays with it while it lives (DESIGN §13).
+    const pin = parsePin(await redis.hget(fleetKey(this.#opts.book, 'pins'), fleetId));
+    const now = this.#now();
+    let moved: Pin | undefined;
+    if (pin && !this.#opts.profiles.includes(pin.profile)) {
+      const beat = parseBeat(await redis.hget(fleetKey(this.#opts.book, 'profiles'), pin.profile));
+      const lastSign = Math.max(pin.at, beat?.seen ?? 0);
+      const goneFor = now - lastSign;
+      if (goneFor < this.#opts.reassignAfterMs) {
+        await bull.moveToDelayed(now + Math.min(this.#opts.reassignAfterMs - goneFor, 3_000) + 100, token);
+        return;
+      }
+      moved = pin;
+    }
+    // Another job of the same panel is here already (the file was enqueued again with a changed prompt): later.
+    if (ctx.source.has(job.id) || this.#leases.has(job.id)) {
+      await bull.moveToDelayed(now + 3_000, token);
+      return;
+    }
+    // The pin is written before the job can start, so no other profile starts it meanwhile.
+    const profile = pin && !moved ? pin.profile : (record?.profile && this.#opts.profiles.includes(record.profile) ? record.profile : this.#opts.profiles[0]);
+    await redis.hset(fleetKey(this.#opts.book, 'pins'), fleetId, JSON.stringify({ profile, worker: this.#opts.worker, at: now } satisfies Pin));
+    if (moved) {
+      this.#note(`${job.id}: taken last by profile "${moved.profile}" (${moved.worker}), gone for ${Math.round((now - moved.at) / 1000)} s; sending it again from here (one more prompt)`);
+    }
+    this.#leases.set(job.id, { bull, token, fleetId, job });
+    if (!ctx.deliver(job)) {
+      this.#leases.delete(job.id);
+      await bull.moveToDelayed(now + 3_000, token);
+    }
+  }
+
+  /** After a job left the run: its result (or final failure) to the fleet, or the job back to it. */
+  async #settle(lease: Lease): Promise<void> {
+    const record = this.#ctx!.store.get(lease.job.id);
+    const pins = fleetKey(this.#opts.book, 'pins');
+    if (record?.state === 'verified' && record.promptHash === lease.job.promptHash && record.path && record.sha256) {
+      const result = await this.#report(lease.fleetId, lease.job, record);
+      await this.#withRedis(() => this.#opts.redis.hdel(pins, lease.fleetId));
+      await this.#finishBull(() => lease.bull.moveToCompleted(result, lease.token, false));
+      return;
+    }
+    if (record?.state === 'failed' && record.failure?.final) {
+      const { kind, message } = record.failure;
+      await this.#withRedis(() => this.#opts.redis.hdel(pins, lease.fleetId));
+      await this.#finishBull(() => lease.bull.moveToFailed(new Error(`${kind}: ${message}`), lease.token, false));
+      return;
+    }
+    await this.#handBack(lease);
+  }
+
+  /** The job goes back to the fleet's queue: pinned to the profile whose conversation holds it, else free. */
+  async #handBack(lease: Lease): Promise<void> {
+    const record = this.#ctx!.store.get(lease.job.id);
+    const pins = fleetKey(this.#opts.book, 'pins');
+    if (record?.conversationUrl && record.profile && record.state !== 'verified') {
+      const pin: Pin = { profile: record.profile, worker: this.#opts.worker, at: this.#now() };
+      await this.#withRedis(() => this.#opts.redis.hset(pins, lease.fleetId, JSON.stringify(pin)));
+    } else {
+      await this.#withRedis(() => this.#opts.redis.hdel(pins, lease.fleetId));
+    }
+    await this.#finishBull(() => lease.bull.moveToWait(lease.token));
+  }
+
+  /** The first result for a job is kept; a second one (another worker's) is refused and said. */
+  async #report(fleetId: string, job: Job, record: JobRecord): Promise<FleetResult> {
+    const result: FleetResult = {
+      jobId: fleetId,
+      panel: job.id,
+      promptHash: job.promptHash,
+      file: record.path!,
+      outputPath: job.outputPath,
+      sha256: record.sha256!,
+      sidecar: sidecarOf(record.path!),
+      host: hostname(),
+      worker: this.#opts.worker,
+      profile: record.profile ?? this.#opts.profiles[0],
+      verifiedAt: Date.parse(record.updatedAt) || this.#now(),
+    };
+    const key = fleetKey(this.#opts.book, 'results');
+    const set = await this.#withRedis(() => this.#opts.redis.hsetnx(key, fleetId, JSON.stringify(result)));
+    if (set === 1) return result;
+    const kept = JSON.parse((await this.#withRedis(() => this.#opts.redis.hget(key, fleetId))) ?? 'null') as FleetResult | null;
+    if (kept && kept.sha256 === result.sha256 && kept.profile === result.profile && kept.host === result.host) return kept; // our own, told again
+    const refused: Refused = { ...result, keptResultOf: kept ? `${kept.profile} on ${kept.worker}` : 'unknown' };
+    await this.#withRedis(() => this.#opts.redis.rpush(fleetKey(this.#opts.book, 'refused'), JSON.stringify(refused)));
+    this.#note(`${job.id}: verified here too, but ${refused.keptResultOf} verified it first; this result is refused (its image stays at ${result.file})`);
+    return kept ?? result;
+  }
+
+  /** At start: results this worker's journal has and the fleet does not (it died in between). */
+  async #reconcile(): Promise<void> {
+    const ctx = this.#ctx!;
+    for (const record of Object.values(ctx.store.state().jobs)) {
+      if (record.state !== 'verified' || !record.path || !record.sha256) continue;
+      const job = this.#jobOf(record);
+      if (!job) continue;
+      const fleetId = fleetJobId(job);
+      if (await this.#opts.redis.hexists(fleetKey(this.#opts.book, 'results'), fleetId)) continue;
+      await this.#report(fleetId, job, record);
+    }
+  }
+
+  #jobOf(record: JobRecord): Job | undefined {
+    const job = this.#bookJobs.get(record.id);
+    return job && job.promptHash === record.promptHash ? job : undefined;
+  }
+
+  async #handBackWhilePaused(): Promise<void> {
+    const ctx = this.#ctx!;
+    const now = this.#now();
+    const able = ctx.sessions.some((session) => {
+      if (session.state === 'retired' || session.state === 'waiting for a login') return false;
+      const pause = session.gate.state().pauseUntil;
+      return pause === undefined || pause <= now + HAND_BACK_PAUSE_MS;
+    });
+    if (able) return;
+    for (const ticket of ctx.source.queuedTickets()) {
+      if (ticket.pin !== undefined) continue; // its conversation is in one of ours: only we can continue it
+      const lease = this.#leases.get(ticket.job.id);
+      if (!lease || !ctx.source.drop(ticket.job.id)) continue;
+      this.#leases.delete(ticket.job.id);
+      this.#later(() => this.#handBack(lease));
+    }
+  }
+
+  async #bookDone(): Promise<boolean> {
+    const counts = await this.#queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
+    return Object.values(counts).every((n) => n === 0);
+  }
+
+  async #renewLocks(): Promise<void> {
+    for (const lease of this.#leases.values()) {
+      // A lost renewal does not stop the job (DESIGN §13): the pin keeps other workers off it.
+      await lease.bull.extendLock(lease.token, this.#lockMs).catch(() => undefined);
+    }
+  }
+
+  async #beat(state: string): Promise<void> {
+    const ctx = this.#ctx;
+    const now = this.#now();
+    const fields: string[] = [];
+    for (const name of this.#opts.profiles) {
+      const session = ctx?.sessions.find((s) => s.name === name);
+      const gate = session?.gate.state();
+      const beat: ProfileBeat = {
+        profile: name,
+        worker: this.#opts.worker,
+        host: hostname(),
+        pid: process.pid,
+        seen: now,
+        state: state === 'stopped' ? 'stopped' : session?.state ?? state,
+        ...(gate?.pauseUntil !== undefined && gate.pauseUntil > now ? { until: gate.pauseUntil, reason: gate.pauseReason } : {}),
+        doing: [...(this.#doing.get(name) ?? [])],
+        verified: this.#verified.get(name) ?? 0,
+      };
+      fields.push(name, JSON.stringify(beat));
+    }
+    await this.#opts.redis.hset(fleetKey(this.#opts.book, 'profiles'), ...fields);
+  }
+
+  #onEvent(event: { type: string; id?: string; profile?: string }): void {
+    const { id, profile } = event;
+    if (!id || !profile) return;
+    if (event.type === 'job-start') {
+      let set = this.#doing.get(profile);
+      if (!set) this.#doing.set(profile, (set = new Set()));
+      set.add(id);
+      // The profile that starts it is the one it stays with (the take named the worker's first).
+      const lease = this.#leases.get(id);
+      if (lease) {
+        const pin: Pin = { profile, worker: this.#opts.worker, at: this.#now() };
+        this.#later(() => this.#withRedis(() => this.#opts.redis.hset(fleetKey(this.#opts.book, 'pins'), lease.fleetId, JSON.stringify(pin))).then(() => undefined));
+      }
+    } else if (event.type === 'job-verified' || event.type === 'job-failed' || event.type === 'job-retry') {
+      this.#doing.get(profile)?.delete(id);
+      if (event.type === 'job-verified') this.#verified.set(profile, (this.#verified.get(profile) ?? 0) + 1);
+    }
+  }
+
+  /** Runs `step` after every earlier report, in order; a failure is said, never thrown at the run. */
+  #later(step: () => Promise<void>): void {
+    this.#reports = this.#reports.then(step).catch((error) => this.#note(`could not tell the fleet: ${serializeError(error).message}`));
+  }
+
+  /** Retries `fn` while Redis is away (until the worker has stopped for FINAL_REPORT_MS); other errors are thrown. */
+  async #withRedis<T>(fn: () => Promise<T>): Promise<T> {
+    for (let delay = 250; ; delay = Math.min(delay * 2, 2_000)) {
+      try {
+        const value = await fn();
+        this.#back();
+        return value;
+      } catch (error) {
+        if (!isConnectionError(error)) throw error;
+        this.#lost(error);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  /** A BullMQ move of a job we may no longer hold: a lost lock means another worker has it, and the pin and results decide. */
+  async #finishBull(fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await this.#withRedis(fn);
+    } catch (error) {
+      if (!/lock|not in the active|Missing key/i.test(serializeError(error).message)) throw error;
+    }
+  }
+
+  #lost(error: unknown): void {
+    if (this.#redisDown) return;
+    this.#redisDown = true;
+    this.#note(`the fleet's Redis does not answer (${serializeError(error).message}); images in flight go on, new ones wait for it`);
+  }
+
+  #back(): void {
+    if (!this.#redisDown) return;
+    this.#redisDown = false;
+    this.#note(`the fleet's Redis answers again`);
+  }
+
+  #note(message: string): void {
+    this.#opts.events.emitEvent({ type: 'note', message });
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = done;
+    });
+  }
+}
+
+function isConnectionError(error: unknown): boolean {
+  const { message } = serializeError(error);
+  return /ECONNREFUSED|ECONNRESET|EPIPE|Connection is closed|Stream isn't writeable|enableOfflineQueue|connect ETIMEDOUT|Socket closed|MaxRetriesPerRequest/i.test(message);
+}
+
+function parsePin(text: string | null): Pin | undefined {
+  try {
+    const pin = text ? (JSON.parse(text) as Pin) : undefined;
+    return pin && typeof pin.profile === 'string' && Number.isFinite(pin.at) ? pin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseBeat(text: string | null | undefined): ProfileBeat | undefined {
+  try {
+    const beat = text ? (JSON.parse(text) as ProfileBeat) : undefined;
+    return beat && Number.isFinite(beat.seen) ? beat : undefined;
+  } catch {
+    return undefined;
+  }
+}
