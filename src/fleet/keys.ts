@@ -11,7 +11,8 @@
 //   <prefix>:fleet:<slug>:results             hash jobId → FleetResult JSON: written once (HSETNX)
 //   <prefix>:fleet:<slug>:refused             list of Refused JSON: second results, kept for the report
 //   <prefix>:fleet:<slug>:profiles            hash profile → ProfileBeat JSON, every few seconds
-//   <prefix>:fleet:<slug>:control             hash: `pause` → "all" | JSON string[] of profiles; `retry`/`reject` (see control)
+//   <prefix>:fleet:<slug>:control             hash: `pause` → "all" | JSON string[] of profiles (FleetControl)
+//   <prefix>:fleet:<slug>:rejects             hash jobId → Rejection JSON: an image a person rejected from the fleet's dashboard
 import type { Job, PromptBook } from '../prompts/types.js';
 
 export const FLEET_PREFIX = 'semantest';
@@ -91,3 +92,25 @@ export interface ProfileBeat {
 }
 
 export const BEAT_MS = 2_000;
+
+/**
+ * What the fleet's dashboard asks of the workers (read by each worker every BEAT_MS): `pause` "all"
+ * stops every worker starting new panels; a JSON list of profile names pauses only those. Panels
+ * in flight finish. Absent: running.
+ */
+export const CONTROL_PAUSE_FIELD = 'pause';
+
+/**
+ * A rejection from the fleet's dashboard: the result is removed (HDEL results), this written, and the
+ * BullMQ job removed and added again (same id, same data). The worker whose journal holds the
+ * rejected image (same sha256) journals the rejection (its files moved aside, as `reject` does)
+ * before it makes the panel again; any other worker just makes it.
+ */
+export interface Rejection {
+  readonly jobId: string;
+  readonly panel: string;
+  /** The rejected image's sha256 (the result's). */
+  readonly sha256: string;
+  readonly reason: string;
+  readonly at: number;
+}
