@@ -80,4 +80,15 @@ describe('clearScratchDir', () => {
       for (const note of notes) if (note !== undefined) expect(note).toMatch(/^could not clear .*(moved it aside|going on)/);
     });
   });
+  it('a parent folder it cannot list is said in the note; a missing one is nothing to say', async () => {
+    await withTempDir(async (root) => {
+      await mkdir(root, { recursive: true });
+      const dir = path.join(root, '.traces');
+      await mkdir(dir);
+      const denied = { rm, rename, readdir: async (target: string): Promise<string[]> => { throw errno('EACCES', 'scandir', target); } };
+      expect(await clearScratchDir(dir, denied)).toBe(`could not look for folders an earlier launch moved aside next to ${dir} (EACCES); they stay until a later launch`);
+      expect(await readdir(root)).toEqual([]);
+      expect(await clearScratchDir(path.join(root, 'gone', '.traces'))).toBeUndefined();
+    });
+  });
 });

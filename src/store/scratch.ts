@@ -7,6 +7,8 @@ import path from 'node:path';
 export interface ScratchFs {
   rm: typeof rm;
   rename: typeof rename;
+  /** Lists the parent folder for earlier asides; fs.readdir unless a test stands in for it. */
+  readdir?: (dir: string) => Promise<string[]>;
 }
 
 /** Tries of fs.rm before giving up; it retries EBUSY, EMFILE, ENFILE, ENOTEMPTY and EPERM itself. */
@@ -18,10 +20,14 @@ const RM_RETRIES = 5;
  * Never throws: returns a note for the user when the folder could not be removed, else undefined.
  */
 export async function clearScratchDir(dir: string, fs: ScratchFs = { rm, rename }): Promise<string | undefined> {
-  await removeOldAsides(dir, fs);
+  // Not finding the earlier asides is said, not thrown: the folder itself can still be cleared.
+  let unlisted: string | undefined;
+  await removeOldAsides(dir, fs).catch((error) => {
+    unlisted = `could not look for folders an earlier launch moved aside next to ${dir} (${describe(error)}); they stay until a later launch`;
+  });
   try {
     await fs.rm(dir, { recursive: true, force: true, maxRetries: RM_RETRIES, retryDelay: 50 });
-    return undefined;
+    return unlisted;
   } catch (error) {
     const why = describe(error);
     const aside = `${dir}.stale-${process.pid}-${Date.now()}`;
@@ -38,9 +44,12 @@ export async function clearScratchDir(dir: string, fs: ScratchFs = { rm, rename 
 async function removeOldAsides(dir: string, fs: ScratchFs): Promise<void> {
   let names: string[];
   try {
-    names = await readdir(path.dirname(dir));
-  } catch {
-    return;
+    names = await (fs.readdir ?? readdir)(path.dirname(dir));
+  } catch (error) {
+    // No parent folder (or a file where it should be): there is nothing aside to remove.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return;
+    throw error;
   }
   const prefix = `${path.basename(dir)}.stale-`;
   for (const name of names.filter((n) => n.startsWith(prefix))) {
