@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../protocol/errors.js';
-import { loadPromptFile, sheetsIn } from '../prompts/index.js';
+import { loadBookFor } from '../prompts/index.js';
 import type { Quota } from '../prompts/types.js';
 import { formatDuration } from '../report/format.js';
 import { pacingToGateOptions } from '../schedule/gate.js';
@@ -29,7 +29,8 @@ const MAX_PROFILES = 50;
 export async function runPlan(opts: PlanCommandOptions): Promise<number> {
   const write = opts.write ?? ((line: string) => void process.stdout.write(`${line}\n`));
   const now = opts.now ?? Date.now();
-  const book = await loadPromptFile(opts.file, { sheetsDir: sheetsIn('output') });
+  // `refs: sheet` characters: their sheets where a run with the default --out wrote them.
+  const book = await loadBookFor(opts.file);
   if (opts.profiles !== undefined && (!Number.isInteger(opts.profiles) || opts.profiles < 1 || opts.profiles > MAX_PROFILES)) {
     throw new UsageError(`--profiles expects a whole number from 1 to ${MAX_PROFILES}, got ${opts.profiles}`);
   }

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { LockedError, UsageError } from '../protocol/errors.js';
-import { loadPromptFile, sheetsIn } from '../prompts/index.js';
+import { loadBookFor } from '../prompts/index.js';
 import { withSheets } from '../prompts/sheets.js';
 import { acquireLock, NotRejectableError, openJobStore, rejectImage, repairRejection } from '../store/index.js';
 import { safeLine } from '../protocol/text.js';
@@ -27,7 +27,7 @@ export async function runReject(opts: RejectOptions): Promise<number> {
   // The reason and stored messages are a user's or a page's words: no control character is printed.
   const write = (line: string) => out(safeLine(line));
   // A character sheet (`characters/<name>`) is rejected like a panel (src/prompts/sheets.ts).
-  const book = withSheets(await loadPromptFile(opts.file, { sheetsDir: sheetsIn(opts.out ?? 'output') }));
+  const book = withSheets(await loadBookFor(opts.file, opts.out));
   if (opts.patterns.length === 0) throw new UsageError('reject: name at least one job id or glob, e.g. ch1/s1/p2');
   // Every pattern must name a job, checked before anything changes: a typo rejects nothing.
   const wanted = new Set<string>();

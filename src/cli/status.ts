@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { loadPromptFile, sheetsIn } from '../prompts/index.js';
+import { loadBookFor } from '../prompts/index.js';
 import { formatDuration } from '../report/console.js';
 import { clockTimeFrom } from '../report/format.js';
 import { pacingToGateOptions } from '../schedule/gate.js';
@@ -25,7 +25,7 @@ export async function printStatus(
   // they were cleaned: each line is printed without control characters.
   const write = (line: string) => out(safeLine(line));
   // `refs: sheet` characters: their sheets where a run with the default --out wrote them.
-  const book = await loadPromptFile(file, { sheetsDir: sheetsIn('output') });
+  const book = await loadBookFor(file);
   const dir = path.join(checkpointsDir, book.book);
   if (!existsSync(dir)) {
     write(`${book.book}: not started (${book.jobs.length} jobs; no checkpoint in ${dir})`);

@@ -6,7 +6,7 @@ import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document, typ
 import type { z } from 'zod';
 import { PromptFileError } from '../protocol/errors.js';
 import { checkPromptFile, formatPath, type Path, type Problem } from './check.js';
-import { expandPromptFile, type ExpandOptions } from './expand.js';
+import { expandPromptFile, sheetsIn, type ExpandOptions } from './expand.js';
 import { issueSentence, PromptFileSchema } from './schema.js';
 import type { PromptBook } from './types.js';
 
@@ -34,6 +34,19 @@ export async function loadPromptFile(file: string, options: LoadOptions = {}): P
     throw new PromptFileError(file, 1, 1, `cannot read the prompt file: ${why}${code ? ` (${code})` : ''}`);
   }
   return parsePromptText(text, file, options);
+}
+
+/**
+ * A book as a command that reads a run's output loads it: `refs: sheet` finds each sheet where a run
+ * with this `--out` wrote it, `<out>/<book>/characters` (`out` defaults to the run's, `output`).
+ */
+export function loadBookFor(file: string, out?: string): Promise<PromptBook> {
+  return loadPromptFile(file, { sheetsDir: sheetsIn(out ?? 'output') });
+}
+
+/** loadBookFor from text already in memory. */
+export function parseBookFor(text: string, file: string, out?: string): PromptBook {
+  return parsePromptText(text, file, { sheetsDir: sheetsIn(out ?? 'output') });
 }
 
 /** Same as loadPromptFile, from text already in memory; `file` is used in messages and job sources. */

@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { CheckpointError, PromptFileError } from '../protocol/errors.js';
-import { parsePromptText, sheetsIn } from '../prompts/index.js';
+import { parseBookFor } from '../prompts/index.js';
 import type { Job, PromptBook } from '../prompts/types.js';
 import { isSheetId, SHEET_CHAPTER, withSheets } from '../prompts/sheets.js';
 import { openJobStore, replaceFileDurably } from '../store/index.js';
@@ -685,7 +685,7 @@ export async function writeContactSheet(opts: ContactSheetOptions): Promise<Cont
     throw new PromptFileError(opts.file, 1, 1, `cannot read the prompt file: ${code === 'ENOENT' ? 'no such file' : message}`);
   }
   // `refs: sheet` characters read their sheets where the run wrote them (the report's --out, else output).
-  const book = parsePromptText(text, opts.file, { sheetsDir: sheetsIn(opts.out ?? 'output') });
+  const book = parseBookFor(text, opts.file, opts.out);
   const checkpointDir = path.join(opts.checkpointsDir ?? 'checkpoints', book.book);
   if (!existsSync(checkpointDir)) {
     throw new CheckpointError(`no checkpoint for book "${book.book}" in ${checkpointDir}: no run has happened yet, so there is nothing to report (run semantest-run ${opts.file} first)`);
