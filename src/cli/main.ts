@@ -10,7 +10,7 @@ import { runBook } from '../run/run-book.js';
 import { DEFAULT_RECYCLE_TABS_EVERY } from '../run/tab-pool.js';
 import { evaluateValidation } from '../run/validation.js';
 import { formatValidationReport } from '../report/validation-report.js';
-import { loadPromptFile, sheetsIn } from '../prompts/index.js';
+import { loadBookFor } from '../prompts/index.js';
 import { startMockSite } from '../mock/server.js';
 import { attachDashboard } from '../dashboard/attach.js';
 import { printStatus } from './status.js';
@@ -161,7 +161,7 @@ type RunArgs = Awaited<ReturnType<ReturnType<typeof runOptions>['parseAsync']>>;
 async function run(args: RunArgs, loadBook?: (file: string) => Promise<PromptBook>, feedFor?: (events: RunEvents) => JobFeed): Promise<number> {
   const file = String(args.file);
   if (args['dry-run']) {
-    const book = await loadPromptFile(file, { sheetsDir: sheetsIn(args.out) });
+    const book = await loadBookFor(file, args.out);
     for (const job of book.jobs) {
       process.stdout.write(`${job.id}\t${cleanText(job.finalPrompt, { singleLine: true })}\n`);
       // Each reference the panel attaches, in the order it is attached (ARCHITECTURE §4, "Attachments").
