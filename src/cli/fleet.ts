@@ -10,6 +10,7 @@ import type { JobFeed } from '../run/run-book.js';
 import { enqueueBook } from '../fleet/enqueue.js';
 import { connectRedis, parseRedisUrl } from '../fleet/redis.js';
 import { openWorker } from '../fleet/worker.js';
+import { parseDurationOption } from './duration.js';
 
 type Run = (args: Record<string, unknown>, loadBook: (file: string) => Promise<PromptBook>, feedFor: (events: RunEvents) => JobFeed) => Promise<number>;
 type Execute = (action: () => Promise<number | void>) => Promise<never>;
@@ -71,7 +72,7 @@ async function worker(args: Record<string, unknown>, run: Run): Promise<number> 
       profiles,
       book: args.book === undefined ? undefined : String(args.book),
       checkpointsDir: String(args['checkpoints-dir']),
-      reassignAfterMs: Number(args['reassign-after']) * 1000,
+      reassignAfterMs: parseDurationOption(args['reassign-after'], 'reassign-after'),
       say: (line) => process.stdout.write(`${line}\n`),
       signal: waiting.signal,
     });

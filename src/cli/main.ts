@@ -25,6 +25,7 @@ import { runWithSheetsFirst, sheetLoader } from './sheets-first.js';
 import type { PromptBook } from '../prompts/types.js';
 import type { JobFeed } from '../run/run-book.js';
 import { fleetCommands } from './fleet.js';
+import { parseDurationOption } from './duration.js';
 
 async function execute(action: () => Promise<number | void>): Promise<never> {
   let code: number;
@@ -111,7 +112,7 @@ function runOptions(y: Argv) {
     .option('resume', { type: 'boolean', default: false, describe: 'continue the book from its checkpoint: verified panels are skipped' })
     .option('out', { type: 'string', default: 'output', describe: 'output folder; images go to <out>/<book>/<chapter>/<strip>/' })
     .option('profile', { type: 'string', array: true, describe: 'browser profile under profiles/ (your logged-in session); repeat it to share the book among several accounts (default: the file\'s profiles:, else "default")' })
-    .option('reassign-after', { type: 'number', default: 600, describe: 'seconds after which a panel started by a profile that is gone is sent again by another (one more prompt)' })
+    .option('reassign-after', { type: 'string', default: '10m', describe: 'after how long a panel started by a profile that is gone is sent again by another (one more prompt), e.g. 90s or 10m' })
     .option('trace', { type: 'boolean', default: false, describe: 'keep a Playwright trace of each failed attempt in .evidence; it holds your session cookie: never share it' })
     .option('profiles-dir', { type: 'string', default: 'profiles', hidden: true })
     .option('checkpoints-dir', { type: 'string', default: 'checkpoints', hidden: true })
@@ -228,7 +229,7 @@ async function run(args: RunArgs, loadBook?: (file: string) => Promise<PromptBoo
     interrupt: { soft: soft.signal, hard: hard.signal },
     hooks: hooksFromEnv(),
     attach: args.dashboard ? (run) => attachDashboard(run, nonNegative('dashboard-port', args['dashboard-port'])) : undefined,
-    reassignAfterMs: nonNegative('reassign-after', args['reassign-after'])! * 1000,
+    reassignAfterMs: parseDurationOption(args['reassign-after'], 'reassign-after'),
     trace: args.trace,
     recycleTabsEvery: wholeNumber('recycle-tabs-every', args['recycle-tabs-every']),
     loadBook,

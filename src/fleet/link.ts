@@ -20,7 +20,8 @@ import type { FeedContext, JobFeed } from '../run/run-book.js';
 import type { Ticket } from '../run/job-source.js';
 import type { JobRecord } from '../store/types.js';
 import { sidecarOf } from '../store/files.js';
-import { BEAT_MS, fleetJobId, fleetKey, queueName, type FleetResult, type Pin, type ProfileBeat, type Refused } from './keys.js';
+import { NotRejectableError, rejectImage } from '../store/index.js';
+import { BEAT_MS, CONTROL_PAUSE_FIELD, fleetJobId, fleetKey, queueName, type FleetResult, type Pin, type ProfileBeat, type Refused, type Rejection } from './keys.js';
 
 /** What a BullMQ job of the fleet carries: the job as enqueued (prompt, hash, references by sha256). */
 export interface FleetJobData {
@@ -85,6 +86,8 @@ export class FleetLink implements JobFeed {
   #redisDown = false;
   #stopped: Promise<void> | undefined;
   #offEvents: (() => void) | undefined;
+  /** The fleet dashboard's pause: every profile, or these. */
+  #paused: 'all' | ReadonlySet<string> = new Set();
 
   constructor(opts: FleetLinkOptions) {
     this.#opts = opts;
@@ -120,8 +123,9 @@ export class FleetLink implements JobFeed {
     this.#offEvents = () => ctx.events.off('event', onEvent);
     await this.#worker.startStalledCheckTimer().catch(() => undefined);
     this.#timers.push(setInterval(() => void this.#renewLocks(), Math.max(250, Math.floor(this.#lockMs / 3))));
-    this.#timers.push(setInterval(() => void this.#beat('working').catch(() => undefined), BEAT_MS));
+    this.#timers.push(setInterval(() => void this.#beat('working').then(() => this.#readControl()).catch(() => undefined), BEAT_MS));
     await this.#beat('working').catch(() => undefined);
+    await this.#readControl().catch(() => undefined);
     await this.#reconcile().catch((error) => this.#lost(error));
     const off = ctx.source.onChange(() => this.#wake?.());
     this.#pump = this.#run().finally(off);
@@ -194,7 +198,7 @@ export class FleetLink implements JobFeed {
     const now = this.#now();
     let want = 0;
     for (const session of ctx.sessions) {
-      if (session.state === 'retired' || session.state === 'waiting for a login') continue;
+      if (session.state === 'retired' || session.state === 'waiting for a login' || this.#pausedByFleet(session.name)) continue;
       const pause = session.gate.state().pauseUntil;
       if (pause !== undefined && pause > now + 1_000) continue;
       want += session.lanes;
@@ -217,6 +221,18 @@ export class FleetLink implements JobFeed {
     if (known) {
       await bull.moveToCompleted(JSON.parse(known), token, false);
       return;
+    }
+    // Rejected from the fleet's dashboard: if the rejected image is ours, journal it as `reject` does.
+    const rejection = parseRejection(await redis.hget(fleetKey(this.#opts.book, 'rejects'), fleetId));
+    const mine = ctx.store.get(job.id);
+    if (rejection && mine?.state === 'verified' && mine.sha256 === rejection.sha256) {
+      try {
+        const { rejection: kept } = await rejectImage(ctx.store, { id: job.id, bookDir: ctx.bookDir, outputPath: job.outputPath, reason: rejection.reason });
+        this.#note(`${job.id}: rejected from the fleet's dashboard${rejection.reason ? ` (${rejection.reason})` : ''}; its image is kept as ${kept.keptAs}, and it is made again`);
+      } catch (error) {
+        if (!(error instanceof NotRejectableError)) throw error;
+        this.#note(error.message);
+      }
     }
     // Verified here, and the fleet never heard (the worker died between its journal and Redis).
     const record = ctx.store.get(job.id);
@@ -251,6 +267,11 @@ export class FleetLink implements JobFeed {
       this.#note(`${job.id}: taken last by profile "${moved.profile}" (${moved.worker}), gone for ${Math.round((now - moved.at) / 1000)} s; sending it again from here (one more prompt)`);
     }
     this.#leases.set(job.id, { bull, token, fleetId, job });
+    // A rejected image may never come back as this panel's new one: the run's requeue sees to that.
+    if (ctx.store.get(job.id)?.state === 'rejected') {
+      ctx.control.requeue(job.id);
+      if (ctx.source.has(job.id)) return;
+    }
     if (!ctx.deliver(job)) {
       this.#leases.delete(job.id);
       await bull.moveToDelayed(now + 3_000, token);
@@ -342,6 +363,12 @@ export class FleetLink implements JobFeed {
       return pause === undefined || pause <= now + HAND_BACK_PAUSE_MS;
     });
     if (able) return;
+    await this.#handBackQueued();
+  }
+
+  /** Queued jobs no profile here has started go back to the fleet, for a worker that can start them. */
+  async #handBackQueued(): Promise<void> {
+    const ctx = this.#ctx!;
     for (const ticket of ctx.source.queuedTickets()) {
       if (ticket.pin !== undefined) continue; // its conversation is in one of ours: only we can continue it
       const lease = this.#leases.get(ticket.job.id);
@@ -349,6 +376,37 @@ export class FleetLink implements JobFeed {
       this.#leases.delete(ticket.job.id);
       this.#later(() => this.#handBack(lease));
     }
+  }
+
+  #pausedByFleet(profile: string): boolean {
+    return this.#paused === 'all' || this.#paused.has(profile);
+  }
+
+  /** The fleet dashboard's pause: a worker all of whose profiles are paused starts nothing new (panels in flight finish). */
+  async #readControl(): Promise<void> {
+    const ctx = this.#ctx;
+    if (!ctx) return;
+    const text = await this.#opts.redis.hget(fleetKey(this.#opts.book, 'control'), CONTROL_PAUSE_FIELD);
+    let paused: 'all' | ReadonlySet<string> = new Set();
+    if (text === 'all') paused = 'all';
+    else if (text) {
+      try {
+        const names = JSON.parse(text) as unknown;
+        if (Array.isArray(names)) paused = new Set(names.filter((n): n is string => typeof n === 'string'));
+      } catch {
+        // A damaged value pauses nothing; the dashboard writes it again.
+      }
+    }
+    this.#paused = paused;
+    const all = this.#opts.profiles.every((name) => this.#pausedByFleet(name));
+    if (all && !ctx.control.paused) {
+      ctx.control.pause();
+      this.#note(`paused from the fleet's dashboard: no new panel starts here until it resumes`);
+    } else if (!all && ctx.control.paused) {
+      ctx.control.resume();
+      this.#note(`resumed from the fleet's dashboard`);
+    }
+    if (all) await this.#handBackQueued();
   }
 
   async #bookDone(): Promise<boolean> {
@@ -480,6 +538,15 @@ function parseBeat(text: string | null | undefined): ProfileBeat | undefined {
   try {
     const beat = text ? (JSON.parse(text) as ProfileBeat) : undefined;
     return beat && Number.isFinite(beat.seen) ? beat : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseRejection(text: string | null): Rejection | undefined {
+  try {
+    const rejection = text ? (JSON.parse(text) as Rejection) : undefined;
+    return rejection && typeof rejection.sha256 === 'string' ? { ...rejection, reason: String(rejection.reason ?? '') } : undefined;
   } catch {
     return undefined;
   }

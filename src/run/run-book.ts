@@ -55,6 +55,10 @@ export interface FeedContext {
   readonly store: JobStore;
   readonly sessions: readonly ProfileSession[];
   readonly events: RunEvents;
+  /** The run's pause (the fleet's dashboard pauses a worker through it). */
+  readonly control: RunControl;
+  /** The book's output folder (a rejection moves the rejected image aside under it). */
+  readonly bookDir: string;
   /** Queues one job in the run (its place as `ticketFor` says); false when it is already here. */
   deliver(job: Job): boolean;
 }
@@ -200,6 +204,8 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
           store,
           sessions,
           events: opts.events,
+          control,
+          bookDir,
           deliver: (job) => {
             if (!source.add(job, ticketFor(job, store, profiles[0]))) return false;
             ran.add(job.id);
