@@ -131,6 +131,18 @@ export class FleetLink implements JobFeed {
     this.#pump = this.#run().finally(off);
   }
 
+  /**
+   * Before the job starts on `profile` (awaited by the run): the fleet's pin says this profile has it,
+   * so while it lives no other worker starts it; a panel taken but never started carries no pin and
+   * flows to any worker at once if this one dies. While Redis is away this waits for it.
+   */
+  async beforeStart(job: Job, profile: string): Promise<void> {
+    const lease = this.#leases.get(job.id);
+    if (!lease) return;
+    const pin: Pin = { profile, worker: this.#opts.worker, at: this.#now() };
+    await this.#withRedis(() => this.#opts.redis.hset(fleetKey(this.#opts.book, 'pins'), lease.fleetId, JSON.stringify(pin)), this.#ctx?.interrupt.soft);
+  }
+
   finished(ticket: Ticket): void {
     const lease = this.#leases.get(ticket.job.id);
     if (!lease) return;
@@ -186,7 +198,8 @@ export class FleetLink implements JobFeed {
         }
         this.#back();
       } catch (error) {
-        this.#lost(error);
+        if (isConnectionError(error)) this.#lost(error);
+        else this.#note(`could not take a job from the fleet: ${serializeError(error).message}; trying again`);
       }
       if (!took) await this.#sleep(POLL_MS);
     }
@@ -260,10 +273,9 @@ export class FleetLink implements JobFeed {
       await bull.moveToDelayed(now + 3_000, token);
       return;
     }
-    // The pin is written before the job can start, so no other profile starts it meanwhile.
-    const profile = pin && !moved ? pin.profile : (record?.profile && this.#opts.profiles.includes(record.profile) ? record.profile : this.#opts.profiles[0]);
-    await redis.hset(fleetKey(this.#opts.book, 'pins'), fleetId, JSON.stringify({ profile, worker: this.#opts.worker, at: now } satisfies Pin));
+    // A pin to a gone profile lapses here: this worker sends the panel afresh (beforeStart pins it to ours).
     if (moved) {
+      await redis.hdel(fleetKey(this.#opts.book, 'pins'), fleetId);
       this.#note(`${job.id}: taken last by profile "${moved.profile}" (${moved.worker}), gone for ${Math.round((now - moved.at) / 1000)} s; sending it again from here (one more prompt)`);
     }
     this.#leases.set(job.id, { bull, token, fleetId, job });
@@ -451,12 +463,6 @@ export class FleetLink implements JobFeed {
       let set = this.#doing.get(profile);
       if (!set) this.#doing.set(profile, (set = new Set()));
       set.add(id);
-      // The profile that starts it is the one it stays with (the take named the worker's first).
-      const lease = this.#leases.get(id);
-      if (lease) {
-        const pin: Pin = { profile, worker: this.#opts.worker, at: this.#now() };
-        this.#later(() => this.#withRedis(() => this.#opts.redis.hset(fleetKey(this.#opts.book, 'pins'), lease.fleetId, JSON.stringify(pin))).then(() => undefined));
-      }
     } else if (event.type === 'job-verified' || event.type === 'job-failed' || event.type === 'job-retry') {
       this.#doing.get(profile)?.delete(id);
       if (event.type === 'job-verified') this.#verified.set(profile, (this.#verified.get(profile) ?? 0) + 1);
@@ -468,9 +474,14 @@ export class FleetLink implements JobFeed {
     this.#reports = this.#reports.then(step).catch((error) => this.#note(`could not tell the fleet: ${serializeError(error).message}`));
   }
 
-  /** Retries `fn` while Redis is away (until the worker has stopped for FINAL_REPORT_MS); other errors are thrown. */
-  async #withRedis<T>(fn: () => Promise<T>): Promise<T> {
+  /** Retries `fn` while Redis is away (until `stop`, a second Ctrl-C, or FINAL_REPORT_MS into the worker's end); other errors are thrown. */
+  async #withRedis<T>(fn: () => Promise<T>, stop?: AbortSignal): Promise<T> {
+    const since = this.#now();
     for (let delay = 250; ; delay = Math.min(delay * 2, 2_000)) {
+      // A second Ctrl-C, or the end of a worker whose Redis stays away, gives up: the journal keeps it.
+      if (stop?.aborted || this.#ctx?.interrupt.hard.aborted || (this.#stopping && this.#now() - since > FINAL_REPORT_MS)) {
+        throw new Error(`the fleet's Redis did not answer in time`);
+      }
       try {
         const value = await fn();
         this.#back();

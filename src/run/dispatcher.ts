@@ -67,6 +67,11 @@ export interface DispatcherOptions extends RetryPolicyOptions {
   readonly restMs: number;
   /** The attempt pipeline (the unit tests pass a fake). @default runAttempt */
   readonly runAttempt?: (deps: AttemptDeps, tab: Tab, job: JobLifecycle, memory: JobMemory, startedAt: number) => Promise<AttemptResult>;
+  /**
+   * Awaited after the profile's pacing is saved and before the job starts (a fleet worker writes
+   * which profile has the panel, so no other worker starts it meanwhile, src/fleet/link.ts).
+   */
+  readonly beforeStart?: (job: Job, profile: string) => Promise<void>;
 }
 
 export interface DispatchOutcome {
@@ -200,9 +205,11 @@ export class Dispatcher {
       try {
         try {
           await session.savePacing();
+          await this.#opts.beforeStart?.(ticket.job, session.name);
         } catch (error) {
           source.putBack(ticket, { countsAsAttempt: false });
-          this.#fatal(error);
+          // A stop while the fleet's Redis was away ends the wait; anything else stops the run loudly.
+          if (!signal.aborted) this.#fatal(error);
           return;
         }
         const next = await this.#run(lanes, lease, tab, ticket);

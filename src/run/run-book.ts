@@ -44,6 +44,8 @@ export interface JobFeed {
   readonly expected: number;
   /** The sessions are open and the source ready: start feeding it (`deliver` adds one job). */
   start(ctx: FeedContext): Promise<void>;
+  /** Awaited before a job starts on `profile` (after its pacing is saved): the fleet learns who has it. */
+  beforeStart(job: Job, profile: string): Promise<void>;
   /** Told of every job finished in the source (verified, failed for good, or let go). */
   finished(ticket: Ticket): void;
   /** The dispatcher ended (or the run failed): hand back what is not finished. Called once or more. */
@@ -55,6 +57,8 @@ export interface FeedContext {
   readonly store: JobStore;
   readonly sessions: readonly ProfileSession[];
   readonly events: RunEvents;
+  /** Ctrl-C: the first stops new starts, the second stops now (a wait for the fleet's Redis ends). */
+  readonly interrupt: { soft: AbortSignal; hard: AbortSignal };
   /** The run's pause (the fleet's dashboard pauses a worker through it). */
   readonly control: RunControl;
   /** The book's output folder (a rejection moves the rejected image aside under it). */
@@ -206,6 +210,7 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
           events: opts.events,
           control,
           bookDir,
+          interrupt: opts.interrupt,
           deliver: (job) => {
             if (!source.add(job, ticketFor(job, store, profiles[0]))) return false;
             ran.add(job.id);
@@ -233,6 +238,7 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
         backoffBaseMs: opts.backoffBaseMs,
         quotaMarginMs: opts.quotaMarginMs,
         rateLimitPauseMs: opts.rateLimitPauseMs,
+        ...(feed ? { beforeStart: (job: Job, profile: string) => feed.beforeStart(job, profile) } : {}),
       }).run();
       // What the fleet gave this worker and it did not finish goes back before the summary.
       await feed?.stop();
