@@ -25,6 +25,7 @@ import { runWithSheetsFirst, sheetLoader } from './sheets-first.js';
 import type { PromptBook } from '../prompts/types.js';
 import type { JobFeed } from '../run/run-book.js';
 import { fleetCommands } from './fleet.js';
+import { fleetDashboardCommand } from './fleet-dashboard.js';
 import { parseDurationOption } from './duration.js';
 
 async function execute(action: () => Promise<number | void>): Promise<never> {
@@ -294,6 +295,7 @@ const cli = yargs(hideBin(process.argv))
       }),
   )
   .command(fleetCommands(runOptions, (args, loadBook, feedFor) => run(args as RunArgs, loadBook, feedFor), execute))
+  .command(fleetDashboardCommand(execute))
   .command(
     'status <file>',
     'show how far a book has got: counts per state, failures, ETA',

@@ -26,6 +26,8 @@ const STYLE = `
   .panel[data-state="failed"] { border-color: #d9534f; }
   .panel[data-state="failed"] .state, .panel[data-state="rejected"] .state { color: #b02a26; }
   .panel[data-state="in flight"] { border-color: #2f5fd0; }
+  .who { font-size: 12px; color: #555; }
+  .profile button { margin-left: 6px; padding: 0 6px; font-size: 12px; }
   .why { font-size: 12px; color: #6b2a27; max-height: 5.6em; overflow: auto; }
 `;
 
@@ -62,12 +64,18 @@ const CLIENT = String.raw`
     prof.dataset.state = s.profile.state;
     prof.textContent = s.profile.state + (s.profile.until ? ' until ' + clock(s.profile.until) : '') + (s.profile.reason ? ' — ' + s.profile.reason : '');
     // With several profiles, one chip each: its state, until when, why (text only, never HTML).
+    // The fleet's dashboard (s.fleet) always shows them, with the worker that has each and its own pause.
     const chips = $('#profiles');
     chips.textContent = '';
-    if (s.profiles.length > 1) {
+    if (s.profiles.length > 1 || s.fleet) {
       for (const p of s.profiles) {
-        const chip = el('span', { class: 'profile', 'data-profile': p.name, 'data-state': p.state }, p.name + ': ' + p.state + (p.until ? ' until ' + clock(p.until) : '') + (p.reason && p.state !== 'working' ? ' — ' + p.reason : '') + ' · ' + p.verified + ' verified');
+        const chip = el('span', { class: 'profile', 'data-profile': p.name, 'data-state': p.state }, p.name + (p.worker ? ' (' + p.worker + ')' : '') + ': ' + p.state + (p.until ? ' until ' + clock(p.until) : '') + (p.reason && p.state !== 'working' ? ' — ' + p.reason : '') + ' · ' + p.verified + ' verified');
         if (p.reason) chip.title = p.reason;
+        if (s.fleet) {
+          const b = el('button', { 'data-action': p.paused ? 'resume-profile' : 'pause-profile' }, p.paused ? 'Resume' : 'Pause');
+          b.addEventListener('click', () => post(p.paused ? 'resume' : 'pause', { profile: p.name }));
+          chip.appendChild(b);
+        }
         chips.appendChild(chip);
       }
     }
@@ -87,7 +95,8 @@ const CLIENT = String.raw`
         card.appendChild(img);
       } else card.appendChild(el('div', { class: 'empty' }));
       card.appendChild(el('strong', {}, panel.label));
-      card.appendChild(el('span', { class: 'state' }, panel.state + (panel.kind && panel.state === 'failed' ? ' (' + panel.kind + ')' : '') + (panel.attempts > 1 ? ' · attempt ' + panel.attempts : '') + (panel.profile && s.profiles.length > 1 ? ' · ' + panel.profile : '')));
+      card.appendChild(el('span', { class: 'state' }, panel.state + (panel.kind && panel.state === 'failed' ? ' (' + panel.kind + ')' : '') + (panel.attempts > 1 ? ' · attempt ' + panel.attempts : '') + (panel.profile && s.profiles.length > 1 && !panel.worker ? ' · ' + panel.profile : '')));
+      if (panel.worker) card.appendChild(el('span', { class: 'who' }, (panel.profile || '?') + ' on ' + panel.worker));
       if (panel.message && panel.state === 'failed') card.appendChild(el('div', { class: 'why' }, panel.message));
       for (const n of panel.evidence || []) {
         const a = el('a', { href: 'evidence/' + encodeURIComponent(panel.id) + '/' + n, target: '_blank', rel: 'noopener' }, 'evidence screenshot');

@@ -6,6 +6,7 @@
 // Hardened for a day on the user's own machine (ARCHITECTURE §12): only its own Host names are
 // answered (a DNS-rebinding page cannot reach it), commands must be JSON, event streams are capped,
 // files are served only if their real path is inside the book folder, and errors never repeat the request.
+// The fleet's dashboard (fleet-server.ts) answers through the same checks and helpers, exported here.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -65,13 +66,13 @@ interface Snapshot {
   }>;
 }
 
-const MAX_BODY = 16 * 1024;
+export const MAX_BODY = 16 * 1024;
 /** Enough for a few tabs on the dashboard; a page that opens hundreds is refused, not served. */
 export const MAX_STREAMS = 16;
-const TEXT = 'text/plain; charset=utf-8';
+export const TEXT = 'text/plain; charset=utf-8';
 
 /** A refusal whose status and fixed text are all the client hears; nothing of the request is echoed. */
-class Refusal extends Error {
+export class Refusal extends Error {
   constructor(
     readonly status: number,
     readonly text: string,
@@ -194,8 +195,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   });
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    // A page on another name that resolves to 127.0.0.1 (DNS rebinding) sends its own name as Host.
-    if (!hosts.has(req.headers.host ?? '')) throw new Refusal(421, 'wrong host: use the address the runner printed');
+    checkHost(req, hosts);
     const url = new URL(req.url ?? '/', 'http://dashboard');
     // Without the token nothing is served, not even a hint that something is here.
     if (!hasToken(url.pathname, base)) return send(res, 404, TEXT, 'not found');
@@ -232,10 +232,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       return sendFile(res, opts.bookDir, file, 'image/png');
     }
     if (req.method === 'POST') {
-      if (req.headers.origin !== `http://${req.headers.host}`) throw new Refusal(403, 'commands come from the dashboard page only');
-      // A form or a "simple" cross-site request cannot send application/json without a preflight.
-      const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-      if (type !== 'application/json') throw new Refusal(415, 'commands are JSON (content-type: application/json)');
+      checkCommand(req);
       const body = await readJson(req);
       const job = typeof body.id === 'string' ? byId.get(body.id) : undefined;
       switch (url.pathname.slice(base.length - 1)) {
@@ -293,13 +290,25 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   };
 }
 
-function hasToken(pathname: string, base: string): boolean {
+/** A page on another name that resolves to 127.0.0.1 (DNS rebinding) sends its own name as Host. */
+export function checkHost(req: http.IncomingMessage, hosts: ReadonlySet<string>): void {
+  if (!hosts.has(req.headers.host ?? '')) throw new Refusal(421, 'wrong host: use the address the runner printed');
+}
+
+/** A command's Origin must be the dashboard's own; a form or a "simple" cross-site request cannot send application/json without a preflight. */
+export function checkCommand(req: http.IncomingMessage): void {
+  if (req.headers.origin !== `http://${req.headers.host}`) throw new Refusal(403, 'commands come from the dashboard page only');
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== 'application/json') throw new Refusal(415, 'commands are JSON (content-type: application/json)');
+}
+
+export function hasToken(pathname: string, base: string): boolean {
   const given = Buffer.from(pathname.slice(0, base.length));
   const wanted = Buffer.from(base);
   return given.length === wanted.length && timingSafeEqual(given, wanted);
 }
 
-function send(res: http.ServerResponse, status: number, type: string, body: string): void {
+export function send(res: http.ServerResponse, status: number, type: string, body: string): void {
   res.writeHead(status, {
     'content-type': type,
     'cache-control': 'no-store',
@@ -310,7 +319,7 @@ function send(res: http.ServerResponse, status: number, type: string, body: stri
   res.end(body);
 }
 
-function reply(res: http.ServerResponse, value: unknown, status = 200): void {
+export function reply(res: http.ServerResponse, value: unknown, status = 200): void {
   send(res, status, 'application/json', JSON.stringify(value));
 }
 
@@ -323,12 +332,12 @@ async function sendFile(res: http.ServerResponse, root: string, file: string, ty
 }
 
 /** Answers a refusal and, if the request still has a body coming, closes the connection instead of reading it. */
-function refuse(req: http.IncomingMessage, res: http.ServerResponse, refusal: Refusal): void {
+export function refuse(req: http.IncomingMessage, res: http.ServerResponse, refusal: Refusal): void {
   if (!req.complete) res.setHeader('connection', 'close');
   send(res, refusal.status, TEXT, refusal.text);
 }
 
-async function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
+export async function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
   const tooLarge = new Refusal(413, `a command is at most ${MAX_BODY} bytes`);
   if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) throw tooLarge;
   // Events, not `for await`: leaving that loop early destroys the socket before the 413 is sent.

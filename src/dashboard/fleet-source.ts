@@ -1,0 +1,340 @@
+// What the fleet's dashboard shows and does (`semantest-run dashboard <file> --redis URL`, issue 17):
+// everything comes from the fleet's Redis (src/fleet/keys.ts), nothing from a run on this machine.
+// It reads each panel's state (a result: verified; BullMQ's active: in flight; failed: failed; a
+// rejection not yet made again: rejected), each profile's beat, and the dashboard's pause; it writes
+// only what keys.ts documents, so the workers act on it when they next poll:
+//   pause    `control` hash, field `pause`: "all", or a JSON list of profile names
+//   retry    BullMQ's own retry of the panel's failed job
+//   reject   `rejects` jobId → Rejection, the result removed, the completed job added again (same id, data)
+import { Queue, type Job as BullJob } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { PROFILE_NAME } from '../prompts/schema.js';
+import type { Job } from '../prompts/types.js';
+import { parseBook } from '../fleet/enqueue.js';
+import { BEAT_MS, CONTROL_PAUSE_FIELD, FLEET_PREFIX, fleetJobId, fleetKey, queueName, type FleetBook, type FleetResult, type Pin, type ProfileBeat, type Rejection } from '../fleet/keys.js';
+import type { FleetJobData } from '../fleet/link.js';
+import type { RedisTarget } from '../fleet/redis.js';
+
+/** A beat older than this means the worker is gone (it beats every BEAT_MS). */
+export const GONE_AFTER_MS = 5 * BEAT_MS;
+/** The book (every job, prompts included) is large; it changes only when the file is enqueued again. */
+const BOOK_TTL_MS = 10_000;
+
+export type FleetPause = 'all' | readonly string[];
+
+/** The local dashboard's snapshot (page.ts draws it), with the fleet's own fields. */
+export interface FleetSnapshot {
+  book: string;
+  paused: boolean;
+  fleet: { redis: string; pause: FleetPause; workers: number };
+  profile: { state: string; until?: number; reason?: string };
+  profiles: Array<{ name: string; worker?: string; state: string; until?: number; reason?: string; verified: number; paused: boolean; seen?: number }>;
+  progress: { verified: number; failed: number; total: number; inFlight: string[] };
+  panels: Array<{
+    id: string;
+    chapter: string;
+    strip: string;
+    panel: string;
+    label: string;
+    state: string;
+    attempts: number;
+    kind?: string;
+    message?: string;
+    profile?: string;
+    worker?: string;
+    /** Second results for this panel that the fleet refused (the first verified one is kept). */
+    refused?: number;
+  }>;
+}
+
+/** An action the fleet cannot take as asked: its HTTP status and our own words (never the request's). */
+export class FleetActionError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface FleetSourceOptions {
+  readonly redis: Redis;
+  readonly target: RedisTarget;
+  /** The book's slug (`book:` of the prompt file), as enqueued. */
+  readonly slug: string;
+  /** @default Date.now */
+  readonly now?: () => number;
+}
+
+export class FleetSource {
+  readonly #opts: FleetSourceOptions;
+  readonly #now: () => number;
+  readonly #queue: Queue<FleetJobData>;
+  #book: { value: FleetBook; at: number } | undefined;
+  /** Actions one after another, so a read-modify-write of the pause list never interleaves with another. */
+  #actions: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: FleetSourceOptions) {
+    this.#opts = opts;
+    this.#now = opts.now ?? Date.now;
+    this.#queue = new Queue<FleetJobData>(queueName(opts.slug), { connection: opts.target.connection, prefix: FLEET_PREFIX });
+    // A lost connection shows as a failed read or action, said where it happens.
+    this.#queue.on('error', () => undefined);
+  }
+
+  get slug(): string {
+    return this.#opts.slug;
+  }
+
+  /** The book as enqueued; undefined if it is not (yet) in Redis. */
+  async book(fresh = false): Promise<FleetBook | undefined> {
+    if (!fresh && this.#book && this.#now() - this.#book.at < BOOK_TTL_MS) return this.#book.value;
+    const value = parseBook(await this.#opts.redis.get(fleetKey(this.#opts.slug, 'book')));
+    this.#book = value ? { value, at: this.#now() } : undefined;
+    return value;
+  }
+
+  async snapshot(): Promise<FleetSnapshot> {
+    const { redis, slug } = this.#opts;
+    const now = this.#now();
+    const book = await this.book();
+    const jobs = book?.jobs ?? [];
+    const [results, rejects, pins, beats, pauseText, refusedList] = await Promise.all([
+      redis.hgetall(fleetKey(slug, 'results')),
+      redis.hgetall(fleetKey(slug, 'rejects')),
+      redis.hgetall(fleetKey(slug, 'pins')),
+      redis.hgetall(fleetKey(slug, 'profiles')),
+      redis.hget(fleetKey(slug, 'control'), CONTROL_PAUSE_FIELD),
+      redis.lrange(fleetKey(slug, 'refused'), 0, -1),
+    ]);
+    // Ids only for the big lists; whole jobs only for the failed ones (their reason).
+    const [active, failedJobs] = await Promise.all([this.#queue.getRanges(['active'], 0, -1), this.#queue.getJobs(['failed'], 0, -1)]);
+    const activeIds = new Set(active);
+    const failed = new Map(failedJobs.filter((j): j is BullJob<FleetJobData> => !!j?.id).map((j) => [j.id!, j]));
+    const refused = new Map<string, number>();
+    for (const text of refusedList) {
+      const jobId = parseJson<{ jobId?: string }>(text)?.jobId;
+      if (jobId) refused.set(jobId, (refused.get(jobId) ?? 0) + 1);
+    }
+    const pause = parsePause(pauseText);
+
+    let verified = 0;
+    let failedCount = 0;
+    const inFlight: string[] = [];
+    const byProfile = new Map<string, number>();
+    const panels = jobs.map((job): FleetSnapshot['panels'][number] => {
+      const jobId = fleetJobId(job);
+      const result = parseJson<FleetResult>(results[jobId]);
+      const pin = parseJson<Pin>(pins[jobId]);
+      const rejection = parseJson<Rejection>(rejects[jobId]);
+      const bull = failed.get(jobId);
+      const base = {
+        id: job.id,
+        chapter: job.chapter,
+        strip: job.strip,
+        panel: job.panel,
+        label: `${job.panel}${job.locale ? `.${job.locale}` : ''}${job.variant ? `~${job.variant}` : ''}`,
+        attempts: bull?.attemptsMade ?? 0,
+        ...(refused.has(jobId) ? { refused: refused.get(jobId) } : {}),
+      };
+      if (result) {
+        verified += 1;
+        byProfile.set(result.profile, (byProfile.get(result.profile) ?? 0) + 1);
+        return { ...base, state: 'verified', profile: result.profile, worker: result.worker };
+      }
+      const who = pin ? { profile: pin.profile, worker: pin.worker } : {};
+      if (activeIds.has(jobId)) {
+        inFlight.push(job.id);
+        return { ...base, state: 'in flight', ...who };
+      }
+      if (bull) {
+        failedCount += 1;
+        // The worker fails a job as "<kind>: <message>" (src/fleet/link.ts).
+        const reason = bull.failedReason ?? '';
+        const match = /^([a-z-]+): ([\s\S]*)$/.exec(reason);
+        return { ...base, state: 'failed', kind: match?.[1] ?? 'failed', message: match?.[2] ?? reason, ...who };
+      }
+      if (rejection) return { ...base, state: 'rejected', message: `rejected: ${rejection.reason}`, ...who };
+      return { ...base, state: 'pending', ...who };
+    });
+
+    const profiles: FleetSnapshot['profiles'] = [];
+    let workers = 0;
+    const named = new Set<string>();
+    for (const text of Object.values(beats)) {
+      const beat = parseJson<ProfileBeat>(text);
+      if (!beat || typeof beat.profile !== 'string' || !Number.isFinite(beat.seen)) continue;
+      named.add(beat.profile);
+      const paused = pause === 'all' || pause.includes(beat.profile);
+      const gone = beat.state !== 'stopped' && now - beat.seen > GONE_AFTER_MS;
+      if (!gone && beat.state !== 'stopped') workers += 1;
+      const entry: FleetSnapshot['profiles'][number] = {
+        name: beat.profile,
+        worker: beat.worker,
+        state: gone ? 'gone' : beat.state,
+        ...(beat.until !== undefined && !gone ? { until: beat.until } : {}),
+        ...(beat.reason && !gone ? { reason: beat.reason } : {}),
+        ...(gone ? { reason: `no beat for ${Math.round((now - beat.seen) / 1000)} s` } : {}),
+        verified: byProfile.get(beat.profile) ?? 0,
+        paused,
+        seen: beat.seen,
+      };
+      // The dashboard's pause says so on a worker that is otherwise working; its own pauses keep their reason.
+      if (paused && !gone && beat.state === 'working') Object.assign(entry, { state: 'paused', reason: "paused from the fleet's dashboard: no new panel starts" });
+      profiles.push(entry);
+    }
+    // A profile paused by name before any worker of it beat: still shown, so it can be resumed.
+    if (pause !== 'all') for (const name of pause) if (!named.has(name)) profiles.push({ name, state: 'paused', reason: "paused from the fleet's dashboard (no worker has it yet)", verified: byProfile.get(name) ?? 0, paused: true });
+    profiles.sort((a, b) => a.name.localeCompare(b.name));
+
+    const profile: FleetSnapshot['profile'] =
+      !book
+        ? { state: 'starting', reason: `"${slug}" is not enqueued on ${this.#opts.target.display} yet` }
+        : jobs.length > 0 && verified === jobs.length
+          ? { state: 'finished' }
+          : pause === 'all'
+            ? { state: 'paused', reason: "paused from the fleet's dashboard: no worker starts a new panel" }
+            : workers === 0
+              ? { state: 'no workers', reason: `no worker beats on ${this.#opts.target.display}; start one with semantest-run worker --redis …` }
+              : { state: 'working', reason: `${workers} profile${workers === 1 ? '' : 's'} working on ${this.#opts.target.display}` };
+    return {
+      book: slug,
+      paused: pause === 'all',
+      fleet: { redis: this.#opts.target.display, pause, workers },
+      profile,
+      profiles,
+      progress: { verified, failed: failedCount, total: jobs.length, inFlight },
+      panels,
+    };
+  }
+
+  /** Pause every worker (no profile given) or one profile more. */
+  pause(profile?: string): Promise<FleetPause> {
+    return this.#serial(() =>
+      this.#changePause((current) => {
+        if (profile === undefined || current === 'all') return 'all';
+        return current.includes(profile) ? current : [...current, profile];
+      }, profile),
+    );
+  }
+
+  /**
+   * Resume every worker (no profile given) or one profile. While everything is paused, resuming one
+   * profile leaves every other profile the fleet knows paused by name.
+   */
+  resume(profile?: string): Promise<FleetPause> {
+    return this.#serial(() =>
+      this.#changePause(async (current) => {
+        if (profile === undefined) return [];
+        const names = current === 'all' ? await this.#knownProfiles() : current;
+        return names.filter((name) => name !== profile);
+      }, profile),
+    );
+  }
+
+  /** A failed panel goes back to BullMQ's waiting list, so the next worker free takes it again. */
+  retry(panel: unknown): Promise<string> {
+    return this.#serial(async () => {
+      const job = await this.#job(panel);
+      const bull = await this.#queue.getJob(fleetJobId(job));
+      if (!bull || (await bull.getState()) !== 'failed') throw new FleetActionError(409, `${job.id} has not failed`);
+      await bull.retry('failed');
+      return job.id;
+    });
+  }
+
+  /**
+   * A verified panel is rejected: the rejection written (the worker that has the image in its journal
+   * moves it aside), the result removed, and its job made new in BullMQ (same id, same data), so a
+   * worker makes the panel again.
+   */
+  reject(panel: unknown, reason: string): Promise<Rejection> {
+    return this.#serial(async () => {
+      const job = await this.#job(panel);
+      const jobId = fleetJobId(job);
+      const { redis, slug } = this.#opts;
+      const resultsKey = fleetKey(slug, 'results');
+      // WATCH: a result written or removed between the read and the write (another dashboard) is not lost.
+      await redis.watch(resultsKey);
+      let rejection: Rejection;
+      try {
+        const result = parseJson<FleetResult>(await redis.hget(resultsKey, jobId));
+        if (!result) throw new FleetActionError(409, `${job.id} is not verified`);
+        rejection = { jobId, panel: job.id, sha256: result.sha256, reason, at: this.#now() };
+        const done = await redis.multi().hset(fleetKey(slug, 'rejects'), jobId, JSON.stringify(rejection)).hdel(resultsKey, jobId).exec();
+        if (!done) throw new FleetActionError(409, `${job.id} changed while it was being rejected; look again and retry`);
+      } finally {
+        await redis.unwatch().catch(() => undefined);
+      }
+      const bull = await this.#queue.getJob(jobId);
+      const state = bull ? await bull.getState() : undefined;
+      // A job still waiting or under way is made anyway (its result is gone); a finished one is made new.
+      if (!bull || state === 'completed' || state === 'failed' || state === 'unknown') {
+        const data = bull?.data?.job ? bull.data : { job };
+        if (bull) await bull.remove();
+        await this.#queue.add('panel', data, { jobId, attempts: 1, removeOnComplete: false, removeOnFail: false });
+      }
+      return rejection;
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#actions.catch(() => undefined);
+    await this.#queue.close().catch(() => undefined);
+  }
+
+  async #job(panel: unknown): Promise<Job> {
+    const book = await this.book(true);
+    const job = typeof panel === 'string' ? book?.jobs.find((j) => j.id === panel) : undefined;
+    if (!job) throw new FleetActionError(400, 'no such panel');
+    return job;
+  }
+
+  async #changePause(change: (current: FleetPause) => FleetPause | Promise<FleetPause>, profile: string | undefined): Promise<FleetPause> {
+    if (profile !== undefined && !PROFILE_NAME.test(profile)) throw new FleetActionError(400, 'not a profile name (letters, digits, ".", "_" and "-", at most 64)');
+    const { redis, slug } = this.#opts;
+    const key = fleetKey(slug, 'control');
+    // WATCH: two dashboards changing the list at once both count, one after the other.
+    for (let attempt = 0; attempt < 10; attempt += 1) {
+      await redis.watch(key);
+      try {
+        const next = await change(parsePause(await redis.hget(key, CONTROL_PAUSE_FIELD)));
+        const tx = redis.multi();
+        if (next === 'all') tx.hset(key, CONTROL_PAUSE_FIELD, 'all');
+        else if (next.length === 0) tx.hdel(key, CONTROL_PAUSE_FIELD);
+        else tx.hset(key, CONTROL_PAUSE_FIELD, JSON.stringify(next));
+        if (await tx.exec()) return next;
+      } finally {
+        await redis.unwatch().catch(() => undefined);
+      }
+    }
+    throw new FleetActionError(409, 'the pause kept changing under this dashboard; try again');
+  }
+
+  async #knownProfiles(): Promise<string[]> {
+    const names = await this.#opts.redis.hkeys(fleetKey(this.#opts.slug, 'profiles'));
+    return names.filter((name) => PROFILE_NAME.test(name)).sort();
+  }
+
+  #serial<T>(action: () => Promise<T>): Promise<T> {
+    const next = this.#actions.then(action, action);
+    this.#actions = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/** The `pause` field as the workers read it (src/fleet/link.ts): "all", a JSON list, or nothing. */
+export function parsePause(text: string | null | undefined): FleetPause {
+  if (text === 'all') return 'all';
+  const names = parseJson<unknown>(text ?? undefined);
+  return Array.isArray(names) ? names.filter((n): n is string => typeof n === 'string') : [];
+}
+
+function parseJson<T>(text: string | null | undefined): T | undefined {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
+  }
+}
