@@ -1,0 +1,95 @@
+// The fleet's dashboard (issue 17), opened in Chromium while two worker processes of the real CLI
+// (profiles a and b, each its own Chromium) make a book enqueued in a real redis-server: every panel
+// shows the profile and worker that made it, each profile its worker; Pause writes the pause the
+// workers read, and a panel rejected from the page is made again by a worker started afterwards.
+import { execFileSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { chromium, expect, test } from '@playwright/test';
+import { findChromium } from '../src/browser/discover.js';
+import { runCli, startMockProcess, workDir } from './cli.js';
+import { startRedis } from '../test/support/redis.js';
+
+const FAST = ['--headless', '--json', '--min-gap', '0', '--jitter', '0', '--concurrency', '1'];
+
+function redisCli(port: number, ...args: string[]): string {
+  return execFileSync('redis-cli', ['-p', String(port), '--raw', ...args], { encoding: 'utf8' }).trim();
+}
+
+test("the fleet's dashboard shows who made each panel, pauses the fleet, and a rejected panel is made again", async () => {
+  test.setTimeout(240_000);
+  const cwd = await workDir();
+  const redis = await startRedis();
+  const mock = await startMockProcess(['--mock-latency-ms', '800']);
+  const browser = await chromium.launch({ executablePath: findChromium() });
+  const file = path.join(cwd, 'quay.yaml');
+  await writeFile(file, `book: quay\nstyle: "ink wash"\nprompts:\n${Array.from({ length: 6 }, (_, i) => `  - "the quay at night, scene ${i + 1}"`).join('\n')}\n`);
+  let dashboard: ReturnType<typeof runCli> | undefined;
+  try {
+    expect((await runCli(['enqueue', file, '--redis', redis.url], cwd)).code).toBe(0);
+    let announced: (url: string) => void = () => undefined;
+    const gotUrl = new Promise<string>((resolve) => (announced = resolve));
+    dashboard = runCli(['dashboard', file, '--redis', redis.url], cwd, {
+      onStdout: (chunk) => {
+        const match = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/\S+\/)/.exec(chunk);
+        if (match) announced(match[1]);
+      },
+    });
+    const running = dashboard;
+    const url = await Promise.race([gotUrl, running.then((r) => Promise.reject(new Error(`the dashboard ended before printing its URL: ${r.stderr}`)))]);
+    expect((await fetch(`${new URL(url).origin}/state`)).status).toBe(404);
+
+    const page = await browser.newPage();
+    await page.goto(url);
+    await expect(page.locator('.panel')).toHaveCount(6);
+    await expect(page.locator('#profile')).toHaveText(/^no workers/);
+
+    const worker = (profile: string) => runCli(['worker', '--redis', redis.url, '--profile', profile, '--out', 'out', '--base-url', mock.url, ...FAST], cwd);
+    const [a, b] = await Promise.all([worker('a'), worker('b')]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+
+    // Every panel verified, each naming the profile and worker whose result the fleet kept.
+    await expect(page.locator('.panel[data-state="verified"]')).toHaveCount(6, { timeout: 10_000 });
+    const results = redisCli(redis.port, 'HVALS', 'semantest:fleet:quay:results')
+      .split('\n')
+      .map((line) => JSON.parse(line) as { panel: string; profile: string; worker: string });
+    expect(results).toHaveLength(6);
+    for (const r of results) await expect(page.locator(`.panel[data-id="${r.panel}"] .who`)).toHaveText(`${r.profile} on ${r.worker}`);
+    expect(new Set(results.map((r) => r.profile))).toEqual(new Set(['a', 'b']));
+    // Each profile's chip names its worker.
+    for (const r of results) await expect(page.locator(`#profiles .profile[data-profile="${r.profile}"]`)).toContainText(`${r.profile} (${r.worker})`);
+
+    // Pause writes what the workers read; Resume removes it.
+    await page.locator('#pause').click();
+    await expect(page.locator('#profile')).toHaveText(/^(paused|finished)/);
+    expect(redisCli(redis.port, 'HGET', 'semantest:fleet:quay:control', 'pause')).toBe('all');
+    await page.locator('#resume').click();
+    await expect.poll(() => redisCli(redis.port, 'HEXISTS', 'semantest:fleet:quay:control', 'pause')).toBe('0');
+
+    // Reject one panel from the page: its result goes, and a worker started afterwards makes it again.
+    const rejected = results[0];
+    page.once('dialog', (dialog) => void dialog.accept('too dark'));
+    await page.locator(`.panel[data-id="${rejected.panel}"] button[data-action="reject"]`).click();
+    await expect(page.locator(`.panel[data-id="${rejected.panel}"]`)).toHaveAttribute('data-state', 'rejected');
+    const rejectedIds = redisCli(redis.port, 'HKEYS', 'semantest:fleet:quay:rejects').split('\n');
+    expect(rejectedIds).toHaveLength(1);
+    expect(JSON.parse(redisCli(redis.port, 'HGET', 'semantest:fleet:quay:rejects', rejectedIds[0]))).toMatchObject({ panel: rejected.panel, reason: 'too dark' });
+    expect(redisCli(redis.port, 'HEXISTS', 'semantest:fleet:quay:results', rejectedIds[0])).toBe('0');
+    const again = await worker(rejected.profile);
+    expect(again.code, again.stderr).toBe(0);
+    await expect(page.locator(`.panel[data-id="${rejected.panel}"]`)).toHaveAttribute('data-state', 'verified', { timeout: 10_000 });
+    const remade = page.locator(`.panel[data-id="${rejected.panel}"] .who`);
+    await expect(remade).toHaveText(new RegExp(`^${rejected.profile} on `));
+    expect(await remade.textContent()).not.toBe(`${rejected.profile} on ${rejected.worker}`);
+
+    // Ctrl-C ends the dashboard cleanly.
+    running.child.kill('SIGINT');
+    expect((await running).code).toBe(0);
+  } finally {
+    if (dashboard && dashboard.child.exitCode === null) dashboard.child.kill('SIGKILL');
+    await browser.close();
+    mock.stop();
+    await redis.stop();
+  }
+});
