@@ -299,8 +299,13 @@ const cli = yargs(hideBin(process.argv))
   .command(
     'status <file>',
     'show how far a book has got: counts per state, failures, ETA',
-    (y) => y.positional('file', { type: 'string', demandOption: true }).option('checkpoints-dir', { type: 'string', default: 'checkpoints', hidden: true }).option('profiles-dir', { type: 'string', default: 'profiles', hidden: true }),
-    (args) => execute(() => printStatus(String(args.file), args['checkpoints-dir'], undefined, { profilesDir: args['profiles-dir'] })),
+    (y) =>
+      y
+        .positional('file', { type: 'string', demandOption: true })
+        .option('redis', { type: 'string', describe: "a fleet's Redis URL: the book across its workers (who made each panel, what each profile is doing) instead of this machine's checkpoint" })
+        .option('checkpoints-dir', { type: 'string', default: 'checkpoints', hidden: true })
+        .option('profiles-dir', { type: 'string', default: 'profiles', hidden: true }),
+    (args) => execute(() => printStatus(String(args.file), args['checkpoints-dir'], undefined, { profilesDir: args['profiles-dir'], ...(args.redis !== undefined ? { redis: String(args.redis) } : {}) })),
   )
   .command(
     'plan <file>',
@@ -322,8 +327,9 @@ const cli = yargs(hideBin(process.argv))
         .positional('file', { type: 'string', demandOption: true, describe: 'the prompt file (YAML)' })
         .option('out', { type: 'string', describe: 'output folder the images are in (default: where the checkpoint says, else output)' })
         .option('open', { type: 'boolean', default: false, describe: 'open the page in the default browser' })
+        .option('redis', { type: 'string', describe: "a fleet's Redis URL: every panel the fleet made, each captioned with its worker and profile (an image on another machine is named by host and path)" })
         .option('checkpoints-dir', { type: 'string', default: 'checkpoints', hidden: true }),
-    (args) => execute(() => runReport({ file: String(args.file), out: args.out, open: args.open, checkpointsDir: args['checkpoints-dir'] })),
+    (args) => execute(() => runReport({ file: String(args.file), out: args.out, open: args.open, checkpointsDir: args['checkpoints-dir'], ...(args.redis !== undefined ? { redis: String(args.redis) } : {}) })),
   )
   .command(
     'reject <file> <ids..>',

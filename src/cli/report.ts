@@ -3,12 +3,15 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { writeContactSheet } from '../report/contact-sheet.js';
+import { writeFleetContactSheet } from '../report/fleet-sheet.js';
 
 export interface ReportOptions {
   file: string;
   out?: string;
   checkpointsDir: string;
   open?: boolean;
+  /** A fleet's Redis URL: the sheet of the book across its workers instead of this machine's checkpoint. */
+  redis?: string;
 }
 
 /**
@@ -51,7 +54,10 @@ export function openInBrowser(file: string, note: (s: string) => void, platform:
 }
 
 export async function runReport(opts: ReportOptions, write = (s: string) => process.stdout.write(`${s}\n`), warn = (s: string) => process.stderr.write(`semantest-run: ${s}\n`)): Promise<number> {
-  const result = await writeContactSheet({ file: opts.file, out: opts.out, checkpointsDir: opts.checkpointsDir });
+  const result =
+    opts.redis !== undefined
+      ? await writeFleetContactSheet({ file: opts.file, out: opts.out, redis: opts.redis })
+      : await writeContactSheet({ file: opts.file, out: opts.out, checkpointsDir: opts.checkpointsDir });
   write(result.path);
   if (opts.open) await openInBrowser(result.path, warn);
   return 0;

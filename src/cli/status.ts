@@ -12,14 +12,17 @@ import { readProfilePacing } from '../store/profile-pacing.js';
 import { measuredImageMs, TYPICAL_IMAGE_MS } from '../plan/measure.js';
 import type { JobStore, PacingState } from '../store/types.js';
 import { safeLine } from '../protocol/text.js';
+import { printFleetStatus } from './fleet-status.js';
 
 
 export async function printStatus(
   file: string,
   checkpointsDir: string,
   out: (s: string) => unknown = (s) => process.stdout.write(`${s}\n`),
-  opts: { profilesDir?: string } = {},
+  opts: { profilesDir?: string; redis?: string } = {},
 ): Promise<number> {
+  // --redis: the book across a fleet's workers, from Redis instead of this machine's checkpoint.
+  if (opts.redis !== undefined) return printFleetStatus(file, opts.redis, out);
   const profilesDir = opts.profilesDir ?? 'profiles';
   // Stored failure messages and reasons are the page's (or a user's) words, maybe from a run before
   // they were cleaned: each line is printed without control characters.

@@ -63,6 +63,8 @@ export interface SheetTake {
   rejection?: { reason: string; at?: string; keptAs?: string };
   /** The verified image, or the one a rejection kept. */
   image?: TakeImage;
+  /** Who made it, or is making it (a fleet's worker and profile, src/report/fleet-sheet.ts). */
+  madeBy?: string;
 }
 
 export interface SheetPanel {
@@ -394,6 +396,7 @@ function renderTake(take: SheetTake): string {
   }
   if (take.stale) badges.push('<span class="badge stale" title="the prompt changed since this image was made: --resume --regenerate-changed redoes it">prompt changed</span>');
   const lines: string[] = [];
+  if (take.madeBy) lines.push(`<p class="made-by">${escapeHtml(take.madeBy)}</p>`);
   if (take.bubble !== undefined) lines.push(`<q class="bubble">${escapeHtml(take.bubble)}</q>`);
   if (take.failure) {
     lines.push(`<p class="words" title="the page's words">${escapeHtml(take.failure.message)}</p>`);
@@ -495,6 +498,7 @@ code.id{font-size:11.5px;word-break:break-all}
 q.bubble{font-style:italic;white-space:pre-wrap;overflow-wrap:anywhere}
 .words{margin:0;padding:3px 6px;border-left:3px solid var(--bad);background:var(--slot);white-space:pre-wrap;overflow-wrap:anywhere;max-height:9em;overflow:auto}
 .words.reason{border-left-color:var(--warn)}
+.made-by{margin:0;color:var(--muted);overflow-wrap:anywhere}
 .evidence{margin:0;color:var(--muted);overflow-wrap:anywhere}
 .evidence a{color:var(--info)}
 .pick-label{cursor:pointer;user-select:none;color:var(--muted)}
