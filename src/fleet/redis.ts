@@ -50,13 +50,15 @@ export function parseRedisUrl(text: string, option = '--redis'): RedisTarget {
  */
 export async function connectRedis(target: RedisTarget, option = '--redis'): Promise<Redis> {
   const redis = new Redis({ ...target.options, maxRetriesPerRequest: 2, lazyConnect: true, connectTimeout: 5_000 });
-  redis.on('error', () => undefined); // ioredis retries by itself; each call says what failed
+  // ioredis retries by itself; each call says what failed. The socket's own error is the clearer one.
+  let cause: Error | undefined;
+  redis.on('error', (error: Error) => (cause = error));
   try {
     await redis.connect();
     await redis.ping();
   } catch (error) {
     redis.disconnect();
-    throw new UsageError(`${option}: cannot reach Redis at ${target.display} (${(error as Error).message}); start it, or check the URL`);
+    throw new UsageError(`${option}: cannot reach Redis at ${target.display} (${(cause ?? (error as Error)).message}); start it, or check the URL`);
   }
   return redis;
 }
