@@ -21,7 +21,7 @@ export async function printFleetStatus(file: string, redisUrl: string, out: (s: 
   try {
     const view = await readFleetView(redis, target, book.book);
     if (!view) {
-      write(`${book.book}: not enqueued on ${target.display} (${book.jobs.length} jobs in the file; semantest-run enqueue ${file} --redis URL makes them known to the fleet)`);
+      write(`${book.book}: not enqueued on ${target.display} (${book.jobs.length} job${book.jobs.length === 1 ? '' : 's'} in the file; semantest-run enqueue ${file} --redis URL makes them known to the fleet)`);
       return 0;
     }
     for (const line of fleetStatusLines(view, target.display, book)) write(line);
