@@ -1,13 +1,15 @@
 // The fleet's dashboard over real HTTP against a real redis-server (test/support/redis.ts): a book
 // enqueued as `enqueue` does, one panel failed and one verified by a BullMQ worker as the fleet's
 // link leaves them, and what the page's commands write where the workers read it (src/fleet/keys.ts).
+import { createHash } from 'node:crypto';
 import http from 'node:http';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { chromium } from 'playwright';
+import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startRedis, type RedisServer } from '../../test/support/redis.js';
 import { findChromium } from '../browser/discover.js';
@@ -16,6 +18,7 @@ import { FLEET_PREFIX, fleetJobId, fleetKey, queueName, type FleetResult, type P
 import type { FleetJobData } from '../fleet/link.js';
 import { connectRedis, parseRedisUrl, type RedisTarget } from '../fleet/redis.js';
 import type { Job } from '../prompts/types.js';
+import { ThumbnailCache } from '../report/thumbnails.js';
 import { FleetSource } from './fleet-source.js';
 import { startFleetDashboard } from './fleet-server.js';
 import type { Dashboard } from './server.js';
@@ -23,6 +26,7 @@ import type { Dashboard } from './server.js';
 interface Reply {
   status: number;
   body: string;
+  raw: Buffer;
 }
 
 /** One request on its own connection, Host and Origin as given (fetch would not let us set Host). */
@@ -31,7 +35,7 @@ function request(url: URL, opts: { method?: string; headers?: Record<string, str
     const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), raw: Buffer.concat(chunks) }));
     });
     req.on('error', reject);
     req.end(opts.body);
@@ -47,6 +51,8 @@ let dashboard: Dashboard;
 let url: URL;
 let queue: Queue<FleetJobData>;
 let jobs: Job[];
+let bookDir: string;
+let sha: string;
 const BOOK = 'harbour';
 
 beforeAll(async () => {
@@ -73,6 +79,14 @@ beforeEach(async () => {
   jobs = (await queue.getWaiting()).map((j) => j.data.job).sort((a, b) => a.order - b.order);
   expect(jobs).toHaveLength(3);
 
+  // The verified image, written by a worker on this machine under the book folder.
+  bookDir = path.join(dir, 'out', BOOK);
+  const image = path.join(bookDir, jobs[1].outputPath);
+  await mkdir(path.dirname(image), { recursive: true });
+  const bytes = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#335577' } }).png().toBuffer();
+  await writeFile(image, bytes);
+  sha = createHash('sha256').update(bytes).digest('hex');
+
   // As the fleet's link leaves them: the first panel failed for good, the second verified by profile "a".
   const worker = new Worker<FleetJobData>(queueName(BOOK), null, { connection: target.connection, prefix: FLEET_PREFIX, autorun: false });
   try {
@@ -81,7 +95,7 @@ beforeEach(async () => {
       expect(bull?.id).toBe(fleetJobId(jobs[n]));
       if (n === 0) await bull!.moveToFailed(new Error('policy: the page refused the prompt'), `t${n}`, false);
       else {
-        const result: FleetResult = { jobId: bull!.id!, panel: jobs[1].id, promptHash: jobs[1].promptHash, file: '/w/out/harbour/p.png', outputPath: jobs[1].outputPath, sha256: 'ab'.repeat(32), sidecar: '/w/out/harbour/p.json', host: 'host', worker: 'hostA#11', profile: 'a', verifiedAt: Date.now() };
+        const result: FleetResult = { jobId: bull!.id!, panel: jobs[1].id, promptHash: jobs[1].promptHash, file: image, outputPath: jobs[1].outputPath, sha256: sha, sidecar: `${image}.json`, host: hostname(), worker: 'hostA#11', profile: 'a', verifiedAt: Date.now() };
         await redis.hset(fleetKey(BOOK, 'results'), bull!.id!, JSON.stringify(result));
         await bull!.moveToCompleted(result, `t${n}`, false);
       }
@@ -91,8 +105,9 @@ beforeEach(async () => {
   }
   await redis.hset(fleetKey(BOOK, 'profiles'), 'a', beat('a', 'hostA#11'), 'b', beat('b', 'hostB#22'));
 
-  source = new FleetSource({ redis, target, slug: BOOK });
-  dashboard = await startFleetDashboard({ source, pollMs: 100 });
+  source = new FleetSource({ redis, target, slug: BOOK, bookDir });
+  const thumbnails = await ThumbnailCache.open(bookDir);
+  dashboard = await startFleetDashboard({ source, pollMs: 100, bookDir, thumbnail: async (png, sha256) => (await thumbnails.thumbnailFor(png, { sha256 })).file });
   url = new URL(dashboard.url);
 });
 
@@ -125,6 +140,23 @@ describe('fleet dashboard', () => {
       expect.objectContaining({ name: 'b', worker: 'hostB#22', state: 'working', verified: 0, paused: false }),
     ]);
     expect(s.progress).toEqual({ verified: 1, failed: 1, total: 3, inFlight: [] });
+  });
+
+  it('shows the thumbnail of an image a worker on this machine wrote under the book folder, and no other', async () => {
+    const s = await state();
+    expect(s.panels[1]).toMatchObject({ thumb: true, version: sha.slice(0, 16) });
+    const thumb = await request(at(`./thumb/${encodeURIComponent(jobs[1].id)}`));
+    expect(thumb.status).toBe(200);
+    expect(await sharp(thumb.raw).metadata()).toMatchObject({ format: 'jpeg', width: 64, height: 48 });
+    expect((await request(at(`./thumb/${encodeURIComponent(jobs[0].id)}`))).status).toBe(404);
+    // An image another host made, or one outside the book folder, is named, never read.
+    const jobId = fleetJobId(jobs[1]);
+    const result = JSON.parse((await redis.hget(fleetKey(BOOK, 'results'), jobId))!) as FleetResult;
+    for (const other of [{ ...result, host: 'elsewhere' }, { ...result, file: path.join(dir, 'secret.png') }]) {
+      await redis.hset(fleetKey(BOOK, 'results'), jobId, JSON.stringify(other));
+      expect((await state()).panels[1].thumb).toBeUndefined();
+      expect((await request(at(`./thumb/${encodeURIComponent(jobs[1].id)}`))).status).toBe(404);
+    }
   });
 
   it('pauses all, or one profile at a time, in the control hash the workers read', async () => {
@@ -176,7 +208,7 @@ describe('fleet dashboard', () => {
     const res = await post('reject', { id: jobs[1].id, reason: 'too dark' });
     expect(res.status, res.body).toBe(200);
     const rejection = JSON.parse((await redis.hget(fleetKey(BOOK, 'rejects'), jobId))!) as Rejection;
-    expect(rejection).toMatchObject({ jobId, panel: jobs[1].id, sha256: 'ab'.repeat(32), reason: 'too dark' });
+    expect(rejection).toMatchObject({ jobId, panel: jobs[1].id, sha256: sha, reason: 'too dark' });
     expect(Number.isFinite(rejection.at)).toBe(true);
     expect(await redis.hexists(fleetKey(BOOK, 'results'), jobId)).toBe(0);
     const again = (await queue.getJob(jobId))!;

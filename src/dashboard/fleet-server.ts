@@ -8,13 +8,17 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dashboardPage } from './page.js';
-import { checkCommand, checkHost, hasToken, MAX_STREAMS, readJson, Refusal, refuse, reply, send, TEXT, type Dashboard } from './server.js';
+import { openInside } from '../inside.js';
+import { checkCommand, checkHost, hasToken, MAX_STREAMS, readJson, Refusal, refuse, reply, send, sendFile, TEXT, type Dashboard } from './server.js';
 import { FleetActionError, type FleetSource } from './fleet-source.js';
 
 export const POLL_MS = 1_500;
 
 export interface FleetDashboardOptions {
   readonly source: FleetSource;
+  /** `<out>/<book>` on this machine, and what makes (once) the thumbnail of an image under it: for images of workers on this host. */
+  readonly bookDir?: string;
+  readonly thumbnail?: (png: string, sha256: string) => Promise<string>;
   /** @default 0 (any free port) */
   readonly port?: number;
   /** @default POLL_MS */
@@ -80,6 +84,19 @@ export async function startFleetDashboard(opts: FleetDashboardOptions): Promise<
       clients.add(res);
       req.on('close', () => clients.delete(res));
       return;
+    }
+    const thumb = /^GET \/thumb\/(.+)$/.exec(route);
+    if (thumb) {
+      const { bookDir, thumbnail } = opts;
+      const image = bookDir && thumbnail ? await source.image(decodeURIComponent(thumb[1])).catch(() => Promise.reject(down())) : undefined;
+      if (!image || !bookDir || !thumbnail) return send(res, 404, TEXT, 'no image on this machine');
+      // As the local dashboard: the image and its thumbnail both must really be in the book folder.
+      const opened = await openInside(bookDir, image.file);
+      if (!opened) return send(res, 404, TEXT, 'no such image');
+      await opened.handle.close();
+      const file = await thumbnail(image.file, image.sha256).catch(() => undefined);
+      if (!file) return send(res, 404, TEXT, 'no thumbnail');
+      return sendFile(res, bookDir, file, 'image/jpeg');
     }
     if (req.method === 'POST') {
       checkCommand(req);

@@ -6,8 +6,10 @@
 //   pause    `control` hash, field `pause`: "all", or a JSON list of profile names
 //   retry    BullMQ's own retry of the panel's failed job
 //   reject   `rejects` jobId → Rejection, the result removed, the completed job added again (same id, data)
+import { hostname } from 'node:os';
 import { Queue, type Job as BullJob } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { isInsideLexically } from '../inside.js';
 import { PROFILE_NAME } from '../prompts/schema.js';
 import type { Job } from '../prompts/types.js';
 import { parseBook } from '../fleet/enqueue.js';
@@ -44,6 +46,10 @@ export interface FleetSnapshot {
     worker?: string;
     /** Second results for this panel that the fleet refused (the first verified one is kept). */
     refused?: number;
+    /** Its image is on this machine, under the dashboard's book folder: /thumb serves it. */
+    thumb?: boolean;
+    /** Changes with the image (its sha256), so the page loads a remade panel's thumbnail afresh. */
+    version?: string;
   }>;
 }
 
@@ -62,6 +68,11 @@ export interface FleetSourceOptions {
   readonly target: RedisTarget;
   /** The book's slug (`book:` of the prompt file), as enqueued. */
   readonly slug: string;
+  /**
+   * `<out>/<book>` on this machine: a verified image a worker on this host wrote under it is shown
+   * as a thumbnail; other images are on other machines, and only named.
+   */
+  readonly bookDir?: string;
   /** @default Date.now */
   readonly now?: () => number;
 }
@@ -140,7 +151,8 @@ export class FleetSource {
       if (result) {
         verified += 1;
         byProfile.set(result.profile, (byProfile.get(result.profile) ?? 0) + 1);
-        return { ...base, state: 'verified', profile: result.profile, worker: result.worker };
+        const here = this.#local(result) ? { thumb: true, version: String(result.sha256).slice(0, 16) } : {};
+        return { ...base, state: 'verified', profile: result.profile, worker: result.worker, ...here };
       }
       const who = pin ? { profile: pin.profile, worker: pin.worker } : {};
       if (activeIds.has(jobId)) {
@@ -276,6 +288,20 @@ export class FleetSource {
       }
       return rejection;
     });
+  }
+
+  /** The image of a verified panel, if it is on this machine under the book folder (as the snapshot's `thumb`). */
+  async image(panel: string): Promise<{ file: string; sha256: string } | undefined> {
+    const book = await this.book();
+    const job = book?.jobs.find((j) => j.id === panel);
+    if (!job) return undefined;
+    const result = parseJson<FleetResult>(await this.#opts.redis.hget(fleetKey(this.#opts.slug, 'results'), fleetJobId(job)));
+    return result && this.#local(result) ? { file: result.file, sha256: result.sha256 } : undefined;
+  }
+
+  #local(result: FleetResult): boolean {
+    const { bookDir } = this.#opts;
+    return !!bookDir && result.host === hostname() && typeof result.file === 'string' && isInsideLexically(bookDir, result.file);
   }
 
   async close(): Promise<void> {

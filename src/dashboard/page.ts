@@ -89,7 +89,7 @@ const CLIENT = String.raw`
       const card = el('div', { class: 'panel', 'data-id': panel.id, 'data-state': panel.state });
       if (panel.thumb) {
         // The same <img> across redraws, so a thumbnail loads once and never flickers.
-        const src = 'thumb/' + encodeURIComponent(panel.id) + '?v=' + panel.attempts;
+        const src = 'thumb/' + encodeURIComponent(panel.id) + '?v=' + (panel.version || panel.attempts);
         let img = thumbs.get(panel.id);
         if (!img || img.getAttribute('src') !== src) thumbs.set(panel.id, (img = el('img', { class: 'thumb', alt: panel.id, src })));
         card.appendChild(img);

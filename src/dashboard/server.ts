@@ -324,7 +324,7 @@ export function reply(res: http.ServerResponse, value: unknown, status = 200): v
 }
 
 /** Serves `file` only if its real path is inside `root` (links resolved); anything else is a 404. */
-async function sendFile(res: http.ServerResponse, root: string, file: string, type: string): Promise<void> {
+export async function sendFile(res: http.ServerResponse, root: string, file: string, type: string): Promise<void> {
   const opened = await openInside(root, file);
   if (!opened) return send(res, 404, TEXT, 'gone');
   res.writeHead(200, { 'content-type': type, 'content-length': opened.size, 'cache-control': 'private, max-age=60', 'x-content-type-options': 'nosniff' });
