@@ -1,6 +1,6 @@
 // The fleet's dashboard (issue 17), opened in Chromium while two worker processes of the real CLI
 // (profiles a and b, each its own Chromium) make a book enqueued in a real redis-server: every panel
-// shows the profile and worker that made it, each profile its worker; Pause writes the pause the
+// shows the profile and worker that made it (and its thumbnail: the workers are on this machine), each profile its worker; Pause writes the pause the
 // workers read, and a panel rejected from the page is made again by a worker started afterwards.
 import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -29,7 +29,7 @@ test("the fleet's dashboard shows who made each panel, pauses the fleet, and a r
     expect((await runCli(['enqueue', file, '--redis', redis.url], cwd)).code).toBe(0);
     let announced: (url: string) => void = () => undefined;
     const gotUrl = new Promise<string>((resolve) => (announced = resolve));
-    dashboard = runCli(['dashboard', file, '--redis', redis.url], cwd, {
+    dashboard = runCli(['dashboard', file, '--redis', redis.url, '--out', 'out'], cwd, {
       onStdout: (chunk) => {
         const match = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/\S+\/)/.exec(chunk);
         if (match) announced(match[1]);
@@ -57,6 +57,9 @@ test("the fleet's dashboard shows who made each panel, pauses the fleet, and a r
     expect(results).toHaveLength(6);
     for (const r of results) await expect(page.locator(`.panel[data-id="${r.panel}"] .who`)).toHaveText(`${r.profile} on ${r.worker}`);
     expect(new Set(results.map((r) => r.profile))).toEqual(new Set(['a', 'b']));
+    // The workers are on this machine, under the dashboard's --out: each image shows as a thumbnail.
+    await expect(page.locator('img.thumb')).toHaveCount(6);
+    await expect.poll(() => page.locator('img.thumb').first().evaluate((img: HTMLImageElement) => (img.complete ? img.naturalWidth : 0))).toBeGreaterThan(0);
     // Each profile's chip names its worker.
     for (const r of results) await expect(page.locator(`#profiles .profile[data-profile="${r.profile}"]`)).toContainText(`${r.profile} (${r.worker})`);
 
@@ -79,6 +82,7 @@ test("the fleet's dashboard shows who made each panel, pauses the fleet, and a r
     const again = await worker(rejected.profile);
     expect(again.code, again.stderr).toBe(0);
     await expect(page.locator(`.panel[data-id="${rejected.panel}"]`)).toHaveAttribute('data-state', 'verified', { timeout: 10_000 });
+    await expect(page.locator(`.panel[data-id="${rejected.panel}"] img.thumb`)).toBeVisible();
     const remade = page.locator(`.panel[data-id="${rejected.panel}"] .who`);
     await expect(remade).toHaveText(new RegExp(`^${rejected.profile} on `));
     expect(await remade.textContent()).not.toBe(`${rejected.profile} on ${rejected.worker}`);
