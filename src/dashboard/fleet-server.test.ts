@@ -126,20 +126,25 @@ const state = async () => JSON.parse((await request(at('./state'))).body);
 
 describe('fleet dashboard', () => {
   it("shows every panel's state with the profile and worker that has it, and each profile's worker", async () => {
+    expect((await state()).panels[2]).toMatchObject({ state: 'pending' });
+    // The third panel started on profile b (its pin, as the link writes it before the prompt goes).
+    await redis.hset(fleetKey(BOOK, 'pins'), fleetJobId(jobs[2]), JSON.stringify({ profile: 'b', worker: 'hostB#22', at: Date.now() }));
     const s = await state();
     expect(s.book).toBe(BOOK);
     expect(s.panels.map((p: { id: string; state: string }) => [p.id, p.state])).toEqual([
       [jobs[0].id, 'failed'],
       [jobs[1].id, 'verified'],
-      [jobs[2].id, 'pending'],
+      [jobs[2].id, 'in flight'],
     ]);
+    expect(s.panels[2]).toMatchObject({ profile: 'b', worker: 'hostB#22' });
     expect(s.panels[0]).toMatchObject({ kind: 'policy', message: 'the page refused the prompt' });
     expect(s.panels[1]).toMatchObject({ profile: 'a', worker: 'hostA#11' });
     expect(s.profiles).toEqual([
       expect.objectContaining({ name: 'a', worker: 'hostA#11', state: 'working', verified: 1, paused: false }),
       expect.objectContaining({ name: 'b', worker: 'hostB#22', state: 'working', verified: 0, paused: false }),
     ]);
-    expect(s.progress).toEqual({ verified: 1, failed: 1, total: 3, inFlight: [] });
+    expect(s.progress).toEqual({ verified: 1, failed: 1, total: 3, inFlight: [jobs[2].id] });
+    expect(s.profile).toMatchObject({ state: 'working' });
   });
 
   it('shows the thumbnail of an image a worker on this machine wrote under the book folder, and no other', async () => {

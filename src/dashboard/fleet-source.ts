@@ -1,24 +1,23 @@
 // What the fleet's dashboard shows and does (`semantest-run dashboard <file> --redis URL`, issue 17):
 // everything comes from the fleet's Redis (src/fleet/keys.ts), nothing from a run on this machine.
-// It reads each panel's state (a result: verified; BullMQ's active: in flight; failed: failed; a
-// rejection not yet made again: rejected), each profile's beat, and the dashboard's pause; it writes
-// only what keys.ts documents, so the workers act on it when they next poll:
+// It reads the fleet through src/fleet/view.ts (as `status --redis` does: each panel verified, failed,
+// in flight, stale or queued, a rejection not yet made again, each profile's beat) and the dashboard's
+// pause. It writes only what keys.ts documents, so the workers act on it when they next poll:
 //   pause    `control` hash, field `pause`: "all", or a JSON list of profile names
 //   retry    BullMQ's own retry of the panel's failed job
 //   reject   `rejects` jobId → Rejection, the result removed, the completed job added again (same id, data)
 import { hostname } from 'node:os';
-import { Queue, type Job as BullJob } from 'bullmq';
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { isInsideLexically } from '../inside.js';
 import { PROFILE_NAME } from '../prompts/schema.js';
 import type { Job } from '../prompts/types.js';
 import { parseBook } from '../fleet/enqueue.js';
-import { BEAT_MS, CONTROL_PAUSE_FIELD, FLEET_PREFIX, fleetJobId, fleetKey, queueName, type FleetBook, type FleetResult, type Pin, type ProfileBeat, type Rejection } from '../fleet/keys.js';
+import { CONTROL_PAUSE_FIELD, FLEET_PREFIX, fleetJobId, fleetKey, queueName, type FleetBook, type FleetResult, type Rejection } from '../fleet/keys.js';
+import { readFleetView } from '../fleet/view.js';
 import type { FleetJobData } from '../fleet/link.js';
 import type { RedisTarget } from '../fleet/redis.js';
 
-/** A beat older than this means the worker is gone (it beats every BEAT_MS). */
-export const GONE_AFTER_MS = 5 * BEAT_MS;
 /** The book (every job, prompts included) is large; it changes only when the file is enqueued again. */
 const BOOK_TTL_MS = 10_000;
 
@@ -105,117 +104,89 @@ export class FleetSource {
     return value;
   }
 
+  /** The fleet as src/fleet/view.ts reads it (the same view as `status --redis`), drawn as the local dashboard's snapshot. */
   async snapshot(): Promise<FleetSnapshot> {
-    const { redis, slug } = this.#opts;
+    const { redis, target, slug } = this.#opts;
     const now = this.#now();
-    const book = await this.book();
-    const jobs = book?.jobs ?? [];
-    const [results, rejects, pins, beats, pauseText, refusedList] = await Promise.all([
-      redis.hgetall(fleetKey(slug, 'results')),
-      redis.hgetall(fleetKey(slug, 'rejects')),
-      redis.hgetall(fleetKey(slug, 'pins')),
-      redis.hgetall(fleetKey(slug, 'profiles')),
-      redis.hget(fleetKey(slug, 'control'), CONTROL_PAUSE_FIELD),
-      redis.lrange(fleetKey(slug, 'refused'), 0, -1),
-    ]);
-    // Ids only for the big lists; whole jobs only for the failed ones (their reason).
-    const [active, failedJobs] = await Promise.all([this.#queue.getRanges(['active'], 0, -1), this.#queue.getJobs(['failed'], 0, -1)]);
-    const activeIds = new Set(active);
-    const failed = new Map(failedJobs.filter((j): j is BullJob<FleetJobData> => !!j?.id).map((j) => [j.id!, j]));
-    const refused = new Map<string, number>();
-    for (const text of refusedList) {
-      const jobId = parseJson<{ jobId?: string }>(text)?.jobId;
-      if (jobId) refused.set(jobId, (refused.get(jobId) ?? 0) + 1);
-    }
+    const [view, pauseText] = await Promise.all([readFleetView(redis, target, slug, { now }), redis.hget(fleetKey(slug, 'control'), CONTROL_PAUSE_FIELD)]);
     const pause = parsePause(pauseText);
+    if (view) this.#book = { value: view.fleetBook, at: now };
+    const refused = new Map<string, number>();
+    for (const r of view?.refused ?? []) refused.set(r.jobId, (refused.get(r.jobId) ?? 0) + 1);
 
-    let verified = 0;
-    let failedCount = 0;
     const inFlight: string[] = [];
-    const byProfile = new Map<string, number>();
-    const panels = jobs.map((job): FleetSnapshot['panels'][number] => {
-      const jobId = fleetJobId(job);
-      const result = parseJson<FleetResult>(results[jobId]);
-      const pin = parseJson<Pin>(pins[jobId]);
-      const rejection = parseJson<Rejection>(rejects[jobId]);
-      const bull = failed.get(jobId);
+    const panels = (view?.panels ?? []).map(({ job, jobId, state, result, failedReason, pin, rejection }): FleetSnapshot['panels'][number] => {
       const base = {
         id: job.id,
         chapter: job.chapter,
         strip: job.strip,
         panel: job.panel,
         label: `${job.panel}${job.locale ? `.${job.locale}` : ''}${job.variant ? `~${job.variant}` : ''}`,
-        attempts: bull?.attemptsMade ?? 0,
+        attempts: 0,
         ...(refused.has(jobId) ? { refused: refused.get(jobId) } : {}),
       };
-      if (result) {
-        verified += 1;
-        byProfile.set(result.profile, (byProfile.get(result.profile) ?? 0) + 1);
+      if (state === 'verified' && result) {
         const here = this.#local(result) ? { thumb: true, version: String(result.sha256).slice(0, 16) } : {};
         return { ...base, state: 'verified', profile: result.profile, worker: result.worker, ...here };
       }
       const who = pin ? { profile: pin.profile, worker: pin.worker } : {};
-      if (activeIds.has(jobId)) {
+      if (state === 'failed') {
+        // The worker fails a job as "<kind>: <message>" (src/fleet/link.ts).
+        const match = /^([a-z-]+): ([\s\S]*)$/.exec(failedReason ?? '');
+        return { ...base, state: 'failed', kind: match?.[1] ?? 'failed', message: match?.[2] ?? failedReason ?? '', ...who };
+      }
+      if (state === 'in-flight') {
         inFlight.push(job.id);
         return { ...base, state: 'in flight', ...who };
       }
-      if (bull) {
-        failedCount += 1;
-        // The worker fails a job as "<kind>: <message>" (src/fleet/link.ts).
-        const reason = bull.failedReason ?? '';
-        const match = /^([a-z-]+): ([\s\S]*)$/.exec(reason);
-        return { ...base, state: 'failed', kind: match?.[1] ?? 'failed', message: match?.[2] ?? reason, ...who };
-      }
       if (rejection) return { ...base, state: 'rejected', message: `rejected: ${rejection.reason}`, ...who };
-      return { ...base, state: 'pending', ...who };
+      // stale: made for an older prompt; queued: waiting for a worker.
+      return { ...base, state: state === 'stale' ? 'stale' : 'pending', ...who };
     });
 
-    const profiles: FleetSnapshot['profiles'] = [];
     let workers = 0;
-    const named = new Set<string>();
-    for (const text of Object.values(beats)) {
-      const beat = parseJson<ProfileBeat>(text);
-      if (!beat || typeof beat.profile !== 'string' || !Number.isFinite(beat.seen)) continue;
-      named.add(beat.profile);
+    const profiles: FleetSnapshot['profiles'] = (view?.profiles ?? []).map(({ beat, ageMs, gone, verified }) => {
       const paused = pause === 'all' || pause.includes(beat.profile);
-      const gone = beat.state !== 'stopped' && now - beat.seen > GONE_AFTER_MS;
-      if (!gone && beat.state !== 'stopped') workers += 1;
+      if (!gone && beat.state !== 'stopped' && beat.state !== 'finished') workers += 1;
       const entry: FleetSnapshot['profiles'][number] = {
         name: beat.profile,
         worker: beat.worker,
         state: gone ? 'gone' : beat.state,
-        ...(beat.until !== undefined && !gone ? { until: beat.until } : {}),
-        ...(beat.reason && !gone ? { reason: beat.reason } : {}),
-        ...(gone ? { reason: `no beat for ${Math.round((now - beat.seen) / 1000)} s` } : {}),
-        verified: byProfile.get(beat.profile) ?? 0,
+        ...(gone ? { reason: `no beat for ${Math.round(ageMs / 1000)} s` } : {}),
+        ...(!gone && beat.until !== undefined ? { until: beat.until } : {}),
+        ...(!gone && beat.reason ? { reason: beat.reason } : {}),
+        verified,
         paused,
         seen: beat.seen,
       };
       // The dashboard's pause says so on a worker that is otherwise working; its own pauses keep their reason.
       if (paused && !gone && beat.state === 'working') Object.assign(entry, { state: 'paused', reason: "paused from the fleet's dashboard: no new panel starts" });
-      profiles.push(entry);
-    }
+      return entry;
+    });
     // A profile paused by name before any worker of it beat: still shown, so it can be resumed.
-    if (pause !== 'all') for (const name of pause) if (!named.has(name)) profiles.push({ name, state: 'paused', reason: "paused from the fleet's dashboard (no worker has it yet)", verified: byProfile.get(name) ?? 0, paused: true });
+    const named = new Set(profiles.map((p) => p.name));
+    if (pause !== 'all') for (const name of pause) if (!named.has(name)) profiles.push({ name, state: 'paused', reason: "paused from the fleet's dashboard (no worker has it yet)", verified: 0, paused: true });
     profiles.sort((a, b) => a.name.localeCompare(b.name));
 
-    const profile: FleetSnapshot['profile'] =
-      !book
-        ? { state: 'starting', reason: `"${slug}" is not enqueued on ${this.#opts.target.display} yet` }
-        : jobs.length > 0 && verified === jobs.length
-          ? { state: 'finished' }
-          : pause === 'all'
-            ? { state: 'paused', reason: "paused from the fleet's dashboard: no worker starts a new panel" }
-            : workers === 0
-              ? { state: 'no workers', reason: `no worker beats on ${this.#opts.target.display}; start one with semantest-run worker --redis …` }
-              : { state: 'working', reason: `${workers} profile${workers === 1 ? '' : 's'} working on ${this.#opts.target.display}` };
+    const verified = view?.counts.verified ?? 0;
+    const total = panels.length;
+    const display = target.display;
+    const profile: FleetSnapshot['profile'] = !view
+      ? { state: 'starting', reason: `"${slug}" is not enqueued on ${display} yet` }
+      : total > 0 && verified === total
+        ? { state: 'finished' }
+        : pause === 'all'
+          ? { state: 'paused', reason: "paused from the fleet's dashboard: no worker starts a new panel" }
+          : workers === 0
+            ? { state: 'no workers', reason: `no worker beats on ${display}; start one with semantest-run worker --redis …` }
+            : { state: 'working', reason: `${workers} profile${workers === 1 ? '' : 's'} working on ${display}` };
     return {
       book: slug,
       paused: pause === 'all',
-      fleet: { redis: this.#opts.target.display, pause, workers },
+      fleet: { redis: display, pause, workers },
       profile,
       profiles,
-      progress: { verified, failed: failedCount, total: jobs.length, inFlight },
+      progress: { verified, failed: view?.counts.failed ?? 0, total, inFlight },
       panels,
     };
   }
