@@ -5,7 +5,7 @@
 // SIGKILL that loses nothing, a worker that never comes back whose panels another finishes after
 // --reassign-after, and a Redis restart that the fleet rides out.
 import { execFileSync } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import { journalEvents, listFiles, runCli, sha256Of, startMockProcess, workDir } from './cli.js';
@@ -239,6 +239,39 @@ test('Ctrl-C on a worker finishes the panels in flight and hands the rest back; 
     expect(second.code, second.stderr).toBe(0);
     expect(Number(redisCli(redis.port, 'HLEN', 'semantest:fleet:handback:results'))).toBe(12);
     expect((await stats(mock.url)).prompts).toBe(12);
+  } finally {
+    mock.stop();
+    await redis.stop();
+  }
+});
+
+test("a usage cap on one worker's account pauses only that worker: the other makes the rest, long before the reset", async () => {
+  test.setTimeout(180_000);
+  const cwd = await workDir();
+  const redis = await startRedis();
+  // The site's 3rd prompt meets the cap of the account that sent it, for 10 minutes.
+  const mock = await startMockProcess(['--mock-latency-ms', '1500', '--mock-faults', 'quota@3', '--mock-quota-reset', '10 minutes']);
+  try {
+    const file = await book(cwd, 'capped', 10);
+    expect((await runCli(['enqueue', file, '--redis', redis.url], cwd)).code).toBe(0);
+    const args = (profile: string) => ['worker', '--redis', redis.url, '--profile', profile, '--out', 'out', '--concurrency', '1', '--quota-margin', '0', '--base-url', mock.url, ...FAST];
+    const started = Date.now();
+    const [a, b] = await Promise.all([runCli(args('a'), cwd, { env: ENV }), runCli(args('b'), cwd, { env: ENV })]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    expect(Date.now() - started).toBeLessThan(150_000); // not the 10-minute reset
+    const pauses = [a, b].map((r) => eventsOf(r.stdout).some((e) => e.type === 'pause' && /usage cap|limit/i.test(String(e.reason))));
+    expect(pauses.filter(Boolean), 'exactly one worker met the cap').toHaveLength(1);
+    const capped = pauses[0] ? a : b;
+    // After its pause the capped worker started nothing; the fleet verified every panel once.
+    const events = eventsOf(capped.stdout);
+    const pauseAt = events.findIndex((e) => e.type === 'pause');
+    expect(events.slice(pauseAt).filter((e) => e.type === 'job-start')).toHaveLength(0);
+    expect(Number(redisCli(redis.port, 'HLEN', 'semantest:fleet:capped:results'))).toBe(10);
+    expect(await listFiles(path.join(cwd, 'out', 'capped'), '.png')).toHaveLength(10);
+    // The pause stays with the account (its pacing file), for the next book or worker on it.
+    const pacing = JSON.parse(await readFile(path.join(cwd, 'profiles', pauses[0] ? 'a' : 'b', '.semantest-pacing.json'), 'utf8')) as { pacing: { pauseUntil?: number } };
+    expect(pacing.pacing.pauseUntil).toBeGreaterThan(Date.now() + 5 * 60_000);
   } finally {
     mock.stop();
     await redis.stop();
