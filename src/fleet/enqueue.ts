@@ -4,12 +4,11 @@
 // prompt changed is a new job, its old one withdrawn if no worker has it yet.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { loadPromptFile } from '../prompts/index.js';
 import type { Job, PromptBook } from '../prompts/types.js';
 import { BOOKS_KEY, FLEET_PREFIX, fleetJobId, fleetKey, queueName, type FleetBook } from './keys.js';
-import type { RedisTarget } from './redis.js';
+import { loadBullmq, type RedisTarget } from './redis.js';
 import type { FleetJobData } from './link.js';
 
 export interface EnqueueResult {
@@ -34,6 +33,7 @@ export async function enqueueBook(opts: { file: string; out: string; redis: Redi
   await redis.set(fleetKey(book.book, 'book'), JSON.stringify(fleetBook));
   await redis.zadd(BOOKS_KEY, 'NX', fleetBook.enqueuedAt, book.book);
 
+  const { Queue } = await loadBullmq();
   const queue = new Queue<FleetJobData>(queueName(book.book), { connection: opts.target.connection, prefix: FLEET_PREFIX });
   queue.on('error', () => undefined);
   try {

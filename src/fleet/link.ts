@@ -11,7 +11,7 @@
 // gone for less than --reassign-after)? Then it waits for that profile. The first result for a job
 // is kept (HSETNX); a second is refused and reported.
 import { hostname } from 'node:os';
-import { Queue, Worker, type Job as BullJob, type ConnectionOptions } from 'bullmq';
+import type { Queue, Worker, Job as BullJob, ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Job } from '../prompts/types.js';
 import type { RunEvent, RunEvents } from '../events.js';
@@ -29,6 +29,8 @@ export interface FleetJobData {
 }
 
 export interface FleetLinkOptions {
+  /** BullMQ, loaded by the worker (src/fleet/redis.ts loadBullmq). */
+  readonly bullmq: typeof import('bullmq');
   /** Our own keys (pins, results, beats). */
   readonly redis: Redis;
   /** BullMQ's connections (it opens its own). */
@@ -95,6 +97,7 @@ export class FleetLink implements JobFeed {
     this.#lockMs = opts.lockMs ?? 30_000;
     this.#bookJobs = new Map(opts.jobs.map((job) => [job.id, job]));
     const name = queueName(opts.book);
+    const { Queue, Worker } = opts.bullmq;
     this.#queue = new Queue(name, { connection: opts.connection, prefix: 'semantest' });
     // No processor: the run takes jobs itself (getNextJob) when a profile can start one. A job whose
     // worker died comes back however often that happens: the journal, not the stall count, says

@@ -1,7 +1,7 @@
 // The fleet's Redis: one URL given with --redis, checked before anything starts (docs/ARCHITECTURE.md
 // §10 "Fleet: workers on BullMQ and Redis"). BullMQ opens its own connections from the same options.
 import type { ConnectionOptions } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { UsageError } from '../protocol/errors.js';
 
 export interface RedisTarget {
@@ -49,6 +49,7 @@ export function parseRedisUrl(text: string, option = '--redis'): RedisTarget {
  * Redis is away, so the worker can say so and try again, instead of hanging silently.
  */
 export async function connectRedis(target: RedisTarget, option = '--redis'): Promise<Redis> {
+  const { Redis } = await import('ioredis');
   const redis = new Redis({ ...target.options, maxRetriesPerRequest: 2, lazyConnect: true, connectTimeout: 5_000 });
   // ioredis retries by itself; each call says what failed. The socket's own error is the clearer one.
   let cause: Error | undefined;
@@ -61,4 +62,12 @@ export async function connectRedis(target: RedisTarget, option = '--redis'): Pro
     throw new UsageError(`${option}: cannot reach Redis at ${target.display} (${(cause ?? (error as Error)).message}); start it, or check the URL`);
   }
   return redis;
+}
+
+/**
+ * BullMQ, loaded only when a fleet command runs: with ioredis it weighs about 50 MB of a process's
+ * memory, which a local run (most runs) does not need (issue 14's memory goal).
+ */
+export function loadBullmq(): Promise<typeof import('bullmq')> {
+  return import('bullmq');
 }

@@ -8,12 +8,11 @@
 //   in-flight  pinned to a profile (it started there) and not verified
 //   stale      no result for this prompt, but one for an older prompt hash of the panel
 //   queued     none of these: waiting in BullMQ (or taken by a worker that has not started it yet)
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Job } from '../prompts/types.js';
 import { parseBook } from './enqueue.js';
 import { BEAT_MS, FLEET_PREFIX, fleetJobId, fleetKey, queueName, type FleetBook, type FleetResult, type Pin, type ProfileBeat, type Refused, type Rejection } from './keys.js';
-import type { RedisTarget } from './redis.js';
+import { loadBullmq, type RedisTarget } from './redis.js';
 
 /** A beat older than this (three missed beats) means its worker is gone: killed, or cut off from Redis. */
 export const GONE_AFTER_MS = 3 * BEAT_MS;
@@ -155,6 +154,7 @@ export async function readFleetView(redis: Redis, target: RedisTarget, slug: str
 
 /** BullMQ's failed jobs of the book (id → failedReason) and its job counts. */
 async function readQueue(target: RedisTarget, slug: string): Promise<{ failed: Map<string, string>; queue: Record<string, number> }> {
+  const { Queue } = await loadBullmq();
   const queue = new Queue(queueName(slug), { connection: target.connection, prefix: FLEET_PREFIX });
   // Its connection's errors come back from the calls below; an unhandled 'error' event would end the process.
   queue.on('error', () => undefined);

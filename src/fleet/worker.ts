@@ -7,7 +7,6 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { RunEvents } from '../events.js';
 import { UsageError } from '../protocol/errors.js';
@@ -16,7 +15,7 @@ import type { Job, PromptBook, Reference } from '../prompts/types.js';
 import { parseBook } from './enqueue.js';
 import { BOOKS_KEY, FLEET_PREFIX, fleetJobId, fleetKey, queueName, type FleetBook } from './keys.js';
 import { FleetLink } from './link.js';
-import { connectRedis, parseRedisUrl, type RedisTarget } from './redis.js';
+import { connectRedis, loadBullmq, parseRedisUrl, type RedisTarget } from './redis.js';
 
 export interface WorkerSetup {
   readonly file: string;
@@ -62,12 +61,13 @@ export async function openWorker(args: WorkerArgs): Promise<WorkerSetup | undefi
     const book: PromptBook = { ...fleetBook.book, file: fleetBook.file, jobs };
     const worker = `${hostname()}#${process.pid}`;
     const lockMs = Number(process.env.SEMANTEST_FLEET_LOCK_MS) || undefined;
+    const bullmq = await loadBullmq();
     return {
       file: fleetBook.file,
       checkpointsDir,
       loadBook: async () => book,
       feedFor: (events) =>
-        new FleetLink({ redis, connection: target.connection, book: slug, profiles: args.profiles, worker, reassignAfterMs: args.reassignAfterMs, lockMs, expected, localize, jobs, events }),
+        new FleetLink({ bullmq, redis, connection: target.connection, book: slug, profiles: args.profiles, worker, reassignAfterMs: args.reassignAfterMs, lockMs, expected, localize, jobs, events }),
       close: async () => void redis.disconnect(),
     };
   } catch (error) {
@@ -99,6 +99,7 @@ async function pickBook(redis: Redis, target: RedisTarget, args: WorkerArgs): Pr
 }
 
 async function hasWork(slug: string, target: RedisTarget): Promise<boolean> {
+  const { Queue } = await loadBullmq();
   const queue = new Queue(queueName(slug), { connection: target.connection, prefix: FLEET_PREFIX });
   queue.on('error', () => undefined);
   try {
