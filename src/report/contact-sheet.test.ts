@@ -5,7 +5,9 @@ import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { renderPanelPng } from '../mock/render.js';
 import { CheckpointError } from '../protocol/errors.js';
-import { parsePromptText } from '../prompts/index.js';
+import { parseBookFor, parsePromptText } from '../prompts/index.js';
+import { sidecarReferences } from '../run/references.js';
+import { sidecarOf } from '../store/files.js';
 import { openJobStore } from '../store/index.js';
 import type { JobRecord } from '../store/types.js';
 import { escapeHtml, layoutSheet, readBookExtras, rejectCommand, renderContactSheet, shellWord, takesOf, writeContactSheet } from './contact-sheet.js';
@@ -347,6 +349,9 @@ describe('writeContactSheet', () => {
     expect(html).not.toMatch(/(src|href)="(\/|file:|https?:)/);
     expect(html).toContain('2026-03-01 10:00:00 UTC');
     expect(html).toContain('<section class="near-duplicates" id="near-duplicates" data-pairs="0"><h2>Near-duplicates</h2><p class="meta">no near-duplicates (1 verified image compared).</p></section>');
+    // A book without character references has no References block and no "with:" lines.
+    expect(html).not.toContain('id="references"');
+    expect(html).not.toContain('class="refs"');
 
     const again = await writeContactSheet({ file, out, checkpointsDir: path.join(dir, 'checkpoints') });
     expect(again.thumbnails).toEqual({ made: 0, reused: 1, fingerprinted: 0 });
@@ -399,5 +404,103 @@ describe('writeContactSheet', () => {
     const again = await writeContactSheet({ file, out, checkpointsDir: path.join(dir, 'checkpoints') });
     expect(again.thumbnails).toEqual({ made: 0, reused: 6, fingerprinted: 0 });
     expect(again.sheet.nearDuplicates.pairs).toEqual(result.sheet.nearDuplicates.pairs);
+  });
+
+  it('shows each character\'s references at the top and, per take, which went with it: the sidecar\'s list, else the prompt file\'s, marked', async () => {
+    // The prompt file and its refs/ in one folder, a reference elsewhere, the output in a third.
+    const bookFolder = path.join(dir, 'book');
+    const file = path.join(bookFolder, 'book.yaml');
+    const odd = `a<b>&'c.png`; // a file name is user text
+    const front = path.join(bookFolder, 'refs', 'mara-front.png');
+    const side = path.join(dir, 'elsewhere', odd);
+    await png(front, { r: 200, g: 40, b: 40 }, 200, 300);
+    await png(side, { r: 40, g: 200, b: 40 }, 200, 300);
+    const text = `
+book: refs-book
+style: ink
+characters:
+  mara:
+    description: "Mara, a keeper"
+    refs: [refs/mara-front.png, "../elsewhere/${odd}"]
+  tom:
+    description: "Tom, a fisherman"
+    refs: sheet
+  nell: "Nell, a child"
+chapters:
+  - id: ch1
+    strips:
+      - id: s1
+        panels:
+          - { id: p1, prompt: "{mara} and {tom} on the pier" }
+          - { id: p2, prompt: "{mara} alone" }
+          - { id: p3, prompt: "the empty sea, {nell} far away" }
+          - { id: p4, prompt: "{tom} waves" }
+          - { id: p5, prompt: "{tom} again" }
+`;
+    await writeFile(file, text);
+    const out = path.join(dir, 'out');
+    const bookDir = path.join(out, 'refs-book');
+    const sheetFile = path.join(bookDir, 'characters', 'tom.png');
+    await png(sheetFile, { r: 40, g: 40, b: 200 }, 320, 180);
+    const book = parseBookFor(text, file, out);
+    const job = (id: string) => book.jobs.find((j) => j.id === id)!;
+    const store = await openJobStore(path.join(dir, 'checkpoints', book.book));
+    const verify = async (id: string, color: number) => {
+      const target = path.join(bookDir, job(id).outputPath);
+      await png(target, { r: color, g: 120, b: 60 });
+      await store.record({ t: 'job', id, state: 'started', attempt: 1, promptHash: job(id).promptHash });
+      await store.record({ t: 'job', id, state: 'verified', path: target, sha256: 'x', fileId: `file_${id}` });
+      return target;
+    };
+    // tom's sheet was made: the Characters row shows it.
+    await store.record({ t: 'job', id: 'characters/tom', state: 'started', attempt: 1, promptHash: 'h' });
+    await store.record({ t: 'job', id: 'characters/tom', state: 'verified', path: sheetFile, sha256: 'x', fileId: 'file_sheet' });
+    // p1 was made when mara had only her front view: the sidecar says so, whatever the file says now.
+    const p1 = await verify('ch1/s1/p1', 10);
+    const sent = job('ch1/s1/p1').refs!.filter((r) => r.name !== odd);
+    await writeFile(sidecarOf(p1), JSON.stringify({ jobId: 'ch1/s1/p1', references: sidecarReferences(sent, file), source: { file, line: 17 } }));
+    // p3 names nell, who has no images: nothing went, nothing to say.
+    await writeFile(sidecarOf(await verify('ch1/s1/p3', 30)), JSON.stringify({ jobId: 'ch1/s1/p3', source: { file, line: 19 } }));
+    // p4's sidecar is gone: the prompt file's references, marked as not a record.
+    await verify('ch1/s1/p4', 40);
+    // p5's sidecar was edited by hand: its words go on the page as text.
+    await writeFile(sidecarOf(await verify('ch1/s1/p5', 50)), JSON.stringify({ references: [{ character: '<img src=x onerror=alert(1)>', file: 'x&y.png', sha256: 'f' }] }));
+    await store.close();
+
+    const result = await writeContactSheet({ file, out, checkpointsDir: path.join(dir, 'checkpoints') });
+    const html = await readFile(result.path, 'utf8');
+    const section = /<section class="references"[\s\S]*?<\/section>/.exec(html)?.[0] ?? '';
+    expect(html.indexOf(section)).toBeLessThan(html.indexOf('<section class="near-duplicates"'));
+    expect([...section.matchAll(/data-character="([^"]+)"/g)].map((m) => m[1])).toEqual(['mara', 'tom']); // nell has no references
+    expect(section).toContain('<li class="character uses-sheet" data-character="tom"><b class="name">tom</b> uses its sheet (<a href="#chapter-characters">Characters</a> row)</li>');
+    expect(html).toContain('<section class="chapter" id="chapter-characters"');
+    // mara's two files: a thumbnail each, made in the book's .thumbs/, linking to the file itself.
+    const mara = /<li class="character" data-character="mara">[\s\S]*?<\/li>/.exec(section)?.[0] ?? '';
+    expect(mara).toContain('a&lt;b&gt;&amp;&#39;c.png</a>');
+    expect(mara).not.toContain(odd);
+    const thumbs = [...mara.matchAll(/<img src="([^"]+)"/g)].map((m) => m[1]);
+    expect(thumbs).toHaveLength(2);
+    for (const src of thumbs) {
+      expect(src).toMatch(/^\.thumbs\/_outside\/[0-9a-f]+\.jpg$/);
+      expect((await sharp(path.join(bookDir, src)).metadata()).width).toBe(200);
+    }
+    const unescape = (s: string) => s.replace(/&#39;/g, "'").replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+    const links = [...new Set([...mara.matchAll(/href="([^"]+)"/g)].map((m) => unescape(m[1])))];
+    expect(links.map((href) => path.resolve(bookDir, ...href.split('/').map(decodeURIComponent)))).toEqual([front, side]);
+    expect(links[0]).toBe('../../book/refs/mara-front.png');
+
+    const refsLine = (id: string) => {
+      const figure = new RegExp(`<figure class="take[^"]*" data-id="${id.replace(/\//g, '\\/')}"[\\s\\S]*?</figure>`).exec(html)?.[0] ?? '';
+      expect(figure, id).not.toBe('');
+      const line = /<p class="refs" data-from="(\w+)"[^>]*>([\s\S]*?)<\/p>/.exec(figure);
+      return line ? `${line[1]}: ${line[2].replace(/<[^>]+>/g, '')}` : undefined;
+    };
+    expect(refsLine('ch1/s1/p1')).toBe('sent: with: mara (mara-front.png), tom (sheet)');
+    expect(refsLine('ch1/s1/p2')).toBe('planned: will go with: mara (mara-front.png, a&lt;b&gt;&amp;&#39;c.png)');
+    expect(refsLine('ch1/s1/p3')).toBeUndefined();
+    expect(refsLine('ch1/s1/p4')).toBe('planned: with (per the prompt file): tom (sheet)');
+    expect(refsLine('ch1/s1/p5')).toBe('sent: with: &lt;img src=x onerror=alert(1)&gt; (x&amp;y.png)');
+    expect(html).not.toContain('<img src=x');
+    expect(html).not.toContain('x&y.png');
   });
 });

@@ -15,6 +15,7 @@ import { CheckpointError, PromptFileError } from '../protocol/errors.js';
 import { parseBookFor } from '../prompts/index.js';
 import type { Job, PromptBook } from '../prompts/types.js';
 import { isSheetId, SHEET_CHAPTER, withSheets } from '../prompts/sheets.js';
+import { sidecarOf } from '../store/files.js';
 import { openJobStore, replaceFileDurably } from '../store/index.js';
 import type { JobRecord } from '../store/types.js';
 import { findNearDuplicates, NEAR_DUPLICATE_THRESHOLD, type NearDuplicatePair } from './near-duplicates.js';
@@ -49,6 +50,38 @@ export interface TakeImage {
   fingerprint?: string;
 }
 
+/** A character's reference image as the page shows it (the References block at the top). */
+export interface ReferenceImage {
+  /** The file's name (its basename). */
+  name: string;
+  /** Absolute path of the image file. */
+  file: string;
+  /** Link to it, relative to the book folder (with `..` when it lies elsewhere) and URL-encoded. */
+  href: string;
+  /** The sha256 the prompt file's load recorded. */
+  sha256: string;
+  thumb?: { src: string; width: number; height: number };
+  /** Why no thumbnail could be made (gone since, unreadable). */
+  problem?: string;
+}
+
+/** A character of the book that has references: its image files, or `refs: sheet`. */
+export interface SheetCharacter {
+  name: string;
+  /** `refs: sheet`: its sheet is its reference (shown in the Characters row, not repeated). */
+  sheet: boolean;
+  /** The files listed under `refs:` (none for a sheet). */
+  refs: ReferenceImage[];
+}
+
+/** The references that went, or will go, with a take. */
+export interface TakeReferences {
+  /** `sent`: the verified image's sidecar says what went with the prompt; `planned`: the job's
+   * references from the prompt file (what a run will send), when there is no sidecar to read. */
+  from: 'sent' | 'planned';
+  refs: Array<{ character: string; name: string; sheet: boolean; file: string }>;
+}
+
 export interface SheetTake {
   job: Job;
   status: TakeStatus;
@@ -65,6 +98,8 @@ export interface SheetTake {
   image?: TakeImage;
   /** Who made it, or is making it (a fleet's worker and profile, src/report/fleet-sheet.ts). */
   madeBy?: string;
+  /** Which character references went with it; absent when the panel names no character that has any. */
+  references?: TakeReferences;
 }
 
 export interface SheetPanel {
@@ -93,6 +128,8 @@ export interface SheetLayout {
   /** The prompt file as the user named it; the reject command repeats it. */
   file: string;
   chapters: SheetChapter[];
+  /** The characters that have references, in file order (the References block at the top). */
+  characters: SheetCharacter[];
   counts: Record<TakeStatus, number>;
   /** Checkpoint records of jobs that are no longer in the prompt file. */
   orphans: string[];
@@ -205,6 +242,14 @@ export function layoutSheet(book: PromptBook, recordOf: (id: string) => JobRecor
   const chapterById = new Map<string, SheetChapter>();
   const stripByKey = new Map<string, SheetStrip>();
   const panelByKey = new Map<string, SheetPanel>();
+  const characters: SheetCharacter[] = (book.characters ?? [])
+    .filter((c) => c.sheet || c.refs.length > 0)
+    .map((c) => ({
+      name: c.name,
+      sheet: c.sheet,
+      refs: c.sheet ? [] : c.refs.map((r) => ({ name: r.name, file: r.file, href: hrefFrom(absBookDir, r.file), sha256: r.sha256 })),
+    }));
+  const usesSheet = new Set(characters.filter((c) => c.sheet).map((c) => c.name));
   // Jobs come in book order; grouping by first appearance keeps it.
   for (const job of [...book.jobs].sort((a, b) => a.order - b.order)) {
     let chapter = chapterById.get(job.chapter);
@@ -238,6 +283,8 @@ export function layoutSheet(book: PromptBook, recordOf: (id: string) => JobRecor
     };
     const bubble = bubbleOf(job, extras);
     if (bubble !== undefined) take.bubble = bubble;
+    // What the prompt file says goes with it; attachImages puts the sidecar's record in its place.
+    if (job.refs?.length) take.references = { from: 'planned', refs: job.refs.map((r) => ({ character: r.character, name: r.name, sheet: usesSheet.has(r.character), file: r.file })) };
     if (status === 'verified') {
       const file = path.join(absBookDir, job.outputPath);
       take.image = { file, href: hrefFrom(absBookDir, file), ...(record?.sha256 ? { sha256: record.sha256 } : {}) };
@@ -262,7 +309,7 @@ export function layoutSheet(book: PromptBook, recordOf: (id: string) => JobRecor
   }
   const known = new Set(book.jobs.map((job) => job.id));
   const orphans = [...allRecordIds].filter((id) => !known.has(id)).sort();
-  return { book: book.book, file: book.file, chapters, counts, orphans, nearDuplicates: { compared: 0, threshold: NEAR_DUPLICATE_THRESHOLD, pairs: [] } };
+  return { book: book.book, file: book.file, chapters, characters, counts, orphans, nearDuplicates: { compared: 0, threshold: NEAR_DUPLICATE_THRESHOLD, pairs: [] } };
 }
 
 export function* takesOf(sheet: SheetLayout): Generator<SheetTake> {
@@ -299,8 +346,57 @@ export async function attachImages(sheet: SheetLayout, thumbs: ThumbnailCache, c
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+  await attachReferenceThumbnails(sheet, thumbs);
   await thumbs.save();
   flagNearDuplicates(sheet);
+  await readSentReferences(sheet);
+}
+
+/** Thumbnails of the characters' reference files, in the same `.thumbs/` (outside files under `_outside/`). */
+async function attachReferenceThumbnails(sheet: SheetLayout, thumbs: ThumbnailCache): Promise<void> {
+  for (const ref of sheet.characters.flatMap((c) => c.refs)) {
+    if (!existsSync(ref.file)) {
+      ref.problem = 'no such file';
+      continue;
+    }
+    try {
+      const thumb = await thumbs.thumbnailFor(ref.file, { sha256: ref.sha256 });
+      ref.thumb = { src: thumb.src.split('/').map(encodeURIComponent).join('/'), width: thumb.width, height: thumb.height };
+    } catch (error) {
+      ref.problem = `cannot read the image: ${(error as Error).message}`;
+    }
+  }
+}
+
+/**
+ * For each verified image on disk, the references its sidecar says went with the prompt (what was
+ * sent, which the prompt file may since have changed). A sidecar without a list means none went; a
+ * missing or unreadable one leaves what the prompt file says, marked as such.
+ */
+async function readSentReferences(sheet: SheetLayout): Promise<void> {
+  const usesSheet = new Set(sheet.characters.filter((c) => c.sheet).map((c) => c.name));
+  for (const take of takesOf(sheet)) {
+    if (take.status !== 'verified' || !take.image) continue;
+    let sidecar: unknown;
+    try {
+      sidecar = JSON.parse(await readFile(sidecarOf(take.image.file), 'utf8'));
+    } catch {
+      continue;
+    }
+    if (!isRecord(sidecar)) continue;
+    if (!Array.isArray(sidecar.references)) {
+      if (take.references) take.references = { from: 'sent', refs: [] };
+      continue;
+    }
+    // Written relative to the prompt file's folder when inside it (src/run/references.ts).
+    const source = isRecord(sidecar.source) ? str(sidecar.source.file) : undefined;
+    const base = path.dirname(path.resolve(source ?? take.job.source.file));
+    const refs = sidecar.references
+      .filter(isRecord)
+      .map((r) => ({ character: str(r.character) ?? '?', written: str(r.file) ?? '' }))
+      .map(({ character, written }) => ({ character, name: path.basename(written), sheet: usesSheet.has(character), file: path.resolve(base, written) }));
+    take.references = { from: 'sent', refs };
+  }
 }
 
 /**
@@ -398,6 +494,7 @@ function renderTake(take: SheetTake): string {
   const lines: string[] = [];
   if (take.madeBy) lines.push(`<p class="made-by">${escapeHtml(take.madeBy)}</p>`);
   if (take.bubble !== undefined) lines.push(`<q class="bubble">${escapeHtml(take.bubble)}</q>`);
+  if (take.references) lines.push(renderTakeReferences(take));
   if (take.failure) {
     lines.push(`<p class="words" title="the page's words">${escapeHtml(take.failure.message)}</p>`);
     if (take.failure.evidence.length) lines.push(`<p class="evidence">evidence: ${take.failure.evidence.map((e) => `<a href="${escapeHtml(e.href)}">${escapeHtml(e.name)}</a>`).join(', ')}</p>`);
@@ -409,6 +506,27 @@ function renderTake(take: SheetTake): string {
   const pick = take.status === 'verified' ? `<label class="pick-label"><input type="checkbox" class="pick" value="${escapeHtml(job.id)}"> reject</label>` : '';
   const label = takeLabel(job);
   return `<figure ${attrs.join(' ')}>${frame}<figcaption title="${tip}"><div class="id-line"><code class="id">${escapeHtml(job.id)}</code>${label ? ` <span class="tag">${escapeHtml(label)}</span>` : ''}</div>${badges.join('')}${lines.join('')}${pick}</figcaption></figure>`;
+}
+
+/** `with: mara (mara-front.png, mara-side.jpg), tom (sheet)`: each character once, its files in the order sent. */
+function renderTakeReferences(take: SheetTake): string {
+  const { from, refs } = take.references!;
+  const byCharacter = new Map<string, { sheet: boolean; names: string[]; files: string[] }>();
+  for (const ref of refs) {
+    const entry = byCharacter.get(ref.character) ?? { sheet: ref.sheet, names: [], files: [] };
+    entry.names.push(ref.name);
+    entry.files.push(ref.file);
+    byCharacter.set(ref.character, entry);
+  }
+  const list = [...byCharacter]
+    .map(([character, { sheet, names, files }]) => `<span class="ref" data-character="${escapeHtml(character)}" title="${escapeHtml(files.join('\n'))}">${escapeHtml(character)} (${escapeHtml(sheet ? 'sheet' : names.join(', '))})</span>`)
+    .join(', ');
+  if (from === 'sent') {
+    if (refs.length === 0) return `<p class="refs" data-from="sent" title="its sidecar lists no references">sent without references</p>`;
+    return `<p class="refs" data-from="sent" title="what went with the prompt, from the image's sidecar">with: ${list}</p>`;
+  }
+  if (take.status === 'verified') return `<p class="refs" data-from="planned" title="the image has no readable sidecar: these are the prompt file's references, not a record of what was sent">with (per the prompt file): ${list}</p>`;
+  return `<p class="refs" data-from="planned" title="from the prompt file: what the next run sends">will go with: ${list}</p>`;
 }
 
 function renderPanel(panel: SheetPanel): string {
@@ -442,6 +560,29 @@ function renderNearDuplicates(sheet: SheetLayout): string {
     ? `<p class="meta">${rows.length} pair${rows.length === 1 ? '' : 's'} of panels look alike (${what}; distance ${threshold} or less of 64): a stale page saved twice, or the model repeating itself. Tick the one to make again; the reject command above collects it.</p><ol class="dup-pairs">${rows.join('')}</ol>`
     : `<p class="meta">no near-duplicates (${what}).</p>`;
   return `<section class="near-duplicates" id="near-duplicates" data-pairs="${rows.length}"><h2>Near-duplicates</h2>${body}</section>`;
+}
+
+/** The "References" block at the top: each character's reference images; a sheet user points to the Characters row. */
+function renderReferences(sheet: SheetLayout): string {
+  if (sheet.characters.length === 0) return '';
+  const sheetsShown = sheet.chapters.some((c) => c.id === SHEET_CHAPTER);
+  const rows = sheet.characters.map((character) => {
+    const name = `<b class="name">${escapeHtml(character.name)}</b>`;
+    if (character.sheet) {
+      const where = sheetsShown ? `<a href="#chapter-${escapeHtml(encodeURIComponent(SHEET_CHAPTER))}">Characters</a> row` : `not made yet: <code>semantest-run characters</code>`;
+      return `<li class="character uses-sheet" data-character="${escapeHtml(character.name)}">${name} uses its sheet (${where})</li>`;
+    }
+    const images = character.refs
+      .map((ref) => {
+        const frame = ref.thumb
+          ? `<a class="frame" href="${escapeHtml(ref.href)}" title="${escapeHtml(ref.file)}"><img src="${escapeHtml(ref.thumb.src)}" width="${ref.thumb.width}" height="${ref.thumb.height}" alt="${escapeHtml(`${character.name}: ${ref.name}`)}" loading="lazy" decoding="async"></a>`
+          : `<div class="frame slot" title="${escapeHtml(ref.file)}"><span>${escapeHtml(ref.problem ?? 'no thumbnail')}</span></div>`;
+        return `<figure class="ref-image">${frame}<figcaption><a href="${escapeHtml(ref.href)}">${escapeHtml(ref.name)}</a></figcaption></figure>`;
+      })
+      .join('');
+    return `<li class="character" data-character="${escapeHtml(character.name)}">${name}<div class="ref-images">${images}</div></li>`;
+  });
+  return `<section class="references" id="references"><h2>References</h2><ul class="characters">${rows.join('')}</ul></section>`;
 }
 
 function heading(id: string, title?: string): string {
@@ -499,6 +640,16 @@ q.bubble{font-style:italic;white-space:pre-wrap;overflow-wrap:anywhere}
 .words{margin:0;padding:3px 6px;border-left:3px solid var(--bad);background:var(--slot);white-space:pre-wrap;overflow-wrap:anywhere;max-height:9em;overflow:auto}
 .words.reason{border-left-color:var(--warn)}
 .made-by{margin:0;color:var(--muted);overflow-wrap:anywhere}
+.refs{margin:0;color:var(--muted);overflow-wrap:anywhere}
+.refs[data-from=planned]{font-style:italic}
+section.references>h2{font-size:18px;margin:16px 0 6px;padding-bottom:4px;border-bottom:2px solid var(--line)}
+ul.characters{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
+li.character{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:8px;display:flex;flex-direction:column;gap:6px}
+li.character.uses-sheet{color:var(--muted)}
+li.character a{color:var(--info)}
+.ref-images{display:flex;flex-wrap:wrap;gap:10px}
+figure.ref-image{margin:0;width:120px;display:flex;flex-direction:column;gap:3px;font-size:12px;overflow-wrap:anywhere}
+figure.ref-image .frame{width:120px}
 .evidence{margin:0;color:var(--muted);overflow-wrap:anywhere}
 .evidence a{color:var(--info)}
 .pick-label{cursor:pointer;user-select:none;color:var(--muted)}
@@ -635,6 +786,7 @@ ${toc}
 ${opts.cwd ? `<span class="hint">Run the command in ${escapeHtml(opts.cwd)}. Hover a caption for the prompt as written; click a thumbnail for the full image.</span>` : ''}
 </form>
 <main>
+${renderReferences(sheet)}
 ${renderNearDuplicates(sheet)}
 ${body}
 </main>
