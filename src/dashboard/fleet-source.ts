@@ -7,7 +7,7 @@
 //   retry    BullMQ's own retry of the panel's failed job
 //   reject   `rejects` jobId → Rejection, the result removed, the completed job added again (same id, data)
 import { hostname } from 'node:os';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { isInsideLexically } from '../inside.js';
 import { PROFILE_NAME } from '../prompts/schema.js';
@@ -16,7 +16,7 @@ import { parseBook } from '../fleet/enqueue.js';
 import { CONTROL_PAUSE_FIELD, FLEET_PREFIX, fleetJobId, fleetKey, queueName, type FleetBook, type FleetResult, type Rejection } from '../fleet/keys.js';
 import { readFleetView } from '../fleet/view.js';
 import type { FleetJobData } from '../fleet/link.js';
-import type { RedisTarget } from '../fleet/redis.js';
+import { loadBullmq, type RedisTarget } from '../fleet/redis.js';
 
 /** The book (every job, prompts included) is large; it changes only when the file is enqueued again. */
 const BOOK_TTL_MS = 10_000;
@@ -79,7 +79,8 @@ export interface FleetSourceOptions {
 export class FleetSource {
   readonly #opts: FleetSourceOptions;
   readonly #now: () => number;
-  readonly #queue: Queue<FleetJobData>;
+  /** BullMQ's queue of the book, opened on the first action (BullMQ loads only when a fleet command runs). */
+  #queueOpen: Promise<Queue<FleetJobData>> | undefined;
   #book: { value: FleetBook; at: number } | undefined;
   /** Actions one after another, so a read-modify-write of the pause list never interleaves with another. */
   #actions: Promise<unknown> = Promise.resolve();
@@ -87,9 +88,16 @@ export class FleetSource {
   constructor(opts: FleetSourceOptions) {
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
-    this.#queue = new Queue<FleetJobData>(queueName(opts.slug), { connection: opts.target.connection, prefix: FLEET_PREFIX });
-    // A lost connection shows as a failed read or action, said where it happens.
-    this.#queue.on('error', () => undefined);
+  }
+
+  #queue(): Promise<Queue<FleetJobData>> {
+    this.#queueOpen ??= loadBullmq().then(({ Queue }) => {
+      const queue = new Queue<FleetJobData>(queueName(this.#opts.slug), { connection: this.#opts.target.connection, prefix: FLEET_PREFIX });
+      // A lost connection shows as a failed action, said where it happens.
+      queue.on('error', () => undefined);
+      return queue;
+    });
+    return this.#queueOpen;
   }
 
   get slug(): string {
@@ -219,7 +227,7 @@ export class FleetSource {
   retry(panel: unknown): Promise<string> {
     return this.#serial(async () => {
       const job = await this.#job(panel);
-      const bull = await this.#queue.getJob(fleetJobId(job));
+      const bull = await (await this.#queue()).getJob(fleetJobId(job));
       if (!bull || (await bull.getState()) !== 'failed') throw new FleetActionError(409, `${job.id} has not failed`);
       await bull.retry('failed');
       return job.id;
@@ -249,13 +257,14 @@ export class FleetSource {
       } finally {
         await redis.unwatch().catch(() => undefined);
       }
-      const bull = await this.#queue.getJob(jobId);
+      const queue = await this.#queue();
+      const bull = await queue.getJob(jobId);
       const state = bull ? await bull.getState() : undefined;
       // A job still waiting or under way is made anyway (its result is gone); a finished one is made new.
       if (!bull || state === 'completed' || state === 'failed' || state === 'unknown') {
         const data = bull?.data?.job ? bull.data : { job };
         if (bull) await bull.remove();
-        await this.#queue.add('panel', data, { jobId, attempts: 1, removeOnComplete: false, removeOnFail: false });
+        await queue.add('panel', data, { jobId, attempts: 1, removeOnComplete: false, removeOnFail: false });
       }
       return rejection;
     });
@@ -277,7 +286,7 @@ export class FleetSource {
 
   async close(): Promise<void> {
     await this.#actions.catch(() => undefined);
-    await this.#queue.close().catch(() => undefined);
+    await this.#queueOpen?.then((queue) => queue.close()).catch(() => undefined);
   }
 
   async #job(panel: unknown): Promise<Job> {
