@@ -250,10 +250,16 @@ export class FleetSource {
       let rejection: Rejection;
       try {
         const result = parseJson<FleetResult>(await redis.hget(resultsKey, jobId));
-        if (!result) throw new FleetActionError(409, `${job.id} is not verified`);
-        rejection = { jobId, panel: job.id, sha256: result.sha256, reason, at: this.#now() };
-        const done = await redis.multi().hset(fleetKey(slug, 'rejects'), jobId, JSON.stringify(rejection)).hdel(resultsKey, jobId).exec();
-        if (!done) throw new FleetActionError(409, `${job.id} changed while it was being rejected; look again and retry`);
+        const earlier = parseJson<Rejection>(await redis.hget(fleetKey(slug, 'rejects'), jobId));
+        if (!result && !earlier) throw new FleetActionError(409, `${job.id} is not verified`);
+        if (result) {
+          rejection = { jobId, panel: job.id, sha256: result.sha256, reason, at: this.#now() };
+          const done = await redis.multi().hset(fleetKey(slug, 'rejects'), jobId, JSON.stringify(rejection)).hdel(resultsKey, jobId).exec();
+          if (!done) throw new FleetActionError(409, `${job.id} changed while it was being rejected; look again and retry`);
+        } else {
+          // An earlier rejection stopped before its job was added again: rejecting again finishes it.
+          rejection = earlier!;
+        }
       } finally {
         await redis.unwatch().catch(() => undefined);
       }
