@@ -257,7 +257,10 @@ export class FleetSource {
           const done = await redis.multi().hset(fleetKey(slug, 'rejects'), jobId, JSON.stringify(rejection)).hdel(resultsKey, jobId).exec();
           if (!done) throw new FleetActionError(409, `${job.id} changed while it was being rejected; look again and retry`);
         } else {
-          // An earlier rejection stopped before its job was added again: rejecting again finishes it.
+          // An earlier rejection stopped before its job was added again (it is still done in BullMQ):
+          // rejecting again finishes it. One whose job is back in the queue is being made again.
+          const state = await (await (await this.#queue()).getJob(jobId))?.getState();
+          if (state !== 'completed' && state !== 'failed') throw new FleetActionError(409, `${job.id} is not verified (it is being made again)`);
           rejection = earlier!;
         }
       } finally {
