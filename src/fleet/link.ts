@@ -21,6 +21,7 @@ import type { Ticket } from '../run/job-source.js';
 import type { JobRecord } from '../store/types.js';
 import { sidecarOf } from '../store/files.js';
 import { NotRejectableError, rejectImage } from '../store/index.js';
+import { fleetJobProblem } from './enqueue.js';
 import { BEAT_MS, CONTROL_PAUSE_FIELD, fleetJobId, fleetKey, queueName, type FleetResult, type Pin, type ProfileBeat, type Refused, type Rejection } from './keys.js';
 
 /** What a BullMQ job of the fleet carries: the job as enqueued (prompt, hash, references by sha256). */
@@ -227,8 +228,10 @@ export class FleetLink implements JobFeed {
     const { redis } = this.#opts;
     const fleetId = bull.id!;
     const enqueued = bull.data?.job;
-    if (!enqueued || typeof enqueued.id !== 'string' || fleetJobId(enqueued) !== fleetId) {
-      await bull.moveToFailed(new Error('not a Semantest job (its data does not name the panel its id does)'), token, false);
+    const problem = fleetJobProblem(enqueued) ?? (fleetJobId(enqueued) !== fleetId ? 'its data does not name the panel its id does' : undefined);
+    if (problem) {
+      this.#note(`the fleet's job ${fleetId.slice(0, 120)} is not one Semantest enqueued (${problem}): marked failed, not run`);
+      await bull.moveToFailed(new Error(`not a Semantest job: ${problem}`), token, false);
       return;
     }
     const job = this.#opts.localize(enqueued);

@@ -74,7 +74,7 @@ export interface FleetView {
  * `redis` is a client for Semantest's keys (connectRedis); BullMQ's queue opens its own from `target`.
  */
 export async function readFleetView(redis: Redis, target: RedisTarget, slug: string, opts: { now?: number } = {}): Promise<FleetView | undefined> {
-  const fleetBook = parseBook(await redis.get(fleetKey(slug, 'book')));
+  const fleetBook = parseBook(await redis.get(fleetKey(slug, 'book')), slug);
   if (!fleetBook) return undefined;
   const [resultsRaw, pinsRaw, beatsRaw, refusedRaw, rejectsRaw] = await Promise.all([
     redis.hgetall(fleetKey(slug, 'results')),

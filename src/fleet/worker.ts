@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { RunEvents } from '../events.js';
 import { UsageError } from '../protocol/errors.js';
-import { PROFILE_NAME } from '../prompts/schema.js';
+import { PROFILE_NAME, SLUG } from '../prompts/schema.js';
 import type { Job, PromptBook, Reference } from '../prompts/types.js';
 import { parseBook } from './enqueue.js';
 import { BOOKS_KEY, FLEET_PREFIX, fleetJobId, fleetKey, queueName, type FleetBook } from './keys.js';
@@ -50,7 +50,8 @@ export async function openWorker(args: WorkerArgs): Promise<WorkerSetup | undefi
       redis.disconnect();
       return undefined;
     }
-    const fleetBook = parseBook(await redis.get(fleetKey(slug, 'book')));
+    if (!SLUG.test(slug)) throw new UsageError(`--book: "${slug.slice(0, 80)}" is not a book slug (lower-case letters, digits and "-")`);
+    const fleetBook = parseBook(await redis.get(fleetKey(slug, 'book')), slug);
     if (!fleetBook) throw new UsageError(`--book: "${slug}" is not a book enqueued on ${target.display}`);
     const checkpointsDir = path.join(args.checkpointsDir, `fleet-${args.profiles.join('+')}`);
     const refsDir = path.join(args.checkpointsDir, 'fleet-refs', slug);
