@@ -195,7 +195,7 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
           session.setState('paused', { until: restored.pauseUntil, reason });
         }
       }
-      await store.record({ t: 'run', event: 'start', pid: process.pid, argv: process.argv.slice(2) });
+      await store.record({ t: 'run', event: 'start', pid: process.pid, argv: redactArgv(process.argv.slice(2)) });
       const feed = opts.feed;
       const source = new LocalJobSource(profiles, {
         reassignAfterMs: opts.reassignAfterMs ?? 10 * 60_000,
@@ -358,6 +358,11 @@ function summarize(
     ...(profiles ? { profiles } : {}),
     ...(plan.sampledFrom !== undefined ? { sampledFrom: plan.sampledFrom } : {}),
   };
+}
+
+/** The command line as the journal keeps it: a password in a URL (a fleet's `--redis redis://:secret@host`) is not. */
+export function redactArgv(argv: readonly string[]): string[] {
+  return argv.map((arg) => arg.replace(/([a-z][a-z0-9+.-]*:\/\/[^:@\/\s]*:)[^@\/\s]+@/gi, '$1***@'));
 }
 
 function ordinal(n: number): string {
