@@ -126,6 +126,23 @@ describe('report --redis', () => {
     expect(stale).toContain('made by profile b on beta#22');
   });
 
+  it('never pulls another file of this machine into the report on a forged result (wrong bytes, or a path that climbs out)', async () => {
+    const { file, jobs } = await enqueueFleetBook(redis, target, dir, 'harbour', 2);
+    const out = path.join(dir, 'here');
+    // A private image elsewhere on this machine, named by a result whose sha256 is not its own.
+    const secret = path.join(dir, 'private', 'holiday.png');
+    await mkdir(path.dirname(secret), { recursive: true });
+    await writeFile(secret, await renderPanelPng('a private photo', 128));
+    await writeResult(redis, 'harbour', resultOf(jobs[0], { profile: 'a', worker: 'alpha#11', file: secret, sha256: 'ab'.repeat(32) }));
+    // A result whose output path climbs out of the book folder to that image.
+    const bytes = await readFile(secret);
+    await writeResult(redis, 'harbour', { ...resultOf(jobs[1], { profile: 'a', worker: 'alpha#11', file: '/srv/x.png', sha256: sha256(bytes) }), outputPath: '../../private/holiday.png' });
+    expect(await runReport({ file, out, checkpointsDir: path.join(dir, 'none'), redis: server.url }, () => true)).toBe(0);
+    const html = await readFile(path.join(out, 'harbour', 'contact-sheet.html'), 'utf8');
+    for (const job of jobs) expect(figureOf(html, job.id)).not.toContain('<img');
+    expect(html).not.toContain('private/holiday.png"');
+  });
+
   it('says the book is not enqueued, naming --redis', async () => {
     const file = path.join(dir, 'lone.yaml');
     await writeFile(file, 'book: lone\nprompts:\n  - "a lighthouse"\n');

@@ -86,7 +86,11 @@ export function fleetRecords(view: FleetView): Map<string, JobRecord> {
 
 /** Where this machine can read a result's image: the worker's own path, else the same bytes under `<bookDir>/<outputPath>`. */
 async function readableCopy(result: FleetResult, bookDir: string): Promise<string | undefined> {
-  if (path.isAbsolute(result.file) && existsSync(result.file)) return result.file;
+  // A result comes from the fleet's Redis: a path in it is used only for a PNG whose bytes are the
+  // result's, so a forged result cannot pull another file of this machine into the report.
+  const theirs = path.isAbsolute(result.file) && result.file.endsWith('.png') && existsSync(result.file);
+  if (theirs && (await sha256OfFile(result.file).catch(() => undefined)) === result.sha256) return result.file;
+  if (typeof result.outputPath !== 'string' || result.outputPath.split('/').some((part) => part === '..' || part === '') || !result.outputPath.endsWith('.png')) return undefined;
   const here = path.join(bookDir, ...result.outputPath.split('/'));
   // Another image may lie there (a local run's): only the fleet's bytes stand for its result.
   if (existsSync(here) && (await sha256OfFile(here).catch(() => undefined)) === result.sha256) return here;
