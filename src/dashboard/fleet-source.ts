@@ -13,7 +13,7 @@ import { isInsideLexically } from '../inside.js';
 import { PROFILE_NAME } from '../prompts/schema.js';
 import type { Job } from '../prompts/types.js';
 import { parseBook } from '../fleet/enqueue.js';
-import { CONTROL_PAUSE_FIELD, FLEET_PREFIX, fleetJobId, fleetKey, queueName, type FleetBook, type FleetResult, type Rejection } from '../fleet/keys.js';
+import { CONTROL_PAUSE_FIELD, FLEET_PREFIX, fleetJobId, fleetKey, parsePause, parseStored, queueName, type FleetBook, type FleetPause, type FleetResult, type Rejection } from '../fleet/keys.js';
 import { readFleetView } from '../fleet/view.js';
 import type { FleetJobData } from '../fleet/link.js';
 import { loadBullmq, type RedisTarget } from '../fleet/redis.js';
@@ -21,7 +21,6 @@ import { loadBullmq, type RedisTarget } from '../fleet/redis.js';
 /** The book (every job, prompts included) is large; it changes only when the file is enqueued again. */
 const BOOK_TTL_MS = 10_000;
 
-export type FleetPause = 'all' | readonly string[];
 
 /** The local dashboard's snapshot (page.ts draws it), with the fleet's own fields. */
 export interface FleetSnapshot {
@@ -249,8 +248,8 @@ export class FleetSource {
       await redis.watch(resultsKey);
       let rejection: Rejection;
       try {
-        const result = parseJson<FleetResult>(await redis.hget(resultsKey, jobId));
-        const earlier = parseJson<Rejection>(await redis.hget(fleetKey(slug, 'rejects'), jobId));
+        const result = parseStored<FleetResult>(await redis.hget(resultsKey, jobId));
+        const earlier = parseStored<Rejection>(await redis.hget(fleetKey(slug, 'rejects'), jobId));
         if (!result && !earlier) throw new FleetActionError(409, `${job.id} is not verified`);
         if (result) {
           rejection = { jobId, panel: job.id, sha256: result.sha256, reason, at: this.#now() };
@@ -284,7 +283,7 @@ export class FleetSource {
     const book = await this.book();
     const job = book?.jobs.find((j) => j.id === panel);
     if (!job) return undefined;
-    const result = parseJson<FleetResult>(await this.#opts.redis.hget(fleetKey(this.#opts.slug, 'results'), fleetJobId(job)));
+    const result = parseStored<FleetResult>(await this.#opts.redis.hget(fleetKey(this.#opts.slug, 'results'), fleetJobId(job)));
     return result && this.#local(result) ? { file: result.file, sha256: result.sha256 } : undefined;
   }
 
@@ -338,18 +337,3 @@ export class FleetSource {
   }
 }
 
-/** The `pause` field as the workers read it (src/fleet/link.ts): "all", a JSON list, or nothing. */
-export function parsePause(text: string | null | undefined): FleetPause {
-  if (text === 'all') return 'all';
-  const names = parseJson<unknown>(text ?? undefined);
-  return Array.isArray(names) ? names.filter((n): n is string => typeof n === 'string') : [];
-}
-
-function parseJson<T>(text: string | null | undefined): T | undefined {
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return undefined;
-  }
-}

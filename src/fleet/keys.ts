@@ -114,3 +114,37 @@ export interface Rejection {
   readonly reason: string;
   readonly at: number;
 }
+
+/**
+ * A JSON value read from the fleet's Redis: what `ok` accepts, else undefined. Redis is outside
+ * input: a damaged or foreign value counts as absent, never as a crash.
+ */
+export function parseStored<T>(text: string | null | undefined, ok: (value: T) => boolean = () => true): T | undefined {
+  if (!text) return undefined;
+  let value: T;
+  try {
+    value = JSON.parse(text) as T;
+  } catch (error) {
+    if (error instanceof SyntaxError) return undefined;
+    throw error;
+  }
+  return value !== null && typeof value === 'object' && ok(value) ? value : undefined;
+}
+
+/** The dashboard's pause (the `control` hash's `pause` field): "all", or the profiles listed; a damaged value pauses nothing. */
+export type FleetPause = 'all' | readonly string[];
+
+export function parsePause(text: string | null | undefined): FleetPause {
+  if (text === 'all') return 'all';
+  const names = parseStored<unknown[]>(text, Array.isArray);
+  return names ? names.filter((n): n is string => typeof n === 'string') : [];
+}
+
+/** BullMQ states of a job not done yet (failed and completed are done). */
+export const OPEN_JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'] as const;
+
+/** How many jobs of a book's queue are not done yet. */
+export async function openJobs(queue: { getJobCounts(...types: string[]): Promise<Record<string, number>> }): Promise<number> {
+  const counts = await queue.getJobCounts(...OPEN_JOB_STATES);
+  return Object.values(counts).reduce((sum, n) => sum + n, 0);
+}

@@ -22,7 +22,7 @@ import type { JobRecord } from '../store/types.js';
 import { sidecarOf } from '../store/files.js';
 import { NotRejectableError, rejectImage } from '../store/index.js';
 import { fleetJobProblem } from './enqueue.js';
-import { BEAT_MS, CONTROL_PAUSE_FIELD, fleetJobId, fleetKey, queueName, type FleetResult, type Pin, type ProfileBeat, type Refused, type Rejection } from './keys.js';
+import { BEAT_MS, CONTROL_PAUSE_FIELD, fleetJobId, fleetKey, openJobs, parsePause, parseStored, queueName, type FleetResult, type Pin, type ProfileBeat, type Refused, type Rejection } from './keys.js';
 
 /** What a BullMQ job of the fleet carries: the job as enqueued (prompt, hash, references by sha256). */
 export interface FleetJobData {
@@ -61,7 +61,7 @@ interface Lease {
   readonly job: Job;
 }
 
-/** Set when the job left this worker: finished, handed back, or its lock is known lost. */
+/** How often a worker with nothing to take asks the queue again. */
 const POLL_MS = 500;
 /** A profile paused this long or longer gives its queued jobs back to the fleet. */
 const HAND_BACK_PAUSE_MS = 10_000;
@@ -212,15 +212,15 @@ export class FleetLink implements JobFeed {
   /** Jobs the run could start now beyond those it has: each profile not paused nor retired, one per tab. */
   #wanted(): number {
     const ctx = this.#ctx!;
-    const now = this.#now();
-    let want = 0;
-    for (const session of ctx.sessions) {
-      if (session.state === 'retired' || session.state === 'waiting for a login' || this.#pausedByFleet(session.name)) continue;
-      const pause = session.gate.state().pauseUntil;
-      if (pause !== undefined && pause > now + 1_000) continue;
-      want += session.lanes;
-    }
+    const want = ctx.sessions.filter((session) => this.#canStartWithin(session, 1_000)).reduce((sum, session) => sum + session.lanes, 0);
     return want - ctx.source.size;
+  }
+
+  /** Whether `session` may start a job within `ms`: not retired, not waiting for a login, not paused (by its gate or the fleet) beyond it. */
+  #canStartWithin(session: FeedContext['sessions'][number], ms: number): boolean {
+    if (session.state === 'retired' || session.state === 'waiting for a login' || this.#pausedByFleet(session.name)) return false;
+    const pause = session.gate.state().pauseUntil;
+    return pause === undefined || pause <= this.#now() + ms;
   }
 
   async #receive(bull: BullJob<FleetJobData>, token: string): Promise<void> {
@@ -238,15 +238,15 @@ export class FleetLink implements JobFeed {
     // Verified somewhere in the fleet already: a second delivery (at least once), not a second job.
     const known = await redis.hget(fleetKey(this.#opts.book, 'results'), fleetId);
     if (known) {
-      await bull.moveToCompleted(JSON.parse(known), token, false);
+      await bull.moveToCompleted(parseStored<FleetResult>(known) ?? known, token, false);
       return;
     }
     // Rejected from the fleet's dashboard: if the rejected image is ours, journal it as `reject` does.
-    const rejection = parseRejection(await redis.hget(fleetKey(this.#opts.book, 'rejects'), fleetId));
+    const rejection = parseStored<Rejection>(await redis.hget(fleetKey(this.#opts.book, 'rejects'), fleetId), (r) => typeof r.sha256 === 'string');
     const mine = ctx.store.get(job.id);
     if (rejection && mine?.state === 'verified' && mine.sha256 === rejection.sha256) {
       try {
-        const { rejection: kept } = await rejectImage(ctx.store, { id: job.id, bookDir: ctx.bookDir, outputPath: job.outputPath, reason: rejection.reason });
+        const { rejection: kept } = await rejectImage(ctx.store, { id: job.id, bookDir: ctx.bookDir, outputPath: job.outputPath, reason: String(rejection.reason ?? '') });
         this.#note(`${job.id}: rejected from the fleet's dashboard${rejection.reason ? ` (${rejection.reason})` : ''}; its image is kept as ${kept.keptAs}, and it is made again`);
       } catch (error) {
         if (!(error instanceof NotRejectableError)) throw error;
@@ -261,11 +261,11 @@ export class FleetLink implements JobFeed {
       return;
     }
     // A panel taken by a profile of another worker stays with it while it lives (DESIGN §13).
-    const pin = parsePin(await redis.hget(fleetKey(this.#opts.book, 'pins'), fleetId));
+    const pin = parseStored<Pin>(await redis.hget(fleetKey(this.#opts.book, 'pins'), fleetId), (p) => typeof p.profile === 'string' && Number.isFinite(p.at));
     const now = this.#now();
     let moved: Pin | undefined;
     if (pin && !this.#opts.profiles.includes(pin.profile)) {
-      const beat = parseBeat(await redis.hget(fleetKey(this.#opts.book, 'profiles'), pin.profile));
+      const beat = parseStored<ProfileBeat>(await redis.hget(fleetKey(this.#opts.book, 'profiles'), pin.profile), (b) => Number.isFinite(b.seen));
       const lastSign = Math.max(pin.at, beat?.seen ?? 0);
       const goneFor = now - lastSign;
       if (goneFor < this.#opts.reassignAfterMs) {
@@ -346,7 +346,7 @@ export class FleetLink implements JobFeed {
     const key = fleetKey(this.#opts.book, 'results');
     const set = await this.#withRedis(() => this.#opts.redis.hsetnx(key, fleetId, JSON.stringify(result)));
     if (set === 1) return result;
-    const kept = JSON.parse((await this.#withRedis(() => this.#opts.redis.hget(key, fleetId))) ?? 'null') as FleetResult | null;
+    const kept = parseStored<FleetResult>(await this.#withRedis(() => this.#opts.redis.hget(key, fleetId)));
     if (kept && kept.sha256 === result.sha256 && kept.profile === result.profile && kept.host === result.host) return kept; // our own, told again
     const refused: Refused = { ...result, keptResultOf: kept ? `${kept.profile} on ${kept.worker}` : 'unknown' };
     await this.#withRedis(() => this.#opts.redis.rpush(fleetKey(this.#opts.book, 'refused'), JSON.stringify(refused)));
@@ -357,13 +357,13 @@ export class FleetLink implements JobFeed {
   /** At start: results this worker's journal has and the fleet does not (it died in between). */
   async #reconcile(): Promise<void> {
     const ctx = this.#ctx!;
+    // One read of what the fleet knows, not one per verified panel.
+    const known = new Set(await this.#opts.redis.hkeys(fleetKey(this.#opts.book, 'results')));
     for (const record of Object.values(ctx.store.state().jobs)) {
       if (record.state !== 'verified' || !record.path || !record.sha256) continue;
       const job = this.#jobOf(record);
-      if (!job) continue;
-      const fleetId = fleetJobId(job);
-      if (await this.#opts.redis.hexists(fleetKey(this.#opts.book, 'results'), fleetId)) continue;
-      await this.#report(fleetId, job, record);
+      if (!job || known.has(fleetJobId(job))) continue;
+      await this.#report(fleetJobId(job), job, record);
     }
   }
 
@@ -373,14 +373,7 @@ export class FleetLink implements JobFeed {
   }
 
   async #handBackWhilePaused(): Promise<void> {
-    const ctx = this.#ctx!;
-    const now = this.#now();
-    const able = ctx.sessions.some((session) => {
-      if (session.state === 'retired' || session.state === 'waiting for a login') return false;
-      const pause = session.gate.state().pauseUntil;
-      return pause === undefined || pause <= now + HAND_BACK_PAUSE_MS;
-    });
-    if (able) return;
+    if (this.#ctx!.sessions.some((session) => this.#canStartWithin(session, HAND_BACK_PAUSE_MS))) return;
     await this.#handBackQueued();
   }
 
@@ -404,18 +397,8 @@ export class FleetLink implements JobFeed {
   async #readControl(): Promise<void> {
     const ctx = this.#ctx;
     if (!ctx) return;
-    const text = await this.#opts.redis.hget(fleetKey(this.#opts.book, 'control'), CONTROL_PAUSE_FIELD);
-    let paused: 'all' | ReadonlySet<string> = new Set();
-    if (text === 'all') paused = 'all';
-    else if (text) {
-      try {
-        const names = JSON.parse(text) as unknown;
-        if (Array.isArray(names)) paused = new Set(names.filter((n): n is string => typeof n === 'string'));
-      } catch {
-        // A damaged value pauses nothing; the dashboard writes it again.
-      }
-    }
-    this.#paused = paused;
+    const pause = parsePause(await this.#opts.redis.hget(fleetKey(this.#opts.book, 'control'), CONTROL_PAUSE_FIELD));
+    this.#paused = pause === 'all' ? 'all' : new Set(pause);
     const all = this.#opts.profiles.every((name) => this.#pausedByFleet(name));
     if (all && !ctx.control.paused) {
       ctx.control.pause();
@@ -428,8 +411,7 @@ export class FleetLink implements JobFeed {
   }
 
   async #bookDone(): Promise<boolean> {
-    const counts = await this.#queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
-    return Object.values(counts).every((n) => n === 0);
+    return (await openJobs(this.#queue)) === 0;
   }
 
   async #renewLocks(): Promise<void> {
@@ -540,31 +522,4 @@ export class FleetLink implements JobFeed {
 function isConnectionError(error: unknown): boolean {
   const { message } = serializeError(error);
   return /ECONNREFUSED|ECONNRESET|EPIPE|Connection is closed|Stream isn't writeable|enableOfflineQueue|connect ETIMEDOUT|Socket closed|MaxRetriesPerRequest/i.test(message);
-}
-
-function parsePin(text: string | null): Pin | undefined {
-  try {
-    const pin = text ? (JSON.parse(text) as Pin) : undefined;
-    return pin && typeof pin.profile === 'string' && Number.isFinite(pin.at) ? pin : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function parseBeat(text: string | null | undefined): ProfileBeat | undefined {
-  try {
-    const beat = text ? (JSON.parse(text) as ProfileBeat) : undefined;
-    return beat && Number.isFinite(beat.seen) ? beat : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function parseRejection(text: string | null): Rejection | undefined {
-  try {
-    const rejection = text ? (JSON.parse(text) as Rejection) : undefined;
-    return rejection && typeof rejection.sha256 === 'string' ? { ...rejection, reason: String(rejection.reason ?? '') } : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -11,7 +11,7 @@
 import type { Redis } from 'ioredis';
 import type { Job } from '../prompts/types.js';
 import { parseBook } from './enqueue.js';
-import { BEAT_MS, FLEET_PREFIX, fleetJobId, fleetKey, queueName, type FleetBook, type FleetResult, type Pin, type ProfileBeat, type Refused, type Rejection } from './keys.js';
+import { BEAT_MS, FLEET_PREFIX, parseStored, fleetJobId, fleetKey, queueName, type FleetBook, type FleetResult, type Pin, type ProfileBeat, type Refused, type Rejection } from './keys.js';
 import { loadBullmq, type RedisTarget } from './redis.js';
 
 /** A beat older than this (three missed beats) means its worker is gone: killed, or cut off from Redis. */
@@ -88,7 +88,7 @@ export async function readFleetView(redis: Redis, target: RedisTarget, slug: str
 
   const results = new Map<string, FleetResult>();
   for (const [id, text] of Object.entries(resultsRaw)) {
-    const result = parseJson<FleetResult>(text, (r) => typeof r.panel === 'string' && typeof r.file === 'string');
+    const result = parseStored<FleetResult>(text, (r) => typeof r.panel === 'string' && typeof r.file === 'string');
     if (result) results.set(id, result);
   }
   // A panel's results under other prompt hashes: the newest is what a stale panel still has.
@@ -103,11 +103,11 @@ export async function readFleetView(redis: Redis, target: RedisTarget, slug: str
   for (const job of [...fleetBook.jobs].sort((a, b) => a.order - b.order)) {
     const jobId = fleetJobId(job);
     const result = results.get(jobId);
-    const pin = parseJson<Pin>(pinsRaw[jobId], (p) => typeof p.profile === 'string');
+    const pin = parseStored<Pin>(pinsRaw[jobId], (p) => typeof p.profile === 'string');
     const older = olderOf.get(job.id);
     const staleResult = older && older.jobId !== jobId && older.promptHash !== job.promptHash ? older : undefined;
     const failedReason = failed.get(jobId);
-    const rejection = result ? undefined : parseJson<Rejection>(rejectsRaw[jobId], (r) => typeof r.sha256 === 'string');
+    const rejection = result ? undefined : parseStored<Rejection>(rejectsRaw[jobId], (r) => typeof r.sha256 === 'string');
     const state: FleetPanelState = result ? 'verified' : failedReason !== undefined ? 'failed' : pin ? 'in-flight' : staleResult ? 'stale' : 'queued';
     counts[state] += 1;
     panels.push({
@@ -140,14 +140,14 @@ export async function readFleetView(redis: Redis, target: RedisTarget, slug: str
 
   const profiles: FleetProfile[] = [];
   for (const [name, text] of Object.entries(beatsRaw).sort(([a], [b]) => a.localeCompare(b))) {
-    const beat = parseJson<ProfileBeat>(text, (b) => Number.isFinite(b.seen) && typeof b.state === 'string');
+    const beat = parseStored<ProfileBeat>(text, (b) => Number.isFinite(b.seen) && typeof b.state === 'string');
     if (!beat) continue;
     const ageMs = Math.max(0, now - beat.seen);
     const ended = beat.state === 'stopped' || beat.state === 'finished';
     profiles.push({ beat: { ...beat, profile: beat.profile ?? name, doing: Array.isArray(beat.doing) ? beat.doing : [] }, ageMs, gone: !ended && ageMs > GONE_AFTER_MS, verified: verifiedBy.get(name) ?? 0, pinned: pinnedTo.get(name) ?? 0 });
   }
 
-  const refused = refusedRaw.map((text) => parseJson<Refused>(text, (r) => typeof r.panel === 'string')).filter((r): r is Refused => r !== undefined);
+  const refused = refusedRaw.map((text) => parseStored<Refused>(text, (r) => typeof r.panel === 'string')).filter((r): r is Refused => r !== undefined);
   const makers = [...makerOf.values()].sort((a, b) => b.panels - a.panels || a.profile.localeCompare(b.profile) || a.worker.localeCompare(b.worker));
   return { book: slug, fleetBook, now, panels, counts, refused, profiles, makers, queue };
 }
@@ -169,12 +169,3 @@ async function readQueue(target: RedisTarget, slug: string): Promise<{ failed: M
 }
 
 /** A worker's JSON, or undefined when it is absent or not of the shape `ok` checks (a partial write, a newer worker). */
-function parseJson<T>(text: string | null | undefined, ok: (value: T) => boolean): T | undefined {
-  if (!text) return undefined;
-  try {
-    const value = JSON.parse(text) as T;
-    return value && typeof value === 'object' && ok(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}

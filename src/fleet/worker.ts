@@ -13,7 +13,7 @@ import { UsageError } from '../protocol/errors.js';
 import { PROFILE_NAME, SLUG } from '../prompts/schema.js';
 import type { Job, PromptBook, Reference } from '../prompts/types.js';
 import { parseBook } from './enqueue.js';
-import { BOOKS_KEY, FLEET_PREFIX, fleetJobId, fleetKey, queueName, type FleetBook } from './keys.js';
+import { BOOKS_KEY, FLEET_PREFIX, fleetJobId, fleetKey, openJobs, queueName, type FleetBook } from './keys.js';
 import { FleetLink } from './link.js';
 import { connectRedis, loadBullmq, parseRedisUrl, type RedisTarget } from './redis.js';
 
@@ -104,8 +104,7 @@ async function hasWork(slug: string, target: RedisTarget): Promise<boolean> {
   const queue = new Queue(queueName(slug), { connection: target.connection, prefix: FLEET_PREFIX });
   queue.on('error', () => undefined);
   try {
-    const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
-    return Object.values(counts).some((n) => n > 0);
+    return (await openJobs(queue)) > 0;
   } finally {
     await queue.close();
   }

@@ -25,15 +25,18 @@ export type LoadOptions = ExpandOptions;
 
 /** Reads, parses, validates and expands a prompt file, reading its characters' reference images. */
 export async function loadPromptFile(file: string, options: LoadOptions = {}): Promise<PromptBook> {
-  let text: string;
+  return parsePromptText(await readPromptText(file), file, options);
+}
+
+/** The prompt file's text; a file that cannot be read is a PromptFileError saying why. */
+export async function readPromptText(file: string): Promise<string> {
   try {
-    text = await readFile(file, 'utf8');
+    return await readFile(file, 'utf8');
   } catch (error) {
     const { code, message } = error as NodeJS.ErrnoException;
     const why = (code && READ_ERRORS[code]) ?? message;
     throw new PromptFileError(file, 1, 1, `cannot read the prompt file: ${why}${code ? ` (${code})` : ''}`);
   }
-  return parsePromptText(text, file, options);
 }
 
 /**

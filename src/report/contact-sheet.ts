@@ -11,8 +11,8 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { CheckpointError, PromptFileError } from '../protocol/errors.js';
-import { parseBookFor } from '../prompts/index.js';
+import { CheckpointError } from '../protocol/errors.js';
+import { parseBookFor, readPromptText } from '../prompts/index.js';
 import type { Job, PromptBook } from '../prompts/types.js';
 import { isSheetId, SHEET_CHAPTER, withSheets } from '../prompts/sheets.js';
 import { sidecarOf } from '../store/files.js';
@@ -833,13 +833,7 @@ function outFromRecords(book: PromptBook, recordOf: (id: string) => JobRecord | 
 
 /** Reads the prompt file and its checkpoint, makes the thumbnails and writes `<out>/<book>/contact-sheet.html`. */
 export async function writeContactSheet(opts: ContactSheetOptions): Promise<ContactSheetResult> {
-  let text: string;
-  try {
-    text = await readFile(opts.file, 'utf8');
-  } catch (error) {
-    const { code, message } = error as NodeJS.ErrnoException;
-    throw new PromptFileError(opts.file, 1, 1, `cannot read the prompt file: ${code === 'ENOENT' ? 'no such file' : message}`);
-  }
+  const text = await readPromptText(opts.file);
   // `refs: sheet` characters read their sheets where the run wrote them (the report's --out, else output).
   const book = parseBookFor(text, opts.file, opts.out);
   const checkpointDir = path.join(opts.checkpointsDir ?? 'checkpoints', book.book);

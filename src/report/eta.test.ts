@@ -4,7 +4,6 @@ import { imagesPerHour, RATE_WINDOW } from './eta.js';
 const NOW = 1_000_000_000_000;
 const S = 1000;
 const MIN = 60 * S;
-const H = 60 * MIN;
 
 describe('imagesPerHour', () => {
   it('is unknown before the first image', () => {

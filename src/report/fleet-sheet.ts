@@ -6,10 +6,9 @@
 // shared --out mount, or the same image under this machine's `<out>/<book>/`); else its caption
 // says where it is: "on <host> at <path>".
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PromptFileError, UsageError } from '../protocol/errors.js';
-import { parseBookFor } from '../prompts/index.js';
+import { UsageError } from '../protocol/errors.js';
+import { parseBookFor, readPromptText } from '../prompts/index.js';
 import type { PromptBook } from '../prompts/types.js';
 import type { FleetResult } from '../fleet/keys.js';
 import { connectRedis, parseRedisUrl } from '../fleet/redis.js';
@@ -33,13 +32,7 @@ export interface FleetSheetOptions {
 
 /** Reads the fleet's book from Redis, makes the thumbnails it can and writes `<out>/<book>/contact-sheet.html`. */
 export async function writeFleetContactSheet(opts: FleetSheetOptions): Promise<ContactSheetResult> {
-  let text: string;
-  try {
-    text = await readFile(opts.file, 'utf8');
-  } catch (error) {
-    const { code, message } = error as NodeJS.ErrnoException;
-    throw new PromptFileError(opts.file, 1, 1, `cannot read the prompt file: ${code === 'ENOENT' ? 'no such file' : message}`);
-  }
+  const text = await readPromptText(opts.file);
   const book = parseBookFor(text, opts.file, opts.out);
   const target = parseRedisUrl(opts.redis);
   const redis = await connectRedis(target);
