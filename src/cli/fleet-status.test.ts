@@ -1,13 +1,12 @@
 // `status <file> --redis URL`: the lines a person reads about a fleet's book, from a real
 // redis-server (test/support/redis.ts) whose keys are written as the workers write them.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startRedis, type RedisServer } from '../../test/support/redis.js';
-import { enqueueFleetBook, resultOf, seedMixedFleet, writeBeat, writeResult } from '../../test/support/fleet-seed.js';
-import { connectRedis, parseRedisUrl, type RedisTarget } from '../fleet/redis.js';
+import { describe, expect, it } from 'vitest';
+import type { RedisServer } from '../../test/support/redis.js';
+import { enqueueFleetBook, resultOf, seedMixedFleet, useFleetRedis, writeBeat, writeResult } from '../../test/support/fleet-seed.js';
+import type { RedisTarget } from '../fleet/redis.js';
 import { clockTimeFrom } from '../report/format.js';
 import { printStatus } from './status.js';
 
@@ -16,20 +15,7 @@ let target: RedisTarget;
 let redis: Redis;
 let dir: string;
 
-beforeAll(async () => {
-  server = await startRedis();
-  target = parseRedisUrl(server.url);
-  redis = await connectRedis(target);
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
-});
-beforeEach(async () => {
-  await redis.flushall();
-  dir = await mkdtemp(path.join(tmpdir(), 'fleet-status-'));
-});
-afterEach(() => rm(dir, { recursive: true, force: true }));
+useFleetRedis('fleet-status-', (fleet) => ({ server, target, redis, dir } = fleet));
 
 async function status(file: string, url = server.url): Promise<{ code: number; lines: string[] }> {
   const lines: string[] = [];

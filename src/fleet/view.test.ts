@@ -1,35 +1,17 @@
 // The fleet's view of a book (status and report --redis) read from a real redis-server
 // (test/support/redis.ts), its keys written by hand as the workers write them.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startRedis, type RedisServer } from '../../test/support/redis.js';
-import { enqueueFleetBook, resultOf, seedMixedFleet, writeResult } from '../../test/support/fleet-seed.js';
+import { describe, expect, it } from 'vitest';
+import { enqueueFleetBook, resultOf, seedMixedFleet, useFleetRedis, writeResult } from '../../test/support/fleet-seed.js';
 import { fleetJobId } from './keys.js';
-import { connectRedis, parseRedisUrl, type RedisTarget } from './redis.js';
+import type { RedisTarget } from './redis.js';
 import { GONE_AFTER_MS, readFleetView } from './view.js';
 
-let server: RedisServer;
 let target: RedisTarget;
 let redis: Redis;
 let dir: string;
 
-beforeAll(async () => {
-  server = await startRedis();
-  target = parseRedisUrl(server.url);
-  redis = await connectRedis(target);
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
-});
-beforeEach(async () => {
-  await redis.flushall();
-  dir = await mkdtemp(path.join(tmpdir(), 'fleet-view-'));
-});
-afterEach(() => rm(dir, { recursive: true, force: true }));
+useFleetRedis('fleet-view-', (fleet) => ({ target, redis, dir } = fleet));
 
 describe('readFleetView', () => {
   it('is undefined for a book never enqueued', async () => {

@@ -4,15 +4,14 @@
 // named by host and path.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startRedis, type RedisServer } from '../../test/support/redis.js';
-import { enqueueFleetBook, failNextJob, resultOf, writeBeat, writePin, writeResult } from '../../test/support/fleet-seed.js';
+import { describe, expect, it } from 'vitest';
+import type { RedisServer } from '../../test/support/redis.js';
+import { enqueueFleetBook, failNextJob, resultOf, useFleetRedis, writeBeat, writePin, writeResult } from '../../test/support/fleet-seed.js';
 import { runReport } from '../cli/report.js';
-import { connectRedis, parseRedisUrl, type RedisTarget } from '../fleet/redis.js';
+import type { RedisTarget } from '../fleet/redis.js';
 import { renderPanelPng } from '../mock/render.js';
 import { escapeHtml } from './contact-sheet.js';
 
@@ -21,20 +20,7 @@ let target: RedisTarget;
 let redis: Redis;
 let dir: string;
 
-beforeAll(async () => {
-  server = await startRedis();
-  target = parseRedisUrl(server.url);
-  redis = await connectRedis(target);
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
-});
-beforeEach(async () => {
-  await redis.flushall();
-  dir = await mkdtemp(path.join(tmpdir(), 'fleet-sheet-'));
-});
-afterEach(() => rm(dir, { recursive: true, force: true }));
+useFleetRedis('fleet-sheet-', (fleet) => ({ server, target, redis, dir } = fleet));
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 

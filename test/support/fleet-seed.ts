@@ -1,15 +1,44 @@
 // A fleet's book in a real Redis as its workers leave it (src/fleet/keys.ts), written by hand: the
 // book enqueued as `enqueue` does, then results, pins, beats, refusals and a BullMQ failure as the
 // fleet's link (src/fleet/link.ts) writes them. For the tests of `status --redis` and `report --redis`.
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { enqueueBook, parseBook } from '../../src/fleet/enqueue.js';
 import { FLEET_PREFIX, fleetJobId, fleetKey, queueName, type FleetResult, type Pin, type ProfileBeat, type Refused } from '../../src/fleet/keys.js';
 import type { FleetJobData } from '../../src/fleet/link.js';
-import type { RedisTarget } from '../../src/fleet/redis.js';
+import { connectRedis, parseRedisUrl, type RedisTarget } from '../../src/fleet/redis.js';
+import { startRedis, type RedisServer } from './redis.js';
 import type { Job } from '../../src/prompts/types.js';
+
+/**
+ * One real redis-server for the test file (started once, emptied before each test) and a fresh
+ * folder per test: `set` receives them before each test.
+ */
+export function useFleetRedis(prefix: string, set: (fleet: { server: RedisServer; target: RedisTarget; redis: Redis; dir: string }) => void): void {
+  let server: RedisServer | undefined;
+  let target: RedisTarget;
+  let redis: Redis | undefined;
+  let dir: string | undefined;
+  beforeAll(async () => {
+    server = await startRedis();
+    target = parseRedisUrl(server.url);
+    redis = await connectRedis(target);
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await server?.stop();
+  });
+  beforeEach(async () => {
+    await redis!.flushall();
+    dir = await mkdtemp(path.join(tmpdir(), prefix));
+    set({ server: server!, target, redis: redis!, dir });
+  });
+  afterEach(() => (dir ? rm(dir, { recursive: true, force: true }) : undefined));
+}
 
 /** Writes a prompt file of `count` panels and enqueues it; the book's jobs in book order. */
 export async function enqueueFleetBook(redis: Redis, target: RedisTarget, dir: string, book: string, count: number): Promise<{ file: string; jobs: Job[] }> {
