@@ -1,7 +1,7 @@
 // Runs semantest-run exactly as a user would: a child process from the built bin, in its own folder.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,4 +75,24 @@ export async function startMockProcess(args: string[]): Promise<{ url: string; s
     child.once('exit', () => reject(new Error('the mock site exited before it was ready')));
   });
   return { url, stop: () => child.kill('SIGINT') };
+}
+
+/** The JSON-lines events of a `--json` run. */
+export function eventsOf(stdout: string): Array<Record<string, unknown> & { type: string }> {
+  return stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line));
+}
+
+/** The mock site's own counts (`GET /__mock/stats`): prompts it received, faults it played, per account. */
+export async function mockStats(site: string): Promise<{ prompts: number; faults: Record<string, number>; accounts?: Array<{ prompts: number; images: number }> }> {
+  return (await (await fetch(new URL('/__mock/stats', site))).json()) as never;
+}
+
+/** A prompt file `<name>.yaml` in `cwd` with `panels` lighthouse panels; its path. */
+export async function lighthouseBook(cwd: string, name: string, panels: number): Promise<string> {
+  const file = path.join(cwd, `${name}.yaml`);
+  await writeFile(file, `book: ${name}\nstyle: "flat colours"\nprompts:\n${Array.from({ length: panels }, (_, i) => `  - "${name} panel ${i + 1}: a lighthouse on a cliff"`).join('\n')}\n`);
+  return file;
 }

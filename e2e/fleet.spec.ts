@@ -5,33 +5,12 @@
 // SIGKILL that loses nothing, a worker that never comes back whose panels another finishes after
 // --reassign-after, and a Redis restart that the fleet rides out.
 import { execFileSync } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
-import { journalEvents, listFiles, runCli, sha256Of, startMockProcess, workDir } from './cli.js';
+import { eventsOf, journalEvents, lighthouseBook, listFiles, mockStats, runCli, sha256Of, startMockProcess, workDir } from './cli.js';
 import { openJobStore } from '../src/store/index.js';
 import { startRedis } from '../test/support/redis.js';
-
-interface Stats {
-  prompts: number;
-}
-
-async function stats(site: string): Promise<Stats> {
-  return (await (await fetch(new URL('/__mock/stats', site))).json()) as Stats;
-}
-
-async function book(cwd: string, name: string, panels: number): Promise<string> {
-  const file = path.join(cwd, `${name}.yaml`);
-  await writeFile(file, `book: ${name}\nstyle: "flat colours"\nprompts:\n${Array.from({ length: panels }, (_, i) => `  - "${name} panel ${i + 1}: a lighthouse on a cliff"`).join('\n')}\n`);
-  return file;
-}
-
-function eventsOf(stdout: string): Array<Record<string, unknown> & { type: string }> {
-  return stdout
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line));
-}
 
 const FAST = ['--headless', '--json', '--min-gap', '0', '--jitter', '0'];
 /** Locks of 3 s: a killed worker's jobs come back within seconds, as BullMQ's own stalled tests do with 1 s. */
@@ -57,7 +36,7 @@ test('two workers share 60 panels; one is SIGKILLed mid-run and started again: e
   const redis = await startRedis();
   const mock = await startMockProcess(['--mock-latency-ms', '1500']);
   try {
-    const file = await book(cwd, 'fleet60', 60);
+    const file = await lighthouseBook(cwd, 'fleet60', 60);
     const enqueued = await runCli(['enqueue', file, '--redis', redis.url], cwd);
     expect(enqueued.code, enqueued.stderr).toBe(0);
     expect(enqueued.stdout).toContain('60 new jobs, 0 already known');
@@ -106,7 +85,7 @@ test('two workers share 60 panels; one is SIGKILLed mid-run and started again: e
     for (const result of results) expect(await sha256Of(result.file), result.file).toBe(result.sha256);
     expect(new Set(results.map((r) => r.profile))).toEqual(new Set(['a', 'b']));
     // Prompts: one per panel, plus at most what B had sent without a conversation when it was killed.
-    const site = await stats(mock.url);
+    const site = await mockStats(mock.url);
     expect(site.prompts).toBeGreaterThanOrEqual(60);
     expect(site.prompts).toBeLessThanOrEqual(60 + allowance);
 
@@ -129,7 +108,7 @@ test('a worker killed for good: after --reassign-after the other worker makes it
   // Slow images, so the killed worker holds panels it has sent (with a conversation) when it dies.
   const mock = await startMockProcess(['--mock-latency-ms', '4000']);
   try {
-    const file = await book(cwd, 'gone', 12);
+    const file = await lighthouseBook(cwd, 'gone', 12);
     expect((await runCli(['enqueue', file, '--redis', redis.url], cwd)).code).toBe(0);
     const args = (profile: string) => ['worker', '--redis', redis.url, '--profile', profile, '--out', 'out', '--concurrency', '2', '--reassign-after', '8s', '--base-url', mock.url, ...FAST];
     let conversations = 0;
@@ -172,7 +151,7 @@ test('redis-server killed and started again on the same data mid-run: the book f
   const redis = await startRedis();
   const mock = await startMockProcess(['--mock-latency-ms', '1500']);
   try {
-    const file = await book(cwd, 'outage', 20);
+    const file = await lighthouseBook(cwd, 'outage', 20);
     expect((await runCli(['enqueue', file, '--redis', redis.url], cwd)).code).toBe(0);
     let verified = 0;
     let lostSaid!: () => void;
@@ -200,7 +179,7 @@ test('redis-server killed and started again on the same data mid-run: the book f
     expect([...ja.values()].filter((s) => s.state === 'verified')).toHaveLength(20);
     const verifiedLines = (await journalEvents(path.join(cwd, 'checkpoints', 'fleet-a', 'outage', 'journal.jsonl'))).filter((l) => l.state === 'verified');
     expect(verifiedLines, 'no panel verified twice').toHaveLength(20);
-    expect((await stats(mock.url)).prompts).toBe(20);
+    expect((await mockStats(mock.url)).prompts).toBe(20);
   } finally {
     mock.stop();
     await redis.stop();
@@ -213,7 +192,7 @@ test('Ctrl-C on a worker finishes the panels in flight and hands the rest back; 
   const redis = await startRedis();
   const mock = await startMockProcess(['--mock-latency-ms', '3000']);
   try {
-    const file = await book(cwd, 'handback', 12);
+    const file = await lighthouseBook(cwd, 'handback', 12);
     expect((await runCli(['enqueue', file, '--redis', redis.url], cwd)).code).toBe(0);
     const args = ['worker', '--redis', redis.url, '--profile', 'a', '--out', 'out', '--concurrency', '3', '--base-url', mock.url, ...FAST];
     let stopped = false;
@@ -238,7 +217,7 @@ test('Ctrl-C on a worker finishes the panels in flight and hands the rest back; 
     const second = await runCli(args, cwd);
     expect(second.code, second.stderr).toBe(0);
     expect(Number(redisCli(redis.port, 'HLEN', 'semantest:fleet:handback:results'))).toBe(12);
-    expect((await stats(mock.url)).prompts).toBe(12);
+    expect((await mockStats(mock.url)).prompts).toBe(12);
   } finally {
     mock.stop();
     await redis.stop();
@@ -252,7 +231,7 @@ test("a usage cap on one worker's account pauses only that worker: the other mak
   // The site's 3rd prompt meets the cap of the account that sent it, for 10 minutes.
   const mock = await startMockProcess(['--mock-latency-ms', '1500', '--mock-faults', 'quota@3', '--mock-quota-reset', '10 minutes']);
   try {
-    const file = await book(cwd, 'capped', 10);
+    const file = await lighthouseBook(cwd, 'capped', 10);
     expect((await runCli(['enqueue', file, '--redis', redis.url], cwd)).code).toBe(0);
     const args = (profile: string) => ['worker', '--redis', redis.url, '--profile', profile, '--out', 'out', '--concurrency', '1', '--quota-margin', '0', '--base-url', mock.url, ...FAST];
     const started = Date.now();

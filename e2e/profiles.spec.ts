@@ -3,34 +3,10 @@
 // one account's, as on the real site). What a user notices: every panel once, who made which, a
 // cap on one account that neither stalls the others nor is forgotten by the next book on it, and a
 // dashboard retry that sends one prompt however many profiles listen.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
-import { journalEvents, listFiles, runCli, startMockProcess, workDir } from './cli.js';
-
-interface Stats {
-  prompts: number;
-  faults: Record<string, number>;
-  accounts?: Array<{ prompts: number; images: number }>;
-}
-
-async function stats(site: string): Promise<Stats> {
-  return (await (await fetch(new URL('/__mock/stats', site))).json()) as Stats;
-}
-
-async function book(cwd: string, name: string, panels: number): Promise<string> {
-  const file = path.join(cwd, `${name}.yaml`);
-  await writeFile(file, `book: ${name}\nstyle: "flat colours"\nprompts:\n${Array.from({ length: panels }, (_, i) => `  - "${name} panel ${i + 1}: a lighthouse on a cliff"`).join('\n')}\n`);
-  return file;
-}
-
-/** The JSON-lines events of a `--json` run. */
-function eventsOf(stdout: string): Array<Record<string, unknown> & { type: string }> {
-  return stdout
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line));
-}
+import { eventsOf, journalEvents, lighthouseBook, listFiles, mockStats, runCli, startMockProcess, workDir } from './cli.js';
 
 function summaryOf(stdout: string): Record<string, unknown> & { verified: number; failed: unknown[]; notRun: number; promptsSent: number; profiles: Array<{ name: string; verified: number; promptsSent: number }> } {
   const end = eventsOf(stdout).find((e) => e.type === 'run-end') as { summary: never } | undefined;
@@ -43,7 +19,7 @@ const FAST = ['--headless', '--json', '--no-dashboard', '--min-gap', '0', '--jit
 test('two profiles: a usage cap on one leaves the other at full pace, and the book ends long before the reset', async () => {
   test.setTimeout(150_000);
   const cwd = await workDir();
-  const file = await book(cwd, 'pool', 8);
+  const file = await lighthouseBook(cwd, 'pool', 8);
   // The site's 3rd prompt meets the cap of the account that sent it, for 10 minutes.
   const mock = await startMockProcess(['--mock-latency-ms', '800', '--mock-faults', 'quota@3', '--mock-quota-reset', '10 minutes']);
   try {
@@ -77,7 +53,7 @@ test('two profiles: a usage cap on one leaves the other at full pace, and the bo
     const makers = await Promise.all(images.map(async (png) => JSON.parse(await readFile(png.replace(/\.png$/, '.json'), 'utf8')).profile as string));
     expect(new Set(makers)).toEqual(new Set(['a', 'b']));
     // The site received exactly the prompts the run says it sent: 8 images and the one that met the cap.
-    const site = await stats(mock.url);
+    const site = await mockStats(mock.url);
     expect(site.prompts).toBe(9);
     expect(summary.promptsSent).toBe(9);
     expect(site.faults.quota).toBe(1);
@@ -92,8 +68,8 @@ test('two profiles: a usage cap on one leaves the other at full pace, and the bo
 test('book A meets a cap on a profile and is stopped; book B on the same profile waits for the reset before it sends', async () => {
   test.setTimeout(150_000);
   const cwd = await workDir();
-  const fileA = await book(cwd, 'book-a', 4);
-  const fileB = await book(cwd, 'book-b', 2);
+  const fileA = await lighthouseBook(cwd, 'book-a', 4);
+  const fileB = await lighthouseBook(cwd, 'book-b', 2);
   const mock = await startMockProcess(['--mock-latency-ms', '300', '--mock-faults', 'quota@2', '--mock-quota-reset', '8 seconds']);
   try {
     let capped: (line: string) => void = () => undefined;
@@ -110,7 +86,7 @@ test('book A meets a cap on a profile and is stopped; book B on the same profile
     runA.child.kill('SIGINT');
     const resultA = await runA;
     expect(resultA.code).toBe(130);
-    const sentByA = (await stats(mock.url)).prompts;
+    const sentByA = (await mockStats(mock.url)).prompts;
     expect(sentByA).toBe(2);
 
     // Book B on the same profile, at once: it must not send before the account's cap resets.
@@ -124,7 +100,7 @@ test('book A meets a cap on a profile and is stopped; book B on the same profile
     const firstStart = events.find((e) => e.type === 'job-start') as unknown as { at: string };
     expect(Date.parse(firstStart.at)).toBeGreaterThanOrEqual(pause.until);
     // The site never saw book B meet the cap: it waited instead of bursting into it.
-    const site = await stats(mock.url);
+    const site = await mockStats(mock.url);
     expect(site.faults.quota).toBe(1);
     expect(site.prompts).toBe(sentByA + 2);
     expect(summaryOf(runB.stdout).verified).toBe(2);
@@ -175,7 +151,7 @@ async function command(url: string, name: 'retry' | 'reject', id: string): Promi
 test('a dashboard retry with two profiles sends one prompt, and the run that ends with it verified exits 0', async () => {
   test.setTimeout(150_000);
   const cwd = await workDir();
-  const file = await book(cwd, 'retry', 8);
+  const file = await lighthouseBook(cwd, 'retry', 8);
   // The 2nd prompt is refused for policy: the panel fails for good, until a person retries it.
   const mock = await startMockProcess(['--mock-latency-ms', '1500', '--mock-faults', 'policy@2']);
   try {
@@ -191,7 +167,7 @@ test('a dashboard retry with two profiles sends one prompt, and the run that end
     const summary = summaryOf(result.stdout);
     expect(summary.verified).toBe(8);
     expect(summary.failed).toEqual([]);
-    const site = await stats(mock.url);
+    const site = await mockStats(mock.url);
     expect(site.prompts).toBe(9);
     expect(summary.promptsSent).toBe(9);
     const starts = eventsOf(result.stdout).filter((e) => e.type === 'job-start' && e.id === failed.id);
@@ -204,7 +180,7 @@ test('a dashboard retry with two profiles sends one prompt, and the run that end
 test('a panel rejected and regenerated in one run is counted once, and the run exits 0', async () => {
   test.setTimeout(150_000);
   const cwd = await workDir();
-  const file = await book(cwd, 'again', 6);
+  const file = await lighthouseBook(cwd, 'again', 6);
   const mock = await startMockProcess(['--mock-latency-ms', '1500']);
   try {
     const run = runCli([file, '--headless', '--json', '--min-gap', '0', '--jitter', '0', '--concurrency', '1', '--profile', 'a', '--profile', 'b', '--base-url', mock.url, '--out', 'out'], cwd);
@@ -220,7 +196,7 @@ test('a panel rejected and regenerated in one run is counted once, and the run e
     expect(summary.failed).toEqual([]);
     const events = eventsOf(result.stdout);
     expect(events.filter((e) => e.type === 'job-verified' && e.id === first.id)).toHaveLength(2);
-    expect((await stats(mock.url)).prompts).toBe(7);
+    expect((await mockStats(mock.url)).prompts).toBe(7);
     expect(await listFiles(path.join(cwd, 'out', 'again', '.rejected'), '.png')).toHaveLength(1);
   } finally {
     mock.stop();
