@@ -229,8 +229,9 @@ function siteHint(message: string, provider: ProviderDescriptor): string {
   if (shown.startsWith('chrome-error:')) return `: ${provider.baseUrl} did not load (no network, or a wrong --base-url)`;
   try {
     if (new URL(shown).host !== new URL(provider.baseUrl).host) return ': the site sent the tab elsewhere, most likely to its log-in page; run semantest-run login';
-  } catch {
-    // not a URL: nothing to add
+  } catch (error) {
+    // not a URL: nothing to add (new URL throws only TypeError; anything else is a bug)
+    if (!(error instanceof TypeError)) throw error;
   }
   return '';
 }
