@@ -7,7 +7,7 @@
 // panel is verified in exactly one worker's checkpoint, and the site received one prompt per job.
 //   node scripts/run-ts.mjs bench/fleet.ts [--workers 1,2,3] [--jobs 30] [--latency-ms 3000]
 //     [--concurrency 2] [--min-gap 2] [--timeout-s 900]
-// Uses the built CLI (bin/semantest-run.js → dist/cli.js): run `npm run build` after changing src/.
+// Uses the built CLI (bin/semantest-run.cjs → dist/cli.js): run `npm run build` after changing src/.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import { openJobStore } from '../src/store/index.js';
 import { startRedis } from '../test/support/redis.js';
 
 // run-ts bundles this file into dist/scripts/, so the bin is found from the working directory (the repo, as npm runs it).
-const BIN = path.resolve('bin', 'semantest-run.js');
+const BIN = path.resolve('bin', 'semantest-run.cjs');
 
 const args = process.argv.slice(2);
 function option(name: string, fallback: string): string {

@@ -6,6 +6,7 @@
 //   node scripts/run-ts.mjs bench/soak.ts [--jobs N] [--faults error:0.05] [--recycle-tabs-every N] [--naive N]
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright';
@@ -99,6 +100,9 @@ function table(samples: Sample[]): string {
 
 // ---------- the soak ----------
 
+// scripts/run-ts.mjs preloads dist/tune.cjs as bin/semantest-run.cjs does; say what it set (SEMANTEST_TUNE=off: the baseline).
+const tuning = (createRequire(import.meta.url)('../tune.cjs') as { tuning: { applied: string[]; skipped: string[] } }).tuning;
+console.log(`[soak] runner tuning: ${tuning.applied.join('; ') || 'none'}${tuning.skipped.length ? ` (skipped: ${tuning.skipped.join('; ')})` : ''}`);
 const work = await mkdtemp(path.join(tmpdir(), 'semantest-soak-'));
 const promptFile = path.join(work, 'soak.yaml');
 await writeFile(

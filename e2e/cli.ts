@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const bin = path.join(root, 'bin', 'semantest-run.js');
+export const bin = path.join(root, 'bin', 'semantest-run.cjs');
 
 export interface CliResult {
   code: number | null;

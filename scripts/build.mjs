@@ -26,6 +26,17 @@ if (existsSync(path.join(root, 'src/cli/main.ts'))) {
     sourcemap: true,
     logLevel: 'warning',
   });
+  // CommonJS, loaded by bin/semantest-run.cjs before any ES module (see src/cli/tune-process.ts).
+  await build({
+    entryPoints: [path.join(root, 'src/cli/tune-entry.ts')],
+    outfile: path.join(dist, 'tune.cjs'),
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    packages: 'external',
+    logLevel: 'warning',
+  });
 }
 
 for (const entry of ['background', 'content']) {

@@ -20,7 +20,7 @@ const MAX_BYTES = 200 * 1024;
 
 execFileSync(process.execPath, [path.join(root, 'scripts', 'build.mjs')], { stdio: 'inherit' });
 const work = await mkdtemp(path.join(tmpdir(), 'semantest-shot-'));
-const cli = (...args) => execFileSync(process.execPath, [path.join(root, 'bin', 'semantest-run.js'), ...args], { cwd: work, stdio: ['ignore', 'inherit', 'inherit'] });
+const cli = (...args) => execFileSync(process.execPath, [path.join(root, 'bin', 'semantest-run.cjs'), ...args], { cwd: work, stdio: ['ignore', 'inherit', 'inherit'] });
 try {
   // `prompts/demo.yaml` as the README writes it, so the page's header shows that path.
   await symlink(path.join(root, 'prompts'), path.join(work, 'prompts'));

@@ -48,13 +48,13 @@ const work = await mkdtemp(path.join(tmpdir(), 'semantest-shot-'));
 await symlink(path.join(root, 'prompts'), path.join(work, 'prompts'));
 // The demo's characters use their sheets (refs: sheet), which a run makes first: made beforehand
 // here, so the picture is the panels' run as before.
-execFileSync(process.execPath, [path.join(root, 'bin', 'semantest-run.js'), 'characters', 'prompts/demo.yaml', '--mock', '--headless', '--no-dashboard', '--mock-latency-ms', '300'], { cwd: work, stdio: 'ignore' });
+execFileSync(process.execPath, [path.join(root, 'bin', 'semantest-run.cjs'), 'characters', 'prompts/demo.yaml', '--mock', '--headless', '--no-dashboard', '--mock-latency-ms', '300'], { cwd: work, stdio: 'ignore' });
 const command = 'semantest-run prompts/demo.yaml --mock --headless --mock-latency-ms 3000';
 let screen;
 try {
   tmux('new-session', '-d', '-s', session, '-x', String(COLUMNS), '-y', String(ROWS), '-c', work, 'env', 'TERM=xterm-256color', 'PS1=$ ', 'bash', '--norc', '--noprofile');
   // `semantest-run` as after `npm install`, the run in a folder of its own.
-  tmux('send-keys', '-t', session, `semantest-run() { node ${JSON.stringify(path.join(root, 'bin', 'semantest-run.js'))} "$@"; }; clear`, 'Enter');
+  tmux('send-keys', '-t', session, `semantest-run() { node ${JSON.stringify(path.join(root, 'bin', 'semantest-run.cjs'))} "$@"; }; clear`, 'Enter');
   await sleep(500);
   tmux('send-keys', '-t', session, command, 'Enter');
   // Mid-run: about half the images done, panels in flight.

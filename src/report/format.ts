@@ -8,9 +8,16 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
 }
 
-/** The local time of day, `14:03:09`. */
+const two = (n: number): string => String(n).padStart(2, '0');
+const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+
+/**
+ * The local time of day, `14:03:09`. By hand, not through Intl: the first Intl call maps ~6 MB of
+ * Node's ICU data into the runner for good (docs/ARCHITECTURE.md §10 "The runner's own memory").
+ */
 export function clockTime(at: number): string {
-  return new Date(at).toLocaleTimeString('en-GB', { hour12: false });
+  const d = new Date(at);
+  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
 }
 
 /** The local time of `at`, with its weekday when it is not on the same day as `now` (`Tue 03:10:00`). */
@@ -18,7 +25,7 @@ export function clockTimeFrom(at: number, now: number): string {
   const a = new Date(at);
   const b = new Date(now);
   const sameDay = a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
-  return sameDay ? clockTime(at) : `${a.toLocaleDateString('en-GB', { weekday: 'short' })} ${clockTime(at)}`;
+  return sameDay ? clockTime(at) : `${WEEKDAYS[a.getDay()]} ${clockTime(at)}`;
 }
 
 // Code points a terminal draws two cells wide (East Asian Wide and Fullwidth, and emoji), the
