@@ -15,28 +15,10 @@ await rm(extOut, { recursive: true, force: true });
 await mkdir(extOut, { recursive: true });
 
 if (existsSync(path.join(root, 'src/cli/main.ts'))) {
-  await build({
-    entryPoints: [path.join(root, 'src/cli/main.ts')],
-    outfile: path.join(dist, 'cli.js'),
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    sourcemap: true,
-    logLevel: 'warning',
-  });
+  const node = { bundle: true, platform: 'node', target: 'node20', packages: 'external', logLevel: 'warning' };
+  await build({ ...node, entryPoints: [path.join(root, 'src/cli/main.ts')], outfile: path.join(dist, 'cli.js'), format: 'esm', sourcemap: true });
   // CommonJS, loaded by bin/semantest-run.cjs before any ES module (see src/cli/tune-process.ts).
-  await build({
-    entryPoints: [path.join(root, 'src/cli/tune-entry.ts')],
-    outfile: path.join(dist, 'tune.cjs'),
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'warning',
-  });
+  await build({ ...node, entryPoints: [path.join(root, 'src/cli/tune-entry.ts')], outfile: path.join(dist, 'tune.cjs'), format: 'cjs' });
 }
 
 for (const entry of ['background', 'content']) {
