@@ -3,20 +3,20 @@
 // link leaves them, and what the page's commands write where the workers read it (src/fleet/keys.ts).
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { chromium } from 'playwright';
 import sharp from 'sharp';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startRedis, type RedisServer } from '../../test/support/redis.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { useFleetRedis } from '../../test/support/fleet-seed.js';
 import { findChromium } from '../browser/discover.js';
 import { enqueueBook } from '../fleet/enqueue.js';
 import { FLEET_PREFIX, fleetJobId, fleetKey, queueName, type FleetResult, type ProfileBeat, type Rejection } from '../fleet/keys.js';
 import type { FleetJobData } from '../fleet/link.js';
-import { connectRedis, parseRedisUrl, type RedisTarget } from '../fleet/redis.js';
+import type { RedisTarget } from '../fleet/redis.js';
 import type { Job } from '../prompts/types.js';
 import { ThumbnailCache } from '../report/thumbnails.js';
 import { FleetSource } from './fleet-source.js';
@@ -42,7 +42,6 @@ function request(url: URL, opts: { method?: string; headers?: Record<string, str
   });
 }
 
-let server: RedisServer;
 let target: RedisTarget;
 let redis: Redis;
 let dir: string;
@@ -55,23 +54,12 @@ let bookDir: string;
 let sha: string;
 const BOOK = 'harbour';
 
-beforeAll(async () => {
-  server = await startRedis();
-  target = parseRedisUrl(server.url);
-  redis = await connectRedis(target);
-});
-
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
-});
+useFleetRedis('fleet-dash-', (fleet) => ({ target, redis, dir } = fleet));
 
 const beat = (profile: string, worker: string, extra: Partial<ProfileBeat> = {}): string =>
   JSON.stringify({ profile, worker, host: 'host', pid: 1, seen: Date.now(), state: 'working', doing: [], verified: 0, ...extra } satisfies ProfileBeat);
 
 beforeEach(async () => {
-  await redis.flushall();
-  dir = await mkdtemp(path.join(tmpdir(), 'fleet-dash-'));
   const file = path.join(dir, 'harbour.yaml');
   await writeFile(file, `book: ${BOOK}\nstyle: "ink wash"\nprompts:\n  - "the harbour in fog"\n  - "a boat at dawn"\n  - "gulls over the pier"\n`);
   await enqueueBook({ file, out: path.join(dir, 'output'), redis, target });
@@ -115,7 +103,6 @@ afterEach(async () => {
   await dashboard?.close();
   await source?.close();
   await queue?.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 const at = (route: string) => new URL(route, url);
