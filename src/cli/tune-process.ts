@@ -42,7 +42,7 @@ export function tuneProcess(): Tuning {
     skipped.push(`malloc arenas: not Linux (${process.platform})`);
   } else {
     try {
-      // The CommonJS build (dist/tune.cjs) has require; an ES module bundle (the benches) has import.meta.
+      // The CommonJS build (dist/tune.cjs) has require; run as an ES module (vitest) it has import.meta.
       const load = typeof require === 'function' ? require : createRequire(import.meta.url);
       const koffi = load('koffi') as { load(name: string): { func(signature: string): (...args: number[]) => number } };
       // musl (Alpine) has no libc.so.6: the load throws and the arenas are left as they are.
