@@ -34,6 +34,15 @@ export function runCli(
   return Object.assign(done, { child });
 }
 
+/**
+ * `xvfb-run` for a headful CLI in `cwd`. Its X auth file lives in `cwd` (`-f`): without it xvfb-run
+ * makes its own temp folder and, when removing that fails on exit, exits 5 in place of the CLI's code
+ * (seen once in CI on the login-timeout spec).
+ */
+export function xvfbRun(cwd: string): string[] {
+  return ['xvfb-run', '-a', '-f', path.join(cwd, '.Xauthority'), '-s', '-screen 0 1280x900x24'];
+}
+
 export function workDir(): Promise<string> {
   return mkdtemp(path.join(tmpdir(), 'semantest-e2e-'));
 }

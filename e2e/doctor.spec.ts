@@ -10,9 +10,8 @@ import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import { startMockSite } from '../src/mock/server.js';
 import { acquireLock } from '../src/store/index.js';
-import { browsersOn, root, runCli, workDir } from './cli.js';
+import { browsersOn, root, runCli, workDir, xvfbRun } from './cli.js';
 
-const XVFB = ['xvfb-run', '-a', '-s', '-screen 0 1280x900x24'];
 const REQUIRED = ['browser', 'display', 'profile lock', 'launch', 'extension + hub', 'site', 'logged in', 'composer'];
 const composerSelectors = (JSON.parse(readFileSync(path.join(root, 'src', 'providers', 'chatgpt.json'), 'utf8')) as { selectors: { composer: string[] } }).selectors.composer;
 
@@ -118,7 +117,7 @@ test('login in a window: ends by itself once the chat shows, and closes the brow
   const site = await startMockSite({ latencyMs: 100 });
   try {
     const cwd = await workDir();
-    const result = await runCli(['login', '--base-url', site.url, '--timeout', '60'], cwd, { wrapper: XVFB });
+    const result = await runCli(['login', '--base-url', site.url, '--timeout', '60'], cwd, { wrapper: xvfbRun(cwd) });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`profile default is ready: logged in to ${site.url}`);
@@ -146,8 +145,8 @@ test('login in a window: no log-in before --timeout is exit 1 with a sentence', 
   const wall = await loginWall();
   try {
     const cwd = await workDir();
-    const result = await runCli(['login', '--base-url', wall.url, '--timeout', '2'], cwd, { wrapper: XVFB });
-    expect(result.code).toBe(1);
+    const result = await runCli(['login', '--base-url', wall.url, '--timeout', '2'], cwd, { wrapper: xvfbRun(cwd) });
+    expect(result.code, result.stderr).toBe(1);
     expect(result.stderr).toContain('no log-in within 2 s');
     expectReleased(cwd);
   } finally {
@@ -162,7 +161,7 @@ test('login in a window: the window closed first is exit 1 with a sentence', asy
     const profileDir = path.join(cwd, 'profiles', 'default');
     let closed = false;
     const run = runCli(['login', '--base-url', wall.url, '--timeout', '120'], cwd, {
-      wrapper: XVFB,
+      wrapper: xvfbRun(cwd),
       onStdout: (chunk) => {
         if (closed || !chunk.includes('in the window')) return;
         closed = true;

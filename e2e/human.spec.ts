@@ -3,7 +3,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
-import { listFiles, runCli, workDir } from './cli.js';
+import { listFiles, runCli, workDir, xvfbRun } from './cli.js';
 
 for (const kind of ['login', 'challenge'] as const) {
   test(`headful: a ${kind} page waits for the person and the run finishes once they are through`, async () => {
@@ -16,7 +16,7 @@ for (const kind of ['login', 'challenge'] as const) {
       [file, '--mock', '--mock-latency-ms', '300', '--min-gap', '0', '--jitter', '0', '--concurrency', '1', '--backoff', '0.2', '--mock-faults', `${kind}@2`, '--out', 'out'],
       cwd,
       {
-        wrapper: ['xvfb-run', '-a', '-s', '-screen 0 1280x900x24'],
+        wrapper: xvfbRun(cwd),
         onStdout: (chunk) => {
           site ??= /· (http:\/\/127\.0\.0\.1:\d+\/) ·/.exec(chunk)?.[1];
           if (!helped && site && chunk.includes('waiting for you')) {

@@ -91,9 +91,9 @@ describe('status per profile', () => {
     expect(lines[0]).toBe('shared: 3 jobs — 3 verified');
     const profileLines = lines.filter((l) => l.startsWith('  profile '));
     expect(profileLines).toHaveLength(3);
-    expect(profileLines[0]).toMatch(/^ {2}profile a: 2 verified; paused until \S*\d\d:\d\d:\d\d \(in 2h 13m\): usage cap reached: ".*✓ fake line.*"$/);
+    expect(profileLines[0]).toMatch(/^ {2}profile a: 2 verified; paused until (?:(?:Sun|Mon|Tue|Wed|Thu|Fri|Sat) )?\d\d:\d\d:\d\d \(in 2h 13m\): usage cap reached: ".*✓ fake line.*"$/);
     expect(profileLines[0]).not.toMatch(CONTROL);
-    expect(profileLines[1]).toMatch(/^ {2}profile b: 1 verified; ready \(last prompt \S*\d\d:\d\d:\d\d\)$/);
+    expect(profileLines[1]).toMatch(/^ {2}profile b: 1 verified; ready \(last prompt (?:(?:Sun|Mon|Tue|Wed|Thu|Fri|Sat) )?\d\d:\d\d:\d\d\)$/);
     expect(profileLines[2]).toMatch(/^ {2}profile c: paused until .* \(in (59m \d\ds|1h 00m)\): rate limited$/);
   });
 
