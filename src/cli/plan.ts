@@ -52,11 +52,13 @@ export async function runPlan(opts: PlanCommandOptions): Promise<number> {
       await store.close();
     }
   }
+  // Sheets a run makes first (`refs: sheet`, not made yet) are images too.
+  const sheets = book.sheetsToMake?.length ?? 0;
   const gate = pacingToGateOptions(book.pacing);
-  const base = { jobs: left, gate, imageMs: imageMs ?? TYPICAL_IMAGE_MS, now, ...(quota ? { quota: { images: quota.images, windowMs: quota.hours * 3_600_000 } } : {}) };
+  const base = { jobs: left + sheets, gate, imageMs: imageMs ?? TYPICAL_IMAGE_MS, now, ...(quota ? { quota: { images: quota.images, windowMs: quota.hours * 3_600_000 } } : {}) };
   const estimate = estimateRun({ ...base, profiles });
   const p = book.pacing;
-  write(`${book.book}: ${left} of ${book.jobs.length} jobs left`);
+  write(`${book.book}: ${left} of ${book.jobs.length} jobs left${sheets ? `, and first ${sheets} character sheet${sheets === 1 ? '' : 's'} not made yet (${book.sheetsToMake!.join(', ')})` : ''}`);
   write(`  pacing per profile: ${p.concurrency} tab${p.concurrency === 1 ? '' : 's'}, ${p.minGapSeconds} s apart (+ up to ${p.jitterSeconds} s), a ${p.cooldownSeconds} s rest every ${p.cooldownEvery || '∞'} images`);
   write(
     quota

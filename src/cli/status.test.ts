@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadPromptFile } from '../prompts/index.js';
 import { openJobStore } from '../store/index.js';
 import { PROFILE_PACING_FILE, openProfilePacing } from '../store/profile-pacing.js';
+import { runPlan } from './plan.js';
 import { runReject } from './reject.js';
 import { printStatus } from './status.js';
 
@@ -112,3 +113,21 @@ describe('status per profile', () => {
     expect(none).toEqual([lines[0]]);
   });
 });
+
+describe('status and plan before the character sheets are made', () => {
+  it('name the sheets the next run makes first, instead of asking to run characters', async () => {
+    const file = path.join(root, 'book.yaml');
+    const slug = `sheets-${path.basename(root).toLowerCase().replace(/[^a-z0-9]/g, '')}`;
+    await writeFile(file, `book: ${slug}\ncharacters:\n  mara: { description: "a keeper in a yellow coat", refs: sheet }\n  tom: "a boy"\nprompts:\n  - "{mara} at the lamp"\n  - "{tom} on the rocks"\n`);
+    const lines: string[] = [];
+    expect(await printStatus(file, path.join(root, 'checkpoints'), (l) => lines.push(l), { profilesDir: path.join(root, 'nowhere') })).toBe(0);
+    expect(lines).toEqual([
+      `${slug}: not started (2 jobs; no checkpoint in ${path.join(root, 'checkpoints', slug)})`,
+      '  first the character sheet mara: not made yet, the next run makes it before the panels',
+    ]);
+    const planned: string[] = [];
+    expect(await runPlan({ file, checkpointsDir: path.join(root, 'checkpoints'), write: (l) => planned.push(l) })).toBe(0);
+    expect(planned[0]).toBe(`${slug}: 2 of 2 jobs left, and first 1 character sheet not made yet (mara)`);
+  });
+});
+

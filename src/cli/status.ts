@@ -30,8 +30,13 @@ export async function printStatus(
   // `refs: sheet` characters: their sheets where a run with the default --out wrote them.
   const book = await loadBookFor(file);
   const dir = path.join(checkpointsDir, book.book);
+  // A run makes a `refs: sheet` character's missing sheet before any panel (src/cli/sheets-first.ts).
+  const sheetsLine = book.sheetsToMake?.length
+    ? `  first the character sheet${book.sheetsToMake.length === 1 ? '' : 's'} ${book.sheetsToMake.join(', ')}: not made yet, the next run makes ${book.sheetsToMake.length === 1 ? 'it' : 'them'} before the panels`
+    : undefined;
   if (!existsSync(dir)) {
     write(`${book.book}: not started (${book.jobs.length} jobs; no checkpoint in ${dir})`);
+    if (sheetsLine) write(sheetsLine);
     // A pause another book met on the account holds this one too, before it starts.
     for (const line of await profileLines(profilesDir, new Map())) write(line);
     return 0;
@@ -57,6 +62,7 @@ export async function printStatus(
     }
     const order = ['verified', 'rejected', 'downloaded', 'submitted', 'started', 'failed', 'pending'];
     write(`${book.book}: ${book.jobs.length} jobs — ${order.filter((s) => counts.get(s)).map((s) => `${counts.get(s)} ${s}`).join(', ')}`);
+    if (sheetsLine) write(sheetsLine);
     if (stale) write(`  ${stale} verified panels have changed prompts since (re-run with --resume --regenerate-changed)`);
     for (const line of failures) write(line);
     for (const line of rejections) write(line);

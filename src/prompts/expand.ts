@@ -140,6 +140,12 @@ export interface ExpandOptions {
   sheetsDir?: string | ((book: string) => string);
   /** Leave sheets out of the jobs (for the command that makes them): they may not exist yet. */
   withoutSheets?: boolean;
+  /**
+   * A sheet not made yet (no file) is left out of its panels' jobs and named in the book's
+   * `sheetsToMake`, instead of an error: for commands that read a book's state (status, plan,
+   * report), since a run makes missing sheets first. A sheet that is there but unusable is still an error.
+   */
+  allowMissingSheets?: boolean;
 }
 
 /** The names a text refers to as `{name}`, in order, among the known ones. */
@@ -158,7 +164,8 @@ export function expandPromptFile(data: PromptFile, file: string, lineOf: (path: 
   const defined = characterList(data, file, fail);
   // A Map, not the parsed object: `constructor` or `toString` must be plain names, never Object's.
   const characters = new Map(defined.map((c) => [c.name, clause(c.description)]));
-  const refsOf = characterRefs(defined, data.book, file, fail, options);
+  const sheetsToMake = new Set<string>();
+  const refsOf = characterRefs(defined, data.book, file, fail, options, sheetsToMake);
   const tooLong = (path: Path, length: string) =>
     fail(path, `the final prompt would be ${length} characters, and the site takes at most ${MAX_PROMPT_CHARS}: shorten the prompt, its modifiers, its {name} characters or the style`);
   const outputs = new Map<string, Job>();
@@ -224,6 +231,7 @@ export function expandPromptFile(data: PromptFile, file: string, lineOf: (path: 
     ...(data.profiles ? { profiles: [...data.profiles] } : {}),
     ...(data.quota ? { quota: { images: data.quota.images, hours: data.quota.hours } } : {}),
     ...(defined.length ? { characters: defined } : {}),
+    ...(sheetsToMake.size ? { sheetsToMake: defined.filter((c) => sheetsToMake.has(c.name)).map((c) => c.name) } : {}),
     file,
     jobs,
   };
@@ -256,7 +264,7 @@ function characterList(data: PromptFile, file: string, fail: Fail): Character[] 
 }
 
 /** A character's references by name; a sheet is read the first time a job needs it. */
-function characterRefs(defined: readonly Character[], book: string, file: string, fail: Fail, options: ExpandOptions): (name: string) => Reference[] {
+function characterRefs(defined: readonly Character[], book: string, file: string, fail: Fail, options: ExpandOptions, notMade: Set<string>): (name: string) => Reference[] {
   const byName = new Map(defined.map((c) => [c.name, c]));
   const sheets = new Map<string, Reference[]>();
   return (name) => {
@@ -274,7 +282,12 @@ function characterRefs(defined: readonly Character[], book: string, file: string
       ref = readReference(name, sheet);
     } catch (error) {
       if (!(error instanceof ReferenceProblem)) throw error;
-      const missing = /\(ENOENT\)$/.test(error.message);
+      const missing = /\((ENOENT|ENOTDIR)\)$/.test(error.message);
+      if (missing && options.allowMissingSheets) {
+        notMade.add(name);
+        sheets.set(name, []);
+        return [];
+      }
       return fail(at, missing
         ? `${name} uses refs: sheet, but there is no sheet at ${sheet}: run \`semantest-run characters ${file}\` first`
         : `${name}'s sheet ${sheet} ${error.message}`);

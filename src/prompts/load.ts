@@ -41,15 +41,16 @@ export async function readPromptText(file: string): Promise<string> {
 
 /**
  * A book as a command that reads a run's output loads it: `refs: sheet` finds each sheet where a run
- * with this `--out` wrote it, `<out>/<book>/characters` (`out` defaults to the run's, `output`).
+ * with this `--out` wrote it, `<out>/<book>/characters` (`out` defaults to the run's, `output`). A
+ * sheet not made yet is named in `sheetsToMake`, not an error: a run makes it first.
  */
 export function loadBookFor(file: string, out?: string): Promise<PromptBook> {
-  return loadPromptFile(file, { sheetsDir: sheetsIn(out ?? 'output') });
+  return loadPromptFile(file, { sheetsDir: sheetsIn(out ?? 'output'), allowMissingSheets: true });
 }
 
 /** loadBookFor from text already in memory. */
 export function parseBookFor(text: string, file: string, out?: string): PromptBook {
-  return parsePromptText(text, file, { sheetsDir: sheetsIn(out ?? 'output') });
+  return parsePromptText(text, file, { sheetsDir: sheetsIn(out ?? 'output'), allowMissingSheets: true });
 }
 
 /** Same as loadPromptFile, from text already in memory; `file` is used in messages and job sources. */

@@ -91,6 +91,11 @@ export interface PromptBook {
   quota?: Quota;
   /** The file's characters in file order; absent when it defines none. */
   characters?: Character[];
+  /**
+   * Loaded with `allowMissingSheets`: the `refs: sheet` characters whose sheet is not made yet, in
+   * file order. Their panels' jobs carry no sheet (and so another promptHash than once it exists).
+   */
+  sheetsToMake?: string[];
   file: string;
   jobs: Job[];
 }
