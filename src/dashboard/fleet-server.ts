@@ -1,15 +1,12 @@
 // The fleet's live dashboard (`semantest-run dashboard <file> --redis URL`, issue 17): the local
-// dashboard's page, address and defences (server.ts, ARCHITECTURE §12: 127.0.0.1 only, a token in
+// dashboard's page, address and defences (shell.ts, ARCHITECTURE §12: 127.0.0.1 only, a token in
 // every path, its own Host names only, commands JSON from its own Origin, capped event streams,
 // fixed error texts), fed from the fleet's Redis (fleet-source.ts) instead of a run. Redis is polled
 // every POLL_MS while a page is open; a change tells the page (server-sent `run`), which then reads
 // /state, as it does during a run. Commands: pause and resume (all, or one profile), retry, reject.
-import { randomBytes } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { dashboardPage } from './page.js';
+import type http from 'node:http';
 import { openInside } from '../inside.js';
-import { checkCommand, checkHost, hasToken, MAX_STREAMS, readJson, Refusal, refuse, reply, send, sendFile, TEXT, type Dashboard } from './server.js';
+import { checkCommand, MAX_STREAMS, readJson, Refusal, reply, send, sendFile, startShell, TEXT, type Dashboard } from './shell.js';
 import { FleetActionError, type FleetSource } from './fleet-source.js';
 
 export const POLL_MS = 1_500;
@@ -29,62 +26,36 @@ export interface FleetDashboardOptions {
 
 export async function startFleetDashboard(opts: FleetDashboardOptions): Promise<Dashboard> {
   const { source } = opts;
-  const token = randomBytes(24).toString('base64url');
-  const base = `/${token}/`;
-  const clients = new Set<http.ServerResponse>();
-  const maxStreams = opts.maxStreams ?? MAX_STREAMS;
-  let hosts = new Set<string>();
   const down = () => new Refusal(503, "the fleet's Redis does not answer; the dashboard tries again");
 
-  function broadcast(type: string, data: unknown): void {
-    const frame = `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
-    for (const client of clients) client.write(frame);
-  }
+  const shell = await startShell({
+    title: source.slug,
+    state: () => source.snapshot().catch(() => Promise.reject(down())),
+    route,
+    ...(opts.port !== undefined ? { port: opts.port } : {}),
+    maxStreams: opts.maxStreams ?? MAX_STREAMS,
+    onClose: () => clearInterval(poll),
+  });
 
   // What the page last could have seen; a different snapshot tells it to read /state again.
   let last = '';
   let polling = false;
   const poll = setInterval(() => {
-    if (polling || clients.size === 0) return;
+    if (polling || shell.streams() === 0) return;
     polling = true;
     source
       .snapshot()
       .then((snapshot) => {
         const text = JSON.stringify({ ...snapshot, profiles: snapshot.profiles.map(({ seen: _seen, ...p }) => p) });
-        if (text !== last) broadcast('run', { type: 'fleet' });
+        if (text !== last) shell.broadcast('run', { type: 'fleet' });
         last = text;
       })
-      .catch(() => broadcast('run', { type: 'note', message: "the fleet's Redis does not answer" }))
+      .catch(() => shell.broadcast('run', { type: 'note', message: "the fleet's Redis does not answer" }))
       .finally(() => (polling = false));
   }, opts.pollMs ?? POLL_MS);
 
-  const server = http.createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      if (res.headersSent) return void res.destroy();
-      if (error instanceof Refusal) return refuse(req, res, error);
-      if (error instanceof URIError) return send(res, 400, TEXT, 'bad request');
-      send(res, 500, TEXT, 'internal error');
-    });
-  });
-
-  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    checkHost(req, hosts);
-    const url = new URL(req.url ?? '/', 'http://dashboard');
-    if (!hasToken(url.pathname, base)) return send(res, 404, TEXT, 'not found');
-    const route = `${req.method} ${url.pathname.slice(base.length - 1)}`;
-    if (route === 'GET /') return send(res, 200, 'text/html; charset=utf-8', dashboardPage(source.slug));
-    if (route === 'GET /state') {
-      const snapshot = await source.snapshot().catch(() => Promise.reject(down()));
-      return send(res, 200, 'application/json', JSON.stringify(snapshot));
-    }
-    if (route === 'GET /events') {
-      if (clients.size >= maxStreams) return send(res, 503, TEXT, 'too many dashboards open: close one and reload');
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
-      res.write(`event: hello\ndata: {}\n\n`);
-      clients.add(res);
-      req.on('close', () => clients.delete(res));
-      return;
-    }
+  /** The fleet's own routes, after the shell's page, /state and /events. */
+  async function route(req: http.IncomingMessage, res: http.ServerResponse, route: string): Promise<void | 'unanswered'> {
     const thumb = /^GET \/thumb\/(.+)$/.exec(route);
     if (thumb) {
       const { bookDir, thumbnail } = opts;
@@ -103,7 +74,7 @@ export async function startFleetDashboard(opts: FleetDashboardOptions): Promise<
       const body = await readJson(req);
       const profile = body.profile === undefined ? undefined : String(body.profile);
       try {
-        switch (url.pathname.slice(base.length - 1)) {
+        switch (route.slice('POST '.length)) {
           case '/pause':
             return reply(res, { pause: await source.pause(profile) });
           case '/resume':
@@ -122,31 +93,13 @@ export async function startFleetDashboard(opts: FleetDashboardOptions): Promise<
         throw isConnectionError(error) ? down() : error;
       } finally {
         // Every page redraws at once, not at the next poll.
-        broadcast('control', {});
+        shell.broadcast('control', {});
       }
     }
-    return send(res, 404, TEXT, 'not found');
+    return 'unanswered';
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  hosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
-  const heartbeat = setInterval(() => broadcast('ping', {}), 15_000);
-  heartbeat.unref();
-  return {
-    url: `http://127.0.0.1:${port}${base}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        clearInterval(heartbeat);
-        clearInterval(poll);
-        for (const client of clients) client.end();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { url: shell.url, close: shell.close };
 }
 
 function isConnectionError(error: unknown): boolean {
