@@ -40,7 +40,8 @@ export type ProfileStateName = 'starting' | 'working' | 'paused' | 'resting' | '
 
 export type RunEvent =
   /** `profile` is the first of `profiles` (every profile the run uses, in the order given). */
-  | { type: 'run-start'; book: string; total: number; toRun: number; skipped: number; baseUrl: string; profile: string; profiles?: string[]; headless: boolean; concurrency: number }
+  /** `quota`: the file's, per account (`windowMs` long), for the ETA. */
+  | { type: 'run-start'; book: string; total: number; toRun: number; skipped: number; baseUrl: string; profile: string; profiles?: string[]; headless: boolean; concurrency: number; quota?: { images: number; windowMs: number } }
   | { type: 'note'; message: string; profile?: string }
   | { type: 'profile-state'; profile: string; state: ProfileStateName; until?: number; reason?: string }
   | { type: 'job-start'; id: string; attempt: number; profile?: string }

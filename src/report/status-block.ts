@@ -65,6 +65,9 @@ export interface StatusState {
   human?: { kind: string; message: string; waiting: boolean; profile?: string };
   stopping?: string;
   ended: boolean;
+  /** The file's quota per account (`run-start`), and each profile's window this run (by profile name). */
+  quota?: { images: number; windowMs: number };
+  windows: Map<string, { start: number; count: number }>;
 }
 
 export function createStatusState(): StatusState {
@@ -83,6 +86,7 @@ export function createStatusState(): StatusState {
     completions: [],
     profiles: new Map(),
     ended: false,
+    windows: new Map(),
   };
 }
 
@@ -108,6 +112,8 @@ export function applyEvent(state: StatusState, event: RunEvent, now: number): St
       state.book = event.book;
       state.toRun = event.toRun;
       state.startedAt = now;
+      state.quota = event.quota;
+      state.windows.clear();
       state.profiles.clear();
       if ((event.profiles?.length ?? 1) > 1) for (const name of event.profiles!) state.profiles.set(name, { state: 'working', verified: 0, startGaps: [] });
       // Each profile has `concurrency` tabs.
@@ -147,6 +153,12 @@ export function applyEvent(state: StatusState, event: RunEvent, now: number): St
       state.firstStartAt ??= now;
       state.lastStartAt = now;
       state.pacing &&= countStart(state.pacing);
+      if (state.quota) {
+        // A window begins at the first start after the last one ended (as src/plan/estimate.ts counts it).
+        const window = state.windows.get(event.profile ?? '');
+        if (!window || now >= window.start + state.quota.windowMs) state.windows.set(event.profile ?? '', { start: now, count: 1 });
+        else window.count += 1;
+      }
       const entry = event.profile !== undefined ? state.profiles.get(event.profile) : undefined;
       if (entry) {
         if (entry.lastStartAt !== undefined) keep(entry.startGaps, now - entry.lastStartAt, ETA_WINDOW);
@@ -279,12 +291,13 @@ export function statusEta(state: StatusState, now: number): number | undefined {
     const able = entries.filter(([, p]) => p.state !== 'waiting for a login');
     for (const [name, p] of able.length ? able : entries) {
       const held = p.state !== 'working' && p.until !== undefined && p.until > now ? p.until : undefined;
-      profiles.push(profileNow(heldUntil(held, p.nextStart, inFlight.filter((f) => f.profile === name)), p.lastStartAt, p.pacing?.startsSinceCooldown, now));
+      profiles.push(profileNow(heldUntil(held, p.nextStart, inFlight.filter((f) => f.profile === name)), p.lastStartAt, p.pacing?.startsSinceCooldown, now, state.windows.get(name)));
     }
     gaps = [...state.profiles.values()].flatMap((p) => p.startGaps);
   } else {
     const pauseUntil = state.pause && state.pause.until > now ? state.pause.until : undefined;
-    profiles.push(profileNow(heldUntil(pauseUntil, state.nextStart, inFlight), state.lastStartAt, state.pacing?.startsSinceCooldown, now));
+    // One profile: its window, whatever it is called.
+    profiles.push(profileNow(heldUntil(pauseUntil, state.nextStart, inFlight), state.lastStartAt, state.pacing?.startsSinceCooldown, now, [...state.windows.values()][0]));
     gaps = state.recentStartGaps;
   }
   // Every profile retired or finished with jobs left: the run is ending, not going on.
@@ -297,17 +310,25 @@ export function statusEta(state: StatusState, now: number): number | undefined {
       ? { concurrency: Math.max(1, pacing.concurrency), minGapMs: pacing.minGapMs, jitterMs: pacing.jitterMs, cooldownEvery: pacing.cooldownEvery, cooldownMs: pacing.cooldownMs }
       : { concurrency: tabs, minGapMs: gaps.length ? median(gaps) : 0, jitterMs: 0, cooldownEvery: 0, cooldownMs: 0 },
     imageMs,
+    ...(state.quota ? { quota: state.quota } : {}),
     now,
   });
   const lastInFlight = Math.max(now, ...inFlight.map((p) => p.since + imageMs));
   return Math.max(estimate.finishAt, lastInFlight) - now;
 }
 
-function profileNow(pauseUntil: number, lastStartAt: number | undefined, startsSinceCooldown: number | undefined, now: number): ProfileNow {
+function profileNow(
+  pauseUntil: number,
+  lastStartAt: number | undefined,
+  startsSinceCooldown: number | undefined,
+  now: number,
+  window?: { start: number; count: number },
+): ProfileNow {
   return {
     ...(pauseUntil > now ? { pauseUntil } : {}),
     ...(lastStartAt !== undefined ? { lastStartAt } : {}),
     ...(startsSinceCooldown !== undefined ? { startsSinceCooldown } : {}),
+    ...(window ? { windowStartedAt: window.start, imagesInWindow: window.count } : {}),
   };
 }
 

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { LoginRequiredError, QuotaError, TransientError } from '../protocol/errors.js';
 import { loadProvider } from '../providers/index.js';
-import type { Job, PromptBook } from '../prompts/types.js';
+import type { Job, PromptBook, Quota } from '../prompts/types.js';
 import { RunEvents, type RunEvent } from '../events.js';
 import { Gate } from '../schedule/gate.js';
 import { openJobStore, type JobStore } from '../store/index.js';
@@ -79,10 +79,10 @@ class FakeSession implements DispatchSession {
   }
 }
 
-async function setup(dir: string, opts: { sessions: FakeSession[]; jobs: number; script: Script; reassignAfterMs?: number; control?: RunControl; store?: JobStore; retries?: number; restMs?: number }) {
+async function setup(dir: string, opts: { sessions: FakeSession[]; jobs: number; script: Script; reassignAfterMs?: number; control?: RunControl; store?: JobStore; retries?: number; restMs?: number; quota?: Quota }) {
   const store = opts.store ?? (await openJobStore(dir));
   const list = jobs(opts.jobs);
-  const book: PromptBook = { book: 'b', provider: 'chatgpt', style: '', pacing: { concurrency: 1, minGapSeconds: 0, jitterSeconds: 0, cooldownEvery: 0, cooldownSeconds: 0 }, file: 'book.yaml', jobs: list };
+  const book: PromptBook = { book: 'b', provider: 'chatgpt', style: '', pacing: { concurrency: 1, minGapSeconds: 0, jitterSeconds: 0, cooldownEvery: 0, cooldownSeconds: 0 }, ...(opts.quota ? { quota: opts.quota } : {}), file: 'book.yaml', jobs: list };
   const source = new LocalJobSource(opts.sessions.map((s) => s.name), { reassignAfterMs: opts.reassignAfterMs ?? 600_000 });
   for (const job of list) source.add(job);
   const events = new RunEvents();
@@ -254,5 +254,29 @@ describe('dispatcher', () => {
       expect(Object.values(store.state().jobs).every((r) => r.state === 'verified')).toBe(true);
       await store.close();
     });
+  });
+
+  it('tells the time left from the pace so far, and from the quota windows still to come when the file gives a quota', async () => {
+    const etas = async (quota?: Quota) =>
+      withTempDir(async (dir) => {
+        const { seen, dispatcher } = await setup(dir, { sessions: [new FakeSession('a')], jobs: 5, script: () => 'ok', ...(quota ? { quota } : {}) });
+        await dispatcher.run();
+        return seen.flatMap((e) => (e.type === 'job-verified' ? [e.etaMs ?? -1] : []));
+      });
+    const HOUR = 3_600_000;
+    // No quota: five quick jobs, so a few milliseconds each is what is left; none after the last.
+    const plain = await etas();
+    expect(plain).toHaveLength(5);
+    expect(Math.max(...plain)).toBeLessThan(5_000);
+    expect(plain.at(-1)).toBe(0);
+    // Two images an hour: after the first, one more fits its window, then two an hour later, then
+    // the last two hours after the first: about 2 h, though the pace so far says milliseconds.
+    const capped = await etas({ images: 2, hours: 1 });
+    expect(capped[0]).toBeGreaterThan(2 * HOUR - 60_000);
+    expect(capped[0]).toBeLessThan(2 * HOUR + 60_000);
+    // This fake site never caps, so all five start in the first window: after the fourth, the last
+    // one waits for the next window, an hour after the first start.
+    expect(capped[3]).toBeGreaterThan(HOUR - 60_000);
+    expect(capped.at(-1)).toBe(0);
   });
 });

@@ -10,6 +10,7 @@ import { DisconnectError, SemantestError, StaleImageError, TransientError, seria
 import { isConversationUrl, type ProviderDescriptor } from '../protocol/provider.js';
 import type { Job, PromptBook } from '../prompts/types.js';
 import type { RunEvents } from '../events.js';
+import { estimateRun, type ProfileNow } from '../plan/estimate.js';
 import type { Gate, Slot } from '../schedule/gate.js';
 import type { JobStore } from '../store/index.js';
 import { runAttempt as realRunAttempt, type AttemptDeps, type AttemptResult, type JobMemory, type Tab } from './attempt.js';
@@ -128,6 +129,11 @@ export class Dispatcher {
   #done = 0;
   #toRun = 0;
   #firstStart = Date.now();
+  /** Time from start to verified image, summed over this run's verified jobs (the estimate's imageMs). */
+  #verifiedMs = 0;
+  #verifiedCount = 0;
+  /** Per profile, its quota window as the estimate counts it: when its first start in it was, and the starts since. */
+  readonly #windows = new Map<string, { start: number; count: number }>();
 
   constructor(opts: DispatcherOptions) {
     checkRetryPolicyOptions(opts);
@@ -299,6 +305,7 @@ export class Dispatcher {
     if (ticket.moved) events.emitEvent({ type: 'note', message: `${job.id} was started by a profile that is gone; ${profile} sends it afresh`, profile });
     this.#outcome.attempts += 1;
     this.#active.set(job.id, { mind, profile, sent: false });
+    this.#countStart(profile, startedAt);
     events.emitEvent({ type: 'job-start', id: job.id, attempt, profile });
     await lease.beginEvidence(job.id, attempt);
     try {
@@ -310,7 +317,10 @@ export class Dispatcher {
       lanes.rests = 0;
       this.#outcome.profiles.get(profile)!.verified += 1;
       for (const [role, index] of Object.entries(result.matched)) this.#outcome.drift[role] = Math.max(this.#outcome.drift[role] ?? 0, index);
-      events.emitEvent({ type: 'job-verified', id: job.id, path: result.file, attempt, ms: Date.now() - startedAt, bytes: result.bytes, profile, ...this.#finish() });
+      const ms = Date.now() - startedAt;
+      this.#verifiedMs += ms;
+      this.#verifiedCount += 1;
+      events.emitEvent({ type: 'job-verified', id: job.id, path: result.file, attempt, ms, bytes: result.bytes, profile, ...this.#finish() });
       this.#minds.delete(job.id);
       return { done: true };
     } catch (raw) {
@@ -490,7 +500,52 @@ export class Dispatcher {
     // A fleet worker's source is fed while the run goes on: what it set out to do grows with it.
     this.#toRun = Math.max(this.#toRun, this.#opts.source.added);
     const remaining = Math.max(0, this.#toRun - this.#done);
-    return { done: this.#done, toRun: this.#toRun, etaMs: remaining > 0 ? ((Date.now() - this.#firstStart) / this.#done) * remaining : 0 };
+    if (remaining === 0) return { done: this.#done, toRun: this.#toRun, etaMs: 0 };
+    // The pace so far, carried on; but a quota window or a pause still to come is not in the past's
+    // pace: then the planner's model (src/plan/estimate.ts) says longer, and the longer one is told.
+    const linear = ((Date.now() - this.#firstStart) / this.#done) * remaining;
+    return { done: this.#done, toRun: this.#toRun, etaMs: Math.max(linear, this.#modelEta(remaining) ?? 0) };
+  }
+
+  /** A start on `profile` at `at`, in its quota window (a window begins at the first start after the last one ended). */
+  #countStart(profile: string, at: number): void {
+    const quota = this.#opts.book.quota;
+    if (!quota) return;
+    const window = this.#windows.get(profile);
+    if (!window || at >= window.start + quota.hours * 3_600_000) this.#windows.set(profile, { start: at, count: 1 });
+    else window.count += 1;
+  }
+
+  /** The estimate for `remaining` jobs on the profiles still working, when the book has a quota or one of them is paused. */
+  #modelEta(remaining: number): number | undefined {
+    if (this.#verifiedCount === 0) return undefined;
+    const now = Date.now();
+    const quota = this.#opts.book.quota;
+    const lanes = this.#lanes.filter((l) => !l.retired.signal.aborted);
+    if (lanes.length === 0) return undefined;
+    const profiles: ProfileNow[] = lanes.map(({ session }) => {
+      const state = session.gate.state();
+      const window = this.#windows.get(session.name);
+      return {
+        ...(state.pauseUntil !== undefined ? { pauseUntil: state.pauseUntil } : {}),
+        ...(state.lastStartAt !== undefined ? { lastStartAt: state.lastStartAt } : {}),
+        startsSinceCooldown: state.startsSinceCooldown,
+        ...(window ? { windowStartedAt: window.start, imagesInWindow: window.count } : {}),
+      };
+    });
+    if (!quota && !profiles.some((p) => (p.pauseUntil ?? 0) > now)) return undefined;
+    try {
+      return estimateRun({
+        jobs: remaining,
+        profiles,
+        gate: lanes[0].session.gate.pacing,
+        imageMs: this.#verifiedMs / this.#verifiedCount,
+        ...(quota ? { quota: { images: quota.images, windowMs: quota.hours * 3_600_000 } } : {}),
+        now,
+      }).durationMs;
+    } catch {
+      return undefined; // a figure the model refuses never stops a run: the pace so far is told
+    }
   }
 }
 

@@ -184,6 +184,7 @@ export async function runBook(opts: RunOptions): Promise<RunSummary> {
         profiles,
         headless: opts.headless,
         concurrency,
+        ...(book.quota ? { quota: { images: book.quota.images, windowMs: book.quota.hours * 3_600_000 } } : {}),
       });
       for (const session of sessions) {
         // Each profile's pacing and what it restored (a pause another book met on this account included).

@@ -104,6 +104,12 @@ export class Gate {
     return this.#inFlight;
   }
 
+  /** The pacing rules this gate keeps (for the estimate, src/plan/estimate.ts). */
+  get pacing(): Pick<GateOptions, 'concurrency' | 'minGapMs' | 'jitterMs' | 'cooldownEvery' | 'cooldownMs'> {
+    const { concurrency, minGapMs, jitterMs, cooldownEvery, cooldownMs } = this.#opts;
+    return { concurrency, minGapMs, jitterMs, cooldownEvery, cooldownMs };
+  }
+
   /**
    * Waits until a job may start: a free slot, the gap (and any cooldown) since the last start, no
    * pause, and not before `notBefore`. Among waiters whose time has come, the highest priority and
