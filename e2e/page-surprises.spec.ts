@@ -5,7 +5,7 @@
 import { access, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
-import { journalEvents, listFiles, runCli, startMockProcess, workDir } from './cli.js';
+import { journalEvents, listFiles, root, runCli, startMockProcess, workDir } from './cli.js';
 
 const PACE = ['--headless', '--backoff', '0.2', '--min-gap', '0', '--jitter', '0', '--concurrency', '1', '--out', 'out'];
 const FAST = ['--mock', '--mock-dom', '2026', '--mock-latency-ms', '300', '--mock-url-delay-ms', '300', ...PACE];
@@ -56,6 +56,29 @@ test('a two-image answer: one image saved, the question answered with it, a revi
     expect((await sidecar(cwd, 'ch1/s1/p1')).fileId).toBe(claimed);
     // No extra prompt and no second answer to the question: prompts sent == panels.
     expect(await stats()).toMatchObject({ prompts: 1, choices: 1 });
+    expect(await listFiles(path.join(cwd, 'out', 'surprises'), '.png')).toHaveLength(1);
+  } finally {
+    mock.stop();
+  }
+});
+
+test('a two-image question in another language: a --provider-file with its wording answers it', async () => {
+  const cwd = await workDir();
+  const file = await book(cwd, 1);
+  // The question's buttons are localized: this account sees "Bild 1 ist besser", "Bild 2 ist besser".
+  const mock = await startMockProcess(['--mock-latency-ms', '300', '--mock-url-delay-ms', '200', '--mock-lang', 'de', '--mock-faults', 'two-images@1']);
+  try {
+    const descriptor = JSON.parse(await readFile(path.join(root, 'src', 'providers', 'chatgpt.json'), 'utf8'));
+    descriptor.text.choiceButton = { source: '^\\s*Bild\\s+(\\d)\\s+ist\\s+besser\\s*$', flags: 'i' };
+    const provider = path.join(cwd, 'provider-de.json');
+    await writeFile(provider, JSON.stringify(descriptor));
+    const run = await runCli([file, '--base-url', mock.url, '--provider-file', provider, ...PACE], cwd);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('1 verified, 0 failed');
+    // One prompt, and the question answered once, with the image that was saved.
+    const stats = (await (await fetch(new URL('/__mock/stats', mock.url))).json()) as { prompts: number; choices: number };
+    expect(stats).toMatchObject({ prompts: 1, choices: 1 });
     expect(await listFiles(path.join(cwd, 'out', 'surprises'), '.png')).toHaveLength(1);
   } finally {
     mock.stop();

@@ -321,18 +321,17 @@ function reportImage(p: ProviderDescriptor, img: HTMLImageElement, fileId: strin
 
 /**
  * The 2026 page's two-image question ("Which image do you like more?"): its "Image N is better"
- * buttons by N. A choice collapses the answer to the chosen image, so a revisit finds that one.
- * The wording is the site's; it lives here until the descriptor has a field for it.
+ * buttons by N (the descriptor's `text.choiceButton`, group 1 = N). A choice collapses the answer
+ * to the chosen image, so a revisit finds that one.
  */
-const CHOICE_BUTTON = /^\s*Image\s+(\d{1,2})\s+is\s+better\s*$/i;
-
-function choiceButtons(turns: HTMLElement[]): Map<number, HTMLElement> {
+function choiceButtons(p: ProviderDescriptor, turns: HTMLElement[]): Map<number, HTMLElement> {
+  const CHOICE_BUTTON = toRegExp(p.text.choiceButton);
   const buttons = new Map<number, HTMLElement>();
   for (const t of turns) {
     for (const b of t.querySelectorAll<HTMLElement>('button, [role="button"]')) {
       const label = normalize(visibleText(b));
-      const n = label.length < 40 ? CHOICE_BUTTON.exec(label)?.[1] : undefined;
-      if (n && !buttons.has(Number(n))) buttons.set(Number(n), b);
+      const n = Number(label.length < 60 ? CHOICE_BUTTON.exec(label)?.[1] : undefined);
+      if (Number.isInteger(n) && n >= 1 && n <= 9 && !buttons.has(n)) buttons.set(n, b);
     }
   }
   return buttons;
@@ -385,7 +384,7 @@ async function readAnswer(
     const scaffolds = answer.turns.flatMap((t) => all(p.selectors.imageContainer, t)).filter((c) => !c.querySelector('img'));
     const loading = shown.some(({ img }) => !img.complete) || scaffolds.length > 0;
     const still = generating.test(matched) && !done.test(matched);
-    const question = choiceButtons(answer.turns);
+    const question = choiceButtons(p, answer.turns);
     if (!stop && !still && !loading && question.size > 0 && !chosen) {
       // Image N is the N-th picture the answer shows (copies aside): answer with the first we may take.
       const order = [...new Map(shown.filter((c) => !hidden(c.img)).map((c) => [c.fileId, c])).values()];

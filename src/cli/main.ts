@@ -56,7 +56,7 @@ function wholeNumber(name: string, value: number | undefined): number | undefine
   return nonNegative(name, value);
 }
 
-const MOCK_OPTIONS = ['mock-latency-ms', 'mock-url-delay-ms', 'mock-faults', 'mock-seed', 'mock-quota-reset', 'mock-dom', 'mock-churn', 'mock-image-tool', 'mock-composer', 'mock-upload-ms'];
+const MOCK_OPTIONS = ['mock-latency-ms', 'mock-url-delay-ms', 'mock-faults', 'mock-seed', 'mock-quota-reset', 'mock-dom', 'mock-churn', 'mock-image-tool', 'mock-composer', 'mock-upload-ms', 'mock-lang'];
 
 /** The mock site's knobs, shared by a run with --mock and by `semantest-run mock`. */
 function mockOptions<T>(y: Argv<T>) {
@@ -74,7 +74,8 @@ function mockOptions<T>(y: Argv<T>) {
     .option('mock-churn', { type: 'string', default: 'none', describe: 'mock: markup drift: none, cosmetic (the contract\'s anchors stay) or breaking (the composer is gone)' })
     .option('mock-image-tool', { type: 'string', default: 'on', describe: 'mock: whether the 2026 page offers the "Create image" tool: on or off' })
     .option('mock-composer', { type: 'string', default: 'sep-2026', describe: 'mock: the 2026 page\'s composer for attachments: sep-2026 or mid-2026' })
-    .option('mock-upload-ms', { type: 'number', default: 1500, describe: 'mock: time for one attached file to upload' });
+    .option('mock-upload-ms', { type: 'number', default: 1500, describe: 'mock: time for one attached file to upload' })
+    .option('mock-lang', { type: 'string', default: 'en', describe: 'mock: the language of the 2026 page\'s two-image question: en or de' });
 }
 
 function mockSettings(args: {
@@ -88,6 +89,7 @@ function mockSettings(args: {
   'mock-image-tool'?: string;
   'mock-composer'?: string;
   'mock-upload-ms'?: number;
+  'mock-lang'?: string;
 }) {
   const oneOf = <T extends string>(name: string, value: string, allowed: readonly T[]): T => {
     if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${name} expects one of ${allowed.join(', ')}, got "${value}"`);
@@ -104,6 +106,7 @@ function mockSettings(args: {
     imageTool: oneOf('mock-image-tool', String(args['mock-image-tool'] ?? 'on'), ['on', 'off'] as const) === 'on',
     composer: oneOf('mock-composer', String(args['mock-composer'] ?? 'sep-2026'), ['mid-2026', 'sep-2026'] as const),
     uploadMs: nonNegative('mock-upload-ms', args['mock-upload-ms'] ?? 1500)!,
+    lang: oneOf('mock-lang', String(args['mock-lang'] ?? 'en'), ['en', 'de'] as const),
   };
 }
 

@@ -13,7 +13,7 @@
 // composer with an input none of the contract's composer anchors match.
 import { ASPECT_LABELS, NOTICES } from './answers.js';
 import { ATTACHMENT_CLIENT, ATTACHMENT_STYLE, attachmentMarkup } from './attachments-2026.js';
-import { AUTH_STYLE, UPLOAD_MAX_BYTES, WATCH_BLOCKER, escapeHtml, scriptJson, type PageOptions, type RecentImage } from './page-common.js';
+import { AUTH_STYLE, CHOICE_WORDS, UPLOAD_MAX_BYTES, WATCH_BLOCKER, escapeHtml, scriptJson, type PageOptions, type RecentImage } from './page-common.js';
 
 /**
  * Class names per churn. The first word of each is what the stylesheet and the client itself look
@@ -505,7 +505,7 @@ ${ATTACHMENT_CLIENT}
       const alt = 'Generated image: ' + t.prompt.slice(0, 60);
       if (done && t.pics) {
         // Two images side by side: "Which image do you like more?" until one is chosen (or skipped).
-        body.appendChild(el('div', C.status, null, t.choice ? 'Which image do you like more?' : 'Image created'));
+        body.appendChild(el('div', C.status, null, t.choice ? cfg.choice.question : 'Image created'));
         const row = el('div', 'imagegen-choice');
         for (const p of t.pics) { const cell = el('div'); cell.appendChild(frame(Object.assign({}, t, { uuid: p.uuid }), p, alt)); row.appendChild(cell); }
         body.appendChild(row);
@@ -515,7 +515,7 @@ ${ATTACHMENT_CLIENT}
             fetch('/backend-api/conversation/' + conversationId + '/choice', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: t.n, choice }) })
               .then((r) => (r.ok ? r.json() : null)).then(async (state) => { if (state) { signature = state.signature; await prepare(state); render(state); } }).catch(() => {});
           };
-          for (const [label, choice] of [['Image 1 is better', 1], ['Image 2 is better', 2], ['Skip', 'skip']]) {
+          for (const [label, choice] of [[cfg.choice.buttons[0], 1], [cfg.choice.buttons[1], 2], [cfg.choice.buttons[2], 'skip']]) {
             const b = el('button', null, { type: 'button' }, label);
             b.addEventListener('click', answer(choice));
             buttons.appendChild(b);
@@ -749,6 +749,7 @@ export function modernPage(conversation: string, blocker: string | undefined, re
     accountMessage: NOTICES.account,
     composer: opts.composer ?? 'sep-2026',
     uploadMaxBytes: UPLOAD_MAX_BYTES,
+    choice: CHOICE_WORDS[opts.lang ?? 'en'],
   };
   const body = blocker
     ? `${blocker}<script>${WATCH_BLOCKER}watchBlocker();</script>`

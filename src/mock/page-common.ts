@@ -24,7 +24,18 @@ export interface PageOptions {
   imageTool: boolean;
   /** The 2026 page's composer (default 'sep-2026'); the 2024–25 page takes no attachments. */
   composer?: MockComposer;
+  /** The 2026 page's language for the two-image question (default 'en'): its labels are localized. */
+  lang?: MockLang;
 }
+
+export const MOCK_LANGS = ['en', 'de'] as const;
+export type MockLang = (typeof MOCK_LANGS)[number];
+
+/** The two-image question and its buttons ("Image 1 is better", …), as an account in that language sees them. */
+export const CHOICE_WORDS: Record<MockLang, { question: string; buttons: [string, string, string] }> = {
+  en: { question: 'Which image do you like more?', buttons: ['Image 1 is better', 'Image 2 is better', 'Skip'] },
+  de: { question: 'Welches Bild gefällt dir besser?', buttons: ['Bild 1 ist besser', 'Bild 2 ist besser', 'Überspringen'] },
+};
 
 /** The side bar's alt text for an image of `prompt` (the turn's own says the same for short prompts). */
 export function recentAlt(prompt: string): string {

@@ -32,7 +32,7 @@ import {
 } from './answers.js';
 import { FaultPlan, faultKinds, faultParts, parseDuration, parseFaultSpec, splitFaultRules, type MockFault, type MockFaultKind } from './faults.js';
 import { CHALLENGE_BODY, LOGIN_BODY, appPage, recentAlt, type RecentImage } from './page.js';
-import { MOCK_COMPOSERS, UPLOAD_MAX_BYTES, type MockComposer } from './page-common.js';
+import { MOCK_COMPOSERS, MOCK_LANGS, UPLOAD_MAX_BYTES, type MockComposer, type MockLang } from './page-common.js';
 import { partialOf, renderPanelPng } from './render.js';
 
 export { MOCK_ASPECTS, MOCK_CHURNS, MOCK_COMPOSERS, MOCK_DOMS, type MockAspect, type MockChurn, type MockComposer, type MockDom };
@@ -62,6 +62,8 @@ export interface MockSiteOptions {
   composer?: MockComposer;
   /** Time from a file's bytes arriving to its upload being done (default 1500). */
   uploadMs?: number;
+  /** The 2026 page's language for its two-image question (default 'en'). */
+  lang?: MockLang;
 }
 
 /** One prompt as the site received it, with what was attached (GET /__mock/prompts). */
@@ -220,6 +222,8 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
   if (!(MOCK_CHURNS as readonly string[]).includes(churn)) throw new UsageError(`--mock-churn: "${churn}" is not one of ${MOCK_CHURNS.join(', ')}`);
   const composer: MockComposer = opts.composer ?? 'sep-2026';
   if (!(MOCK_COMPOSERS as readonly string[]).includes(composer)) throw new UsageError(`--mock-composer: "${composer}" is not one of ${MOCK_COMPOSERS.join(', ')}`);
+  const lang: MockLang = opts.lang ?? 'en';
+  if (!(MOCK_LANGS as readonly string[]).includes(lang)) throw new UsageError(`--mock-lang: "${lang}" is not one of ${MOCK_LANGS.join(', ')}`);
   const uploadMs = opts.uploadMs ?? 1500;
   if (!(uploadMs >= 0)) throw new UsageError('--mock-upload-ms must be 0 or more');
   const imageTool = opts.imageTool ?? true;
@@ -651,7 +655,7 @@ export async function startMockSite(opts: MockSiteOptions = {}): Promise<MockSit
       const id = url.pathname.startsWith('/c/') && !url.pathname.startsWith('/c/WEB:') ? url.pathname.slice(3) : null;
       // Like the real site: an unknown conversation, or another account's, is an empty chat (composer, no turns).
       const recent = recentImages(account, Date.now());
-      const page = { dom, churn, imageTool, composer };
+      const page = { dom, churn, imageTool, composer, lang };
       const { blocker } = account;
       if (id && !ownConversation(account, id) && !blocker) return send(res, 404, appPage(null, undefined, recent, page), 'text/html; charset=utf-8', headers);
       const blockerBody = blocker === 'login' ? LOGIN_BODY : blocker === 'challenge' ? CHALLENGE_BODY : undefined;

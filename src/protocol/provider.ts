@@ -94,6 +94,12 @@ export const ProviderDescriptorSchema = z
         imageTool: pattern.default({ source: '^\\s*Create image', flags: 'i' }),
         /** The banner of an upload that failed (read in the composer form, alerts and live regions). */
         uploadFailed: pattern.default({ source: 'Failed upload', flags: 'i' }),
+        /**
+         * A button of the two-image question ("Which image do you like more?"): "Image 1 is better",
+         * "Image 2 is better"; group 1 is the image's number (1 is the first shown). Labels are localized:
+         * a `--provider-file` may give the account's wording.
+         */
+        choiceButton: pattern.default({ source: '^\\s*Image\\s+(\\d{1,2})\\s+is\\s+better\\s*$', flags: 'i' }),
       })
       .strict(),
     timings: z
