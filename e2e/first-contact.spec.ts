@@ -60,3 +60,18 @@ test('--dry-run refuses a prompt longer than the site takes, naming the panel, i
   expect(result.code).toBe(2);
   expect(result.stdout).toBe('');
 });
+
+test('an option given twice is a usage error naming it, before anything runs; the options that are lists take each', async () => {
+  const cwd = await workDir();
+  await writeFile(path.join(cwd, 'book.yaml'), 'book: twice\ncharacters:\n  mara: "a keeper"\nprompts:\n  - "{mara} at the lamp"\n');
+  const twice = await runCli(['book.yaml', '--headless', '--out', 'a', '--out', 'b'], cwd);
+  expect(twice.stderr).toBe('semantest-run: --out was given 2 times ("a", "b"): give it once\nRun semantest-run --help for the options.\n');
+  expect(twice.code).toBe(2);
+  expect(existsSync(path.join(cwd, 'a'))).toBe(false);
+  expect(existsSync(path.join(cwd, 'profiles'))).toBe(false);
+  const profiles = await runCli(['book.yaml', '--dry-run', '--profile', 'anna', '--profile', 'ben'], cwd);
+  expect(profiles.code, profiles.stderr).toBe(0);
+  const sheets = await runCli(['characters', 'book.yaml', '--dry-run', '--only', 'mara', '--only', 'mara'], cwd);
+  expect(sheets.code, sheets.stderr).toBe(0);
+  expect(sheets.stdout).toContain('characters/mara');
+});

@@ -56,6 +56,23 @@ function wholeNumber(name: string, value: number | undefined): number | undefine
   return nonNegative(name, value);
 }
 
+/** Options given as lists (`--profile a --profile b`, `characters --only mara tom`, `reject`'s ids). */
+const LISTS = new Set(['_', 'profile', 'ids']);
+
+/**
+ * Any other option given twice is yargs' array of both values, which no command expects: said as a
+ * usage error naming the option (exit 2), before anything runs.
+ */
+function givenOnce(argv: Record<string, unknown>): true | string {
+  for (const [key, value] of Object.entries(argv)) {
+    if (!Array.isArray(value) || LISTS.has(key) || /[A-Z]/.test(key)) continue;
+    if (key === 'only' && argv._ instanceof Array && argv._[0] === 'characters') continue;
+    const shown = value.slice(0, 4).map((v) => JSON.stringify(String(v).slice(0, 80))).join(', ');
+    return `--${key} was given ${value.length} times (${shown}${value.length > 4 ? ', …' : ''}): give it once`;
+  }
+  return true;
+}
+
 const MOCK_OPTIONS = ['mock-latency-ms', 'mock-url-delay-ms', 'mock-faults', 'mock-seed', 'mock-quota-reset', 'mock-dom', 'mock-churn', 'mock-image-tool', 'mock-composer', 'mock-upload-ms', 'mock-lang'];
 
 /** The mock site's knobs, shared by a run with --mock and by `semantest-run mock`. */
@@ -425,12 +442,14 @@ const cli = yargs(hideBin(process.argv))
   .example('$0 prompts/chapter1.yaml --dry-run', 'print the final prompts')
   .example('$0 status prompts/chapter1.yaml', 'how far the book has got')
   .example('$0 doctor', 'check that a run would work on profiles/default, sending nothing')
+  .check(givenOnce)
   .strict()
   .demandCommand(1)
   .help()
   .version(false)
   .fail((message, error) => {
-    if (error) throw error;
+    // A check that returns its sentence (givenOnce) comes here with that string as `error`.
+    if (error instanceof Error) throw error;
     process.stderr.write(`semantest-run: ${message}\nRun semantest-run --help for the options.\n`);
     process.exit(2);
   });

@@ -34,7 +34,7 @@ export async function runReject(opts: RejectOptions): Promise<number> {
   for (const pattern of opts.patterns) {
     const isMatch = picomatch(pattern);
     const hits = book.jobs.filter((job) => isMatch(job.id));
-    if (hits.length === 0) throw new UsageError(`${pattern}: no job id of "${book.book}" matches (ids look like ${book.jobs[0]?.id ?? 'ch1/s1/p1'})`);
+    if (hits.length === 0) throw new UsageError(`${pattern}: no job id of "${book.book}" matches (ids look like ${book.jobs.find((job) => !job.id.startsWith('characters/'))?.id ?? book.jobs[0]?.id ?? 'ch1/s1/p1'})`);
     for (const job of hits) wanted.add(job.id);
   }
   const jobs = book.jobs.filter((job) => wanted.has(job.id));
