@@ -27,6 +27,7 @@ import type { JobFeed } from '../run/run-book.js';
 import { fleetCommands } from './fleet.js';
 import { fleetDashboardCommand } from './fleet-dashboard.js';
 import { parseDurationOption } from './duration.js';
+import { findChromium } from '../browser/discover.js';
 
 async function execute(action: () => Promise<number | void>): Promise<never> {
   let code: number;
@@ -49,6 +50,16 @@ function nonNegative(name: string, value: number | undefined): number | undefine
   if (value === undefined) return undefined;
   if (!Number.isFinite(value) || value < 0) throw new UsageError(`--${name} expects a number ≥ 0, got ${value}`);
   return value;
+}
+
+/** Longest wait a seconds option may ask for: a day (Node's timers cannot wait past 24.8 days at all). */
+const MAX_SECONDS = 86_400;
+
+/** A number of seconds ≥ 0 and at most a day. */
+function seconds(name: string, value: number | undefined): number | undefined {
+  const checked = nonNegative(name, value);
+  if (checked !== undefined && checked > MAX_SECONDS) throw new UsageError(`--${name} expects at most ${MAX_SECONDS} seconds (a day), got ${checked}`);
+  return checked;
 }
 
 function wholeNumber(name: string, value: number | undefined): number | undefined {
@@ -180,6 +191,45 @@ function runOptions(y: Argv) {
 type RunArgs = Awaited<ReturnType<ReturnType<typeof runOptions>['parseAsync']>>;
 
 /** `loadBook`: what the run loads instead of the prompt file's panels (the `characters` command's sheets). */
+/**
+ * A run's options, checked and converted: every bad value is a UsageError naming the option. The
+ * run command checks them before it makes any character sheet, so a typo stops it at once.
+ */
+function runSettings(args: RunArgs) {
+  const concurrency = nonNegative('concurrency', args.concurrency);
+  if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) throw new UsageError(`--concurrency expects a whole number ≥ 1, got ${concurrency}`);
+  const limit = wholeNumber('limit', args.limit);
+  const validation = validationOptions(args.validate, args['validate-bar'], limit);
+  const generationTimeout = seconds('generation-timeout', args['generation-timeout'])!;
+  if (generationTimeout === 0) throw new UsageError('--generation-timeout must be more than 0 seconds');
+  // A browser that is not there is said now, not after the character sheets' first line.
+  if (args.browser !== undefined) findChromium(args.browser);
+  if (String(args.out ?? '').trim() === '') throw new UsageError('--out expects a folder (images go to <out>/<book>/), got ""');
+  const dashboardPort = wholeNumber('dashboard-port', args['dashboard-port']);
+  if (dashboardPort !== undefined && dashboardPort > 65_535) throw new UsageError(`--dashboard-port expects a port from 0 to 65535 (0: any free one), got ${dashboardPort}`);
+  return {
+    concurrency,
+    limit,
+    validation,
+    generationTimeout,
+    pacing: {
+      concurrency,
+      minGapSeconds: seconds('min-gap', args['min-gap']),
+      jitterSeconds: seconds('jitter', args.jitter),
+      cooldownEvery: wholeNumber('cooldown-every', args['cooldown-every']),
+      cooldownSeconds: seconds('cooldown', args.cooldown),
+    },
+    retries: wholeNumber('retries', args.retries)!,
+    backoffBaseMs: seconds('backoff', args.backoff)! * 1000,
+    quotaMarginMs: seconds('quota-margin', args['quota-margin'])! * 1000,
+    rateLimitPauseMs: seconds('rate-limit-pause', args['rate-limit-pause'])! * 1000,
+    dashboardPort,
+    reassignAfterMs: parseDurationOption(args['reassign-after'], 'reassign-after'),
+    recycleTabsEvery: wholeNumber('recycle-tabs-every', args['recycle-tabs-every']),
+    mock: args.mock ? mockSettings(args) : undefined,
+  };
+}
+
 async function run(args: RunArgs, loadBook?: (file: string) => Promise<PromptBook>, feedFor?: (events: RunEvents) => JobFeed): Promise<number> {
   const file = String(args.file);
   if (args['dry-run']) {
@@ -192,12 +242,8 @@ async function run(args: RunArgs, loadBook?: (file: string) => Promise<PromptBoo
     process.stdout.write(`${book.jobs.length} jobs in ${book.book}\n`);
     return 0;
   }
-  const concurrency = nonNegative('concurrency', args.concurrency);
-  if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) throw new UsageError(`--concurrency expects a whole number ≥ 1, got ${concurrency}`);
-  const limit = nonNegative('limit', args.limit);
-  const validation = validationOptions(args.validate, args['validate-bar'], limit);
-  const generationTimeout = nonNegative('generation-timeout', args['generation-timeout'])!;
-  if (generationTimeout === 0) throw new UsageError('--generation-timeout must be more than 0 seconds');
+  const settings = runSettings(args);
+  const { concurrency, limit, validation, generationTimeout } = settings;
 
   const events = new RunEvents();
   attachConsole(events, { json: args.json, live: liveStatusWanted(process.stdout) });
@@ -216,7 +262,7 @@ async function run(args: RunArgs, loadBook?: (file: string) => Promise<PromptBoo
   process.on('SIGTERM', onSigint);
 
   // The mock site is the CLI's to start (src/run knows only a base URL), and stops after the run.
-  const site = args.mock ? await startMockSite(mockSettings(args)) : undefined;
+  const site = settings.mock ? await startMockSite(settings.mock) : undefined;
   const summary = await runBook({
     file,
     out: args.out,
@@ -234,25 +280,19 @@ async function run(args: RunArgs, loadBook?: (file: string) => Promise<PromptBoo
     retryFailed: args['retry-failed'],
     regenerateChanged: args['regenerate-changed'],
     validate: validation?.size,
-    pacing: {
-      concurrency,
-      minGapSeconds: nonNegative('min-gap', args['min-gap']),
-      jitterSeconds: nonNegative('jitter', args.jitter),
-      cooldownEvery: nonNegative('cooldown-every', args['cooldown-every']),
-      cooldownSeconds: nonNegative('cooldown', args.cooldown),
-    },
-    retries: nonNegative('retries', args.retries)!,
-    backoffBaseMs: nonNegative('backoff', args.backoff)! * 1000,
-    quotaMarginMs: nonNegative('quota-margin', args['quota-margin'])! * 1000,
-    rateLimitPauseMs: nonNegative('rate-limit-pause', args['rate-limit-pause'])! * 1000,
+    pacing: settings.pacing,
+    retries: settings.retries,
+    backoffBaseMs: settings.backoffBaseMs,
+    quotaMarginMs: settings.quotaMarginMs,
+    rateLimitPauseMs: settings.rateLimitPauseMs,
     generationTimeoutMs: generationTimeout * 1000,
     events,
     interrupt: { soft: soft.signal, hard: hard.signal },
     hooks: hooksFromEnv(),
-    attach: args.dashboard ? (run) => attachDashboard(run, nonNegative('dashboard-port', args['dashboard-port'])) : undefined,
-    reassignAfterMs: parseDurationOption(args['reassign-after'], 'reassign-after'),
+    attach: args.dashboard ? (run) => attachDashboard(run, settings.dashboardPort) : undefined,
+    reassignAfterMs: settings.reassignAfterMs,
     trace: args.trace,
-    recycleTabsEvery: wholeNumber('recycle-tabs-every', args['recycle-tabs-every']),
+    recycleTabsEvery: settings.recycleTabsEvery,
     loadBook,
     feed: feedFor?.(events),
   }).finally(() => site?.close());
@@ -301,7 +341,12 @@ function validationOptions(validate: unknown, bar: unknown, limit: number | unde
 const cli = yargs(hideBin(process.argv))
   .scriptName('semantest-run')
   .usage('$0 <prompts.yaml> [options]\n\nGenerates every panel of a prompt file as a verified image, through your logged-in browser profile.')
-  .command('$0 <file>', 'generate the images of a prompt file', runOptions, (args) => execute(() => runWithSheetsFirst(args as RunArgs, run)))
+  .command('$0 <file>', 'generate the images of a prompt file', runOptions, (args) =>
+    execute(() => {
+      if (!args['dry-run']) runSettings(args as RunArgs);
+      return runWithSheetsFirst(args as RunArgs, run);
+    }),
+  )
   .command(
     'characters <file>',
     'generate a reference sheet (front, side and back views) of each character, saved as <out>/<book>/characters/<name>.png; takes the run\'s options',
