@@ -79,19 +79,27 @@ test('an option given twice is a usage error naming it, before anything runs; th
 test('a bad run option is said before the character sheets are made, naming the option; nothing is opened', async () => {
   const cwd = await workDir();
   await writeFile(path.join(cwd, 'book.yaml'), 'book: bad\ncharacters:\n  mara: { description: "a keeper", refs: sheet }\nprompts:\n  - "{mara} at the lamp"\n');
+  const help = 'Run semantest-run --help for the options.\n';
   const cases: Array<[string[], string]> = [
-    [['--out', ''], '--out expects a folder (images go to <out>/<book>/), got ""'],
-    [['--dashboard-port', '99999'], '--dashboard-port expects a port from 0 to 65535 (0: any free one), got 99999'],
+    [['--out', ''], `--out expects a path, got ""\n${help}`],
+    [['--dashboard-port', '99999'], `--dashboard-port expects a port from 0 to 65535 (0: any free one), got 99999\n${help}`],
     // Past Node's longest timer a wait would end at once: a day is the most any wait may ask.
-    [['--generation-timeout', '1e12'], '--generation-timeout expects at most 86400 seconds (a day), got 1000000000000'],
-    [['--retries', '2.5'], '--retries expects a whole number ≥ 0, got 2.5'],
+    [['--generation-timeout', '1e12'], '--generation-timeout expects at most 86400 seconds (a day), got 1000000000000\n'],
+    [['--retries', '2.5'], '--retries expects a whole number ≥ 0, got 2.5\n'],
   ];
   for (const [option, sentence] of cases) {
     const result = await runCli(['book.yaml', '--mock', '--headless', ...option], cwd);
-    expect(result.stderr).toBe(`semantest-run: ${sentence}\n`);
+    expect(result.stderr).toBe(`semantest-run: ${sentence}`);
     expect(result.stdout).toBe('');
     expect(result.code).toBe(2);
   }
   expect(existsSync(path.join(cwd, 'profiles'))).toBe(false);
   expect(existsSync(path.join(cwd, 'checkpoints'))).toBe(false);
+  // doctor and login take a profile name too: never a folder beside profiles/.
+  for (const command of ['doctor', 'login']) {
+    const result = await runCli([command, '--profile', '../elsewhere'], cwd);
+    expect(result.stderr).toBe('semantest-run: --profile: "../elsewhere" is not a profile name (letters, digits, ".", "_" and "-", at most 64; it names a folder under profiles/)\n');
+    expect(result.code).toBe(2);
+  }
+  expect(existsSync(path.join(cwd, 'elsewhere'))).toBe(false);
 });

@@ -8,7 +8,8 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright';
 import { Hub } from '../hub/hub.js';
-import { FatalError, InterruptedError } from '../protocol/errors.js';
+import { FatalError, InterruptedError, UsageError } from '../protocol/errors.js';
+import { PROFILE_NAME } from '../prompts/schema.js';
 import type { ProviderDescriptor } from '../protocol/provider.js';
 import { acquireLock } from '../store/index.js';
 import { builtExtensionDir, installExtension, readExtensionId } from './extension-dir.js';
@@ -96,7 +97,13 @@ export class Cleanup {
  * Takes `profiles/<name>/.semantest.lock` (one run, login or doctor per profile; a live holder is
  * refused with a LockedError naming its pid), then closes a browser a killed run left on the profile.
  */
+/** A profile is a folder directly under the profiles folder: `..`, a slash or an empty name never is. */
+export function checkProfileName(profile: string): void {
+  if (!PROFILE_NAME.test(profile)) throw new UsageError(`--profile: "${profile}" is not a profile name (letters, digits, ".", "_" and "-", at most 64; it names a folder under profiles/)`);
+}
+
 export async function lockProfile(profilesDir: string, profile: string, cleanup: Cleanup): Promise<{ profileDir: string; created: boolean; orphan?: number }> {
+  checkProfileName(profile);
   const profileDir = path.resolve(profilesDir, profile);
   const created = !existsSync(profileDir);
   await mkdir(profileDir, { recursive: true });

@@ -8,7 +8,7 @@ import { stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import type { BrowserContext } from 'playwright';
 import { findChromium } from '../browser/discover.js';
-import { Cleanup, bounded, interruptSignal, launchWithin, lockProfile, openTab, startHub } from '../browser/session.js';
+import { Cleanup, bounded, checkProfileName, interruptSignal, launchWithin, lockProfile, openTab, startHub } from '../browser/session.js';
 import type { Hub } from '../hub/hub.js';
 import { startMockSite } from '../mock/server.js';
 import type { ProbeResult } from '../protocol/messages.js';
@@ -98,6 +98,7 @@ class Table {
 }
 
 export async function runDoctor(opts: DoctorOptions): Promise<number> {
+  checkProfileName(opts.profile);
   const write = opts.write ?? ((text: string) => void process.stdout.write(text));
   const table = new Table(write);
   const cleanup = new Cleanup();

@@ -3,7 +3,7 @@
 // closes the browser: exit 0. The window closed first, or no log-in before --timeout: exit 1.
 import type { BrowserContext, Page } from 'playwright';
 import { findChromium } from '../browser/discover.js';
-import { Cleanup, bounded, interruptSignal, launchWithin, lockProfile, startHub } from '../browser/session.js';
+import { Cleanup, bounded, checkProfileName, interruptSignal, launchWithin, lockProfile, startHub } from '../browser/session.js';
 import { FatalError, InterruptedError, UsageError } from '../protocol/errors.js';
 import type { ProviderDescriptor } from '../protocol/provider.js';
 import { loadProvider } from '../providers/index.js';
@@ -27,6 +27,7 @@ const NO_PAGES_MS = 1_500;
 const LOOK_TIMEOUT_MS = 3_000;
 
 export async function runLogin(opts: LoginOptions): Promise<number> {
+  checkProfileName(opts.profile);
   if (opts.headless) throw new UsageError('login needs a window you can type in; run it without --headless (on a server, under xvfb-run)');
   const timeoutSeconds = opts.timeoutSeconds ?? 600;
   if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new UsageError(`--timeout expects a number of seconds > 0, got ${timeoutSeconds}`);

@@ -70,11 +70,22 @@ function wholeNumber(name: string, value: number | undefined): number | undefine
 /** Options given as lists (`--profile a --profile b`, `characters --only mara tom`, `reject`'s ids). */
 const LISTS = new Set(['_', 'profile', 'ids']);
 
+/** Options that name a file or folder: an empty one would silently mean the current folder. */
+const PATHS = ['out', 'checkpoints-dir', 'profiles-dir', 'provider-file', 'browser'];
+
 /**
- * Any other option given twice is yargs' array of both values, which no command expects: said as a
- * usage error naming the option (exit 2), before anything runs.
+ * What every command's options must be, said as a usage error naming the option (exit 2) before
+ * anything runs: given once (a second one is yargs' array of both, which no command expects), a
+ * path not empty, a port a port.
  */
-function givenOnce(argv: Record<string, unknown>): true | string {
+function commonChecks(argv: Record<string, unknown>): true | string {
+  for (const key of PATHS) if (argv[key] === '') return `--${key} expects a path, got ""`;
+  for (const key of ['port', 'dashboard-port']) {
+    const value = argv[key];
+    if (value !== undefined && !Array.isArray(value) && !(Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 65_535)) {
+      return `--${key} expects a port from 0 to 65535 (0: any free one), got ${String(value).slice(0, 40)}`;
+    }
+  }
   for (const [key, value] of Object.entries(argv)) {
     if (!Array.isArray(value) || LISTS.has(key) || /[A-Z]/.test(key)) continue;
     if (key === 'only' && argv._ instanceof Array && argv._[0] === 'characters') continue;
@@ -204,9 +215,8 @@ function runSettings(args: RunArgs) {
   if (generationTimeout === 0) throw new UsageError('--generation-timeout must be more than 0 seconds');
   // A browser that is not there is said now, not after the character sheets' first line.
   if (args.browser !== undefined) findChromium(args.browser);
-  if (String(args.out ?? '').trim() === '') throw new UsageError('--out expects a folder (images go to <out>/<book>/), got ""');
+  // --out, the ports: checked for every command by commonChecks.
   const dashboardPort = wholeNumber('dashboard-port', args['dashboard-port']);
-  if (dashboardPort !== undefined && dashboardPort > 65_535) throw new UsageError(`--dashboard-port expects a port from 0 to 65535 (0: any free one), got ${dashboardPort}`);
   return {
     concurrency,
     limit,
@@ -487,7 +497,7 @@ const cli = yargs(hideBin(process.argv))
   .example('$0 prompts/chapter1.yaml --dry-run', 'print the final prompts')
   .example('$0 status prompts/chapter1.yaml', 'how far the book has got')
   .example('$0 doctor', 'check that a run would work on profiles/default, sending nothing')
-  .check(givenOnce)
+  .check(commonChecks)
   .strict()
   .demandCommand(1)
   .help()
