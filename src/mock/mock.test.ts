@@ -452,8 +452,15 @@ describe('mock site', () => {
       await sendPrompt(site.url, a, 'a1');
       await sendPrompt(site.url, b, 'b2');
       await sendPrompt(site.url, b, 'b3');
-      const wire = await (await fetch(new URL('/__mock/stats', site.url))).text();
-      const stats = JSON.parse(wire) as ReturnType<MockSite['stats']>;
+      // An image counts once its generation ends (a timer, even at latency 0): read the stats once
+      // the fourth has, as the page would see it finish; each read is one round trip, no sleep.
+      let wire = '';
+      let stats: ReturnType<MockSite['stats']>;
+      const deadline = Date.now() + 5_000;
+      do {
+        wire = await (await fetch(new URL('/__mock/stats', site.url))).text();
+        stats = JSON.parse(wire) as ReturnType<MockSite['stats']>;
+      } while (stats.images < 4 && Date.now() < deadline);
       expect(stats).toMatchObject({ prompts: 4, images: 4, conversations: 4 });
       expect(stats.accounts.map((x) => [x.prompts, x.images])).toEqual([[3, 3], [1, 1]]); // B first, then A; the idle one not at all
       expect(stats.accounts[1].minPromptGapMs).toBeNull();
