@@ -201,7 +201,6 @@ function runOptions(y: Argv) {
 
 type RunArgs = Awaited<ReturnType<ReturnType<typeof runOptions>['parseAsync']>>;
 
-/** `loadBook`: what the run loads instead of the prompt file's panels (the `characters` command's sheets). */
 /**
  * A run's options, checked and converted: every bad value is a UsageError naming the option. The
  * run command checks them before it makes any character sheet, so a typo stops it at once.
@@ -215,8 +214,8 @@ function runSettings(args: RunArgs) {
   if (generationTimeout === 0) throw new UsageError('--generation-timeout must be more than 0 seconds');
   // A browser that is not there is said now, not after the character sheets' first line.
   if (args.browser !== undefined) findChromium(args.browser);
-  // --out, the ports: checked for every command by commonChecks.
-  const dashboardPort = wholeNumber('dashboard-port', args['dashboard-port']);
+  // --out and the ports are checked for every command by commonChecks.
+  const dashboardPort = args['dashboard-port'];
   return {
     concurrency,
     limit,
@@ -240,6 +239,7 @@ function runSettings(args: RunArgs) {
   };
 }
 
+/** `loadBook`: what the run loads instead of the prompt file's panels (the `characters` command's sheets). */
 async function run(args: RunArgs, loadBook?: (file: string) => Promise<PromptBook>, feedFor?: (events: RunEvents) => JobFeed): Promise<number> {
   const file = String(args.file);
   if (args['dry-run']) {
@@ -503,7 +503,7 @@ const cli = yargs(hideBin(process.argv))
   .help()
   .version(false)
   .fail((message, error) => {
-    // A check that returns its sentence (givenOnce) comes here with that string as `error`.
+    // A check that returns its sentence (commonChecks) comes here with that string as `error`.
     if (error instanceof Error) throw error;
     process.stderr.write(`semantest-run: ${message}\nRun semantest-run --help for the options.\n`);
     process.exit(2);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Gate } from '../schedule/gate.js';
-import { estimateRun, profilesNeeded, type EstimateInput } from './estimate.js';
+import { countInWindow, estimateFinish, estimateRun, profilesNeeded, type EstimateInput } from './estimate.js';
 
 const HOUR = 3_600_000;
 const now = Date.UTC(2026, 11, 4, 12);
@@ -69,6 +69,15 @@ describe('estimateRun', () => {
     const used = { imagesInWindow: 50, windowStartedAt: now - HOUR };
     const e = estimateRun({ ...base, jobs: 1, profiles: [used] });
     expect(e.durationMs).toBe(2 * HOUR + 60_000);
+    // The live ETA's shorter path ends at the same time.
+    expect(estimateFinish({ ...base, jobs: 1, profiles: [used] })).toBe(e.finishAt);
+  });
+
+  it('counts a window from its first start, and a new one from the first start after it ended', () => {
+    let window = countInWindow(undefined, now, HOUR);
+    window = countInWindow(window, now + HOUR - 1, HOUR);
+    expect(window).toEqual({ start: now, count: 2 });
+    expect(countInWindow(window, now + HOUR, HOUR)).toEqual({ start: now + HOUR, count: 1 });
   });
 });
 

@@ -60,6 +60,29 @@ export function estimateRun(input: EstimateInput): Estimate {
   return { ...withQuota, limitedBy };
 }
 
+/**
+ * When the jobs left end (epoch ms): estimateRun without `limitedBy`, whose second run of the model
+ * (without the quota) a live ETA redrawn several times a second has no use for.
+ */
+export function estimateFinish(input: EstimateInput): number {
+  check(input);
+  return simulate(input).finishAt;
+}
+
+/** A quota window: when its first start was (epoch ms), and the starts in it. */
+export interface QuotaWindow {
+  start: number;
+  count: number;
+}
+
+/**
+ * `window` after a start at `at`: a window begins at the first start after the last one ended, as
+ * the model counts it (so the run's live counts and the estimate agree).
+ */
+export function countInWindow(window: QuotaWindow | undefined, at: number, windowMs: number): QuotaWindow {
+  return !window || at >= window.start + windowMs ? { start: at, count: 1 } : { start: window.start, count: window.count + 1 };
+}
+
 /** The fewest profiles that finish by `byMs` (epoch ms), or undefined if even `max` cannot. */
 export function profilesNeeded(input: Omit<EstimateInput, 'profiles'>, byMs: number, max = 50): number | undefined {
   for (let n = 1; n <= max; n++) if (estimateRun({ ...input, profiles: n }).finishAt <= byMs) return n;

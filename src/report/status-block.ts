@@ -4,7 +4,7 @@
 // the time and the terminal's width.
 import type { RunEvent } from './events.js';
 import { ETA_WINDOW, imagesPerHour, mean, median, RATE_WINDOW, type EtaPacing } from './eta.js';
-import { estimateRun, type ProfileNow } from '../plan/estimate.js';
+import { countInWindow, estimateFinish, type ProfileNow, type QuotaWindow } from '../plan/estimate.js';
 import { clockTimeFrom, fitWidth, formatDuration } from './format.js';
 import { safeLine } from '../protocol/text.js';
 
@@ -67,7 +67,7 @@ export interface StatusState {
   ended: boolean;
   /** The file's quota per account (`run-start`), and each profile's window this run (by profile name). */
   quota?: { images: number; windowMs: number };
-  windows: Map<string, { start: number; count: number }>;
+  windows: Map<string, QuotaWindow>;
 }
 
 export function createStatusState(): StatusState {
@@ -153,12 +153,7 @@ export function applyEvent(state: StatusState, event: RunEvent, now: number): St
       state.firstStartAt ??= now;
       state.lastStartAt = now;
       state.pacing &&= countStart(state.pacing);
-      if (state.quota) {
-        // A window begins at the first start after the last one ended (as src/plan/estimate.ts counts it).
-        const window = state.windows.get(event.profile ?? '');
-        if (!window || now >= window.start + state.quota.windowMs) state.windows.set(event.profile ?? '', { start: now, count: 1 });
-        else window.count += 1;
-      }
+      if (state.quota) state.windows.set(event.profile ?? '', countInWindow(state.windows.get(event.profile ?? ''), now, state.quota.windowMs));
       const entry = event.profile !== undefined ? state.profiles.get(event.profile) : undefined;
       if (entry) {
         if (entry.lastStartAt !== undefined) keep(entry.startGaps, now - entry.lastStartAt, ETA_WINDOW);
@@ -303,7 +298,7 @@ export function statusEta(state: StatusState, now: number): number | undefined {
   // Every profile retired or finished with jobs left: the run is ending, not going on.
   if (profiles.length === 0) return undefined;
   const pacing = state.pacing;
-  const estimate = estimateRun({
+  const finishAt = estimateFinish({
     jobs: Math.max(0, remaining - inFlight.length),
     profiles,
     gate: pacing
@@ -314,7 +309,7 @@ export function statusEta(state: StatusState, now: number): number | undefined {
     now,
   });
   const lastInFlight = Math.max(now, ...inFlight.map((p) => p.since + imageMs));
-  return Math.max(estimate.finishAt, lastInFlight) - now;
+  return Math.max(finishAt, lastInFlight) - now;
 }
 
 function profileNow(
@@ -322,7 +317,7 @@ function profileNow(
   lastStartAt: number | undefined,
   startsSinceCooldown: number | undefined,
   now: number,
-  window?: { start: number; count: number },
+  window?: QuotaWindow,
 ): ProfileNow {
   return {
     ...(pauseUntil > now ? { pauseUntil } : {}),

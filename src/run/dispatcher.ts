@@ -10,7 +10,7 @@ import { DisconnectError, SemantestError, StaleImageError, TransientError, seria
 import { isConversationUrl, type ProviderDescriptor } from '../protocol/provider.js';
 import type { Job, PromptBook } from '../prompts/types.js';
 import type { RunEvents } from '../events.js';
-import { estimateRun, type ProfileNow } from '../plan/estimate.js';
+import { countInWindow, estimateFinish, type ProfileNow, type QuotaWindow } from '../plan/estimate.js';
 import type { Gate, Slot } from '../schedule/gate.js';
 import type { JobStore } from '../store/index.js';
 import { runAttempt as realRunAttempt, type AttemptDeps, type AttemptResult, type JobMemory, type Tab } from './attempt.js';
@@ -133,7 +133,7 @@ export class Dispatcher {
   #verifiedMs = 0;
   #verifiedCount = 0;
   /** Per profile, its quota window as the estimate counts it: when its first start in it was, and the starts since. */
-  readonly #windows = new Map<string, { start: number; count: number }>();
+  readonly #windows = new Map<string, QuotaWindow>();
 
   constructor(opts: DispatcherOptions) {
     checkRetryPolicyOptions(opts);
@@ -510,10 +510,7 @@ export class Dispatcher {
   /** A start on `profile` at `at`, in its quota window (a window begins at the first start after the last one ended). */
   #countStart(profile: string, at: number): void {
     const quota = this.#opts.book.quota;
-    if (!quota) return;
-    const window = this.#windows.get(profile);
-    if (!window || at >= window.start + quota.hours * 3_600_000) this.#windows.set(profile, { start: at, count: 1 });
-    else window.count += 1;
+    if (quota) this.#windows.set(profile, countInWindow(this.#windows.get(profile), at, quota.hours * 3_600_000));
   }
 
   /** The estimate for `remaining` jobs on the profiles still working, when the book has a quota or one of them is paused. */
@@ -535,14 +532,16 @@ export class Dispatcher {
     });
     if (!quota && !profiles.some((p) => (p.pauseUntil ?? 0) > now)) return undefined;
     try {
-      return estimateRun({
-        jobs: remaining,
-        profiles,
-        gate: lanes[0].session.gate.pacing,
-        imageMs: this.#verifiedMs / this.#verifiedCount,
-        ...(quota ? { quota: { images: quota.images, windowMs: quota.hours * 3_600_000 } } : {}),
-        now,
-      }).durationMs;
+      return (
+        estimateFinish({
+          jobs: remaining,
+          profiles,
+          gate: lanes[0].session.gate.pacing,
+          imageMs: this.#verifiedMs / this.#verifiedCount,
+          ...(quota ? { quota: { images: quota.images, windowMs: quota.hours * 3_600_000 } } : {}),
+          now,
+        }) - now
+      );
     } catch {
       return undefined; // a figure the model refuses never stops a run: the pace so far is told
     }
