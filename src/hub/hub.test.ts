@@ -109,7 +109,8 @@ describe('hub', () => {
     const started = Date.now();
     ext.terminate();
     for (const request of pending) await expect(request).rejects.toBeInstanceOf(DisconnectError);
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Not after their 60 s deadline (the bound leaves room for a busy machine).
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('answers an invalid message with an error naming the field, and does not act on it', async () => {

@@ -83,10 +83,15 @@ describe('provider descriptors', () => {
     for (const pattern of patterns) {
       const re = new RegExp(pattern.source, pattern.flags);
       for (const text of inputs) {
-        const t0 = performance.now();
-        re.test(text);
-        // The quota pattern took minutes here before; linear ones take a few ms (generous for CI).
-        expect(performance.now() - t0, `${pattern.source} on ${JSON.stringify(text.slice(0, 20))}…`).toBeLessThan(250);
+        // The quota pattern took minutes here before; linear ones take a few ms. The best of three
+        // runs, so a collection or a busy CI machine pausing one of them cannot fail a linear one.
+        let best = Infinity;
+        for (let run = 0; run < 3 && best >= 250; run++) {
+          const t0 = performance.now();
+          re.test(text);
+          best = Math.min(best, performance.now() - t0);
+        }
+        expect(best, `${pattern.source} on ${JSON.stringify(text.slice(0, 20))}…`).toBeLessThan(250);
       }
     }
   });

@@ -196,12 +196,12 @@ describe('acquireLock', () => {
       await writeFile(file, JSON.stringify({ pid: 12345, startedAt: '2026-01-01T00:00:00.000Z', hostname: 'elsewhere' }));
       let started = Date.now();
       await expect(acquireLock(file, 'book "b"', { waitForExitMs: 10_000 })).rejects.toBeInstanceOf(LockedError);
-      expect(Date.now() - started).toBeLessThan(1_000);
+      expect(Date.now() - started).toBeLessThan(5_000);
       const other = path.join(dir, 'other.lock');
       const lock = await acquireLock(other, 'book "b"');
       started = Date.now();
       await expect(acquireLock(other, 'book "b"', { waitForExitMs: 10_000 })).rejects.toBeInstanceOf(LockedError);
-      expect(Date.now() - started).toBeLessThan(1_000);
+      expect(Date.now() - started).toBeLessThan(5_000);
       await lock.release();
     });
   });
@@ -233,7 +233,8 @@ describe('acquireLock', () => {
         await writeFile(file, owner(pid, { startTicks: zombie.startTicks }));
         const started = Date.now();
         const lock = await acquireLock(file, 'book "b"');
-        expect(Date.now() - started).toBeLessThan(1_000);
+        // Not the 3 s grace a live holder gets.
+        expect(Date.now() - started).toBeLessThan(2_000);
         expect(lock.tookOverFrom).toBe(pid);
         await lock.release();
         // An older lock file without the start time: still not a holder.
@@ -252,7 +253,8 @@ describe('acquireLock', () => {
         await writeFile(file, owner(stranger.pid, { startTicks: startTicks - 1 }));
         const started = Date.now();
         const lock = await acquireLock(file, 'book "b"');
-        expect(Date.now() - started).toBeLessThan(1_000);
+        // Not the 3 s grace a live holder gets.
+        expect(Date.now() - started).toBeLessThan(2_000);
         expect(lock.tookOverFrom).toBe(stranger.pid);
         await lock.release();
       });
